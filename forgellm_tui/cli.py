@@ -1,0 +1,71 @@
+"""``forgellm-tui``: the TUI (no sub-command) and the headless commands over the same core.
+
+Each sub-command lives in ``forgellm_tui/commands/<name>.py`` with ``register(subparsers)`` and
+``run(args) -> int``. User errors (``ForgeError``) print one line and exit 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from . import __version__
+
+#: sub-command modules, in the order shown by --help
+COMMANDS = ("demo", "prepare", "stats", "train", "runs", "publish", "watch")
+
+
+def _quiet_libraries() -> None:
+    # transformers prints a "PyTorch was not found" advisory on import; we never need torch.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forgellm-tui",
+        description="Continued pre-training and instruction fine-tuning with MLX, from the terminal. "
+        "Without a command, opens the full-screen app on the workspace.",
+    )
+    parser.add_argument("--version", action="version", version=f"forgellm-tui {__version__}")
+    parser.add_argument("--workspace", "-w", metavar="DIR", help="workspace folder (default: current folder)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"forgellm_tui.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"forgellm_tui.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .core import runtime
+
+    if argv is None:
+        runtime.maybe_reexec_with_blas()
+    _quiet_libraries()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .core.errors import ForgeError
+
+    try:
+        if args.command is None:
+            from .commands import tui
+
+            return tui.run(args)
+        return int(args.handler(args) or 0)
+    except ForgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,17 @@
+"""Open the full-screen app (the default when no sub-command is given)."""
+
+from __future__ import annotations
+
+from . import settings_from
+
+
+def run(args) -> int:
+    from ..core import runtime
+    from ..tui.app import ForgeApp
+
+    app = ForgeApp(settings_from(args))
+    try:
+        app.run()
+    finally:
+        runtime.shutdown_mlx()
+    return int(app.return_code or 0)

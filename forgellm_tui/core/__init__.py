@@ -1,0 +1,1 @@
+"""The engine: everything here works without Textual (a test enforces it)."""

@@ -1,0 +1,33 @@
+"""User-facing errors: one clear line naming the file or key, and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ForgeError(Exception):
+    """An error the user can fix. ``str(err)`` is the one-line message shown in the CLI and TUI."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, hint: str | None = None):
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        if self.hint:
+            text += f" — {self.hint}"
+        return text
+
+
+class ConfigError(ForgeError):
+    """A training config that cannot be used."""
+
+
+class DataError(ForgeError):
+    """Dataset or prepared data that cannot be used."""
+
+
+class ModelError(ForgeError):
+    """A model folder that is missing or not a model."""

@@ -1,0 +1,75 @@
+"""Workspace folders and environment overrides (seed "Configuration Management").
+
+The workspace is the current folder or ``--workspace DIR``. Each folder can be moved with a
+``FORGELLM_*`` variable; the Hugging Face cache follows ``HF_HUB_CACHE`` / ``HF_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+#: folder attribute -> (environment variable, default name inside the workspace)
+FOLDERS: dict[str, tuple[str, str]] = {
+    "dataset_dir": ("FORGELLM_DATASET_DIR", "dataset"),
+    "data_dir": ("FORGELLM_DATA_DIR", "data"),
+    "models_dir": ("FORGELLM_MODELS_DIR", "models"),
+    "configs_dir": ("FORGELLM_CONFIGS_DIR", "configs"),
+    "published_dir": ("FORGELLM_PUBLISHED_DIR", "published"),
+}
+
+
+def hf_hub_cache(env: Mapping[str, str] | None = None) -> Path:
+    """The Hugging Face hub cache folder, following huggingface_hub's conventions."""
+    env = os.environ if env is None else env
+    if env.get("HF_HUB_CACHE"):
+        return Path(env["HF_HUB_CACHE"]).expanduser()
+    if env.get("HF_HOME"):
+        return Path(env["HF_HOME"]).expanduser() / "hub"
+    xdg = env.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "huggingface" / "hub"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved folders of one workspace."""
+
+    workspace: Path
+    dataset_dir: Path
+    data_dir: Path
+    models_dir: Path
+    configs_dir: Path
+    published_dir: Path
+    hf_cache: Path
+
+    @classmethod
+    def load(cls, workspace: str | Path | None = None, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        root = Path(workspace or env.get("FORGELLM_WORKSPACE") or Path.cwd()).expanduser().resolve()
+        folders = {}
+        for attr, (var, default) in FOLDERS.items():
+            value = env.get(var)
+            path = Path(value).expanduser() if value else root / default
+            folders[attr] = path if path.is_absolute() else (root / path)
+        return cls(workspace=root, hf_cache=hf_hub_cache(env), **folders)
+
+    @property
+    def cpt_dir(self) -> Path:
+        return self.models_dir / "cpt"
+
+    @property
+    def ift_dir(self) -> Path:
+        return self.models_dir / "ift"
+
+    @property
+    def base_models_dir(self) -> Path:
+        return self.models_dir / "base"
+
+    def ensure(self) -> "Settings":
+        """Create the workspace folders that are missing."""
+        for attr in FOLDERS:
+            getattr(self, attr).mkdir(parents=True, exist_ok=True)
+        return self

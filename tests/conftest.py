@@ -1,0 +1,41 @@
+"""Shared fixtures: a demo workspace built once per test session (real tokenizer, real tiny model)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from forgellm_tui.core import runtime
+
+# Use OpenBLAS on Linux like the app does (re-executes pytest once; no-op elsewhere).
+runtime.maybe_reexec_with_blas()
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """A complete demo workspace (corpus, tokenizer, model, configs, prepared data). Do not modify."""
+    from forgellm_tui.core.demo import build_demo
+
+    folder = tmp_path_factory.mktemp("demo") / "ws"
+    build_demo(folder)
+    return folder
+
+
+@pytest.fixture
+def workspace(demo_dir, tmp_path) -> Path:
+    """A private copy of the demo workspace that a test may change."""
+    target = tmp_path / "ws"
+    shutil.copytree(demo_dir, target, symlinks=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def demo_model(demo_dir) -> Path:
+    return demo_dir / "models" / "base" / "forge-tiny"
