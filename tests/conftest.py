@@ -10,12 +10,20 @@ import pytest
 
 from forgellm_tui.core import runtime
 
-# Use OpenBLAS on Linux like the app does (re-executes pytest once; no-op elsewhere).
-runtime.maybe_reexec_with_blas()
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config):
+    """Use OpenBLAS on Linux like the app does: re-execute pytest once with it preloaded."""
+    if runtime.blas_preload_env() is None:
+        return
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        capman.stop_global_capturing()  # give the new process the real stdout/stderr
+    runtime.maybe_reexec_with_blas()
 
 
 @pytest.fixture(scope="session")
