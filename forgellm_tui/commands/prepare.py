@@ -1,0 +1,122 @@
+"""``forgellm-tui prepare``: turn ``dataset/`` into training data under ``data/NAME``.
+
+Exit status: 0 done; 1 done, but some files or lines were skipped (listed); 2 nothing written
+(a one-line error says what to fix).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from . import settings_from
+
+EPILOG = ("CPT chunks text by the model's tokens: rows are <= target tokens + EOS (+ BOS when the tokenizer "
+          "adds one), so set the training max_seq_length to target + that overhead (printed at the end). "
+          "Exit status: 0 ok, 1 done but some files/lines were skipped, 2 error (nothing written).")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("prepare", help="prepare CPT or IFT training data from the dataset folder",
+                       description="Prepare CPT text chunks or IFT conversations into data/NAME "
+                                   "(train.jsonl, valid.jsonl, manifest.json).", epilog=EPILOG)
+    p.add_argument("--kind", choices=("cpt", "ift"), default="cpt", help="cpt: raw text (default); ift: chat JSONL")
+    p.add_argument("--name", help="output folder name under the data folder (default: the kind)")
+    p.add_argument("--model", metavar="PATH", help="model folder (or name under models/base) whose tokenizer to use")
+    p.add_argument("--target-tokens", type=int, default=512, metavar="N", help="CPT tokens per chunk (default 512)")
+    p.add_argument("--valid-fraction", type=float, default=0.1, metavar="F", help="validation share (default 0.1)")
+    p.add_argument("--mix-ratio", type=float, default=0.8, metavar="R",
+                   help="CPT domain share; 1-R comes from general/ (default 0.8; 1 = no general text)")
+    p.add_argument("--seed", type=int, default=42, help="split and shuffle seed (default 42)")
+    p.add_argument("--dataset", metavar="DIR", help="raw dataset folder (default: the workspace's dataset/)")
+    p.add_argument("--general", metavar="DIR", help="general text for mixing (default: DATASET/general)")
+    p.add_argument("--input", metavar="PATH", help="IFT JSONL file or folder (default: DATASET/ift)")
+    p.set_defaults(handler=run)
+
+
+def resolve_model(value: str | None, settings, *, required: bool) -> Path | None:
+    """A model folder from a path or a name under models/base; None (or an error) when not given."""
+    from ..core.errors import ModelError
+    from ..core.text_stats import has_tokenizer_files
+
+    if value:
+        for candidate in (Path(value).expanduser(), settings.base_models_dir / value, settings.models_dir / value):
+            if candidate.is_dir():
+                return candidate
+        raise ModelError("model folder not found", path=value,
+                         hint=f"give a folder path or a model name under {settings.base_models_dir}")
+    base = settings.base_models_dir
+    found = sorted(d for d in base.iterdir() if d.is_dir() and has_tokenizer_files(d)) if base.is_dir() else []
+    if len(found) == 1:
+        return found[0]
+    if not required:
+        return None
+    if not found:
+        raise ModelError("no model to tokenize with", path=base, hint="pass --model PATH (a folder with tokenizer.json)")
+    names = ", ".join(d.name for d in found[:5])
+    raise ModelError(f"several models ({names})", path=base, hint="choose one with --model NAME")
+
+
+class _Printer:
+    """Progress lines, at most twice a second (and always the last one)."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < 0.5:
+            return
+        self.last = now
+        pct = 100.0 * done / total if total else 100.0
+        print(f"  [{pct:5.1f}%] {message}", flush=True)
+
+
+def run(args) -> int:
+    from ..core.datasets import PrepareOptions, prepare
+
+    settings = settings_from(args)
+    dataset = Path(args.dataset).expanduser() if args.dataset else settings.dataset_dir
+    model = resolve_model(args.model, settings, required=args.kind == "cpt")
+    name = args.name or args.kind
+    options = PrepareOptions(
+        kind=args.kind, dataset_dir=dataset, output_dir=settings.data_dir / name, model_path=model,
+        target_tokens=args.target_tokens, valid_fraction=args.valid_fraction, seed=args.seed,
+        mix_ratio=args.mix_ratio, general_dir=Path(args.general) if args.general else None,
+        ift_input=Path(args.input) if args.input else None)
+    print(f"preparing {args.kind.upper()} data from {options.ift_path if args.kind == 'ift' else dataset}"
+          + (f" with the tokenizer of {model}" if model else ""), flush=True)
+    result = prepare(options, progress=_Printer())
+    print(summary(result, options))
+    if result.problems:
+        print(f"done with problems: {len(result.skipped)} file(s) and {result.bad_line_count} line(s) skipped "
+              f"(listed above); clean data written to {result.output_dir}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def summary(result, options) -> str:
+    lines = [f"prepared {result.kind.upper()} data in {result.output_dir} ({result.seconds:.1f} s, "
+             f"tokenizer {result.tokenizer_used})",
+             f"  train: {result.train_records:,} records, {result.train_tokens:,} tokens",
+             f"  valid: {result.valid_records:,} records, {result.valid_tokens:,} tokens"]
+    if result.kind == "cpt":
+        lines.insert(1, f"  documents: {result.documents:,}")
+        if result.general_records:
+            lines.append(f"  general text: {result.general_records:,} records ({result.general_share:.0%} of tokens)")
+        lines.append(f"  rows: <= {options.target_tokens} tokens + {result.row_overhead} added by mlx-lm "
+                     f"-> use max_seq_length {options.target_tokens + result.row_overhead}")
+    for warning in result.warnings:
+        lines.append(f"  warning: {warning}")
+    if result.skipped:
+        lines.append(f"  skipped {len(result.skipped)} file(s):")
+        lines += [f"    {s.rel}: {s.reason}" for s in result.skipped[:20]]
+        if len(result.skipped) > 20:
+            lines.append(f"    … and {len(result.skipped) - 20} more (see manifest.json)")
+    if result.bad_line_count:
+        lines.append(f"  skipped {result.bad_line_count} bad line(s):")
+        lines += [f"    {b}" for b in result.bad_lines[:20]]
+        if result.bad_line_count > 20:
+            lines.append(f"    … and {result.bad_line_count - 20} more (see manifest.json)")
+    return "\n".join(lines)

@@ -1,0 +1,89 @@
+"""``forgellm-tui stats PATH...``: words, lines, pages and tokens of files and folders.
+
+Folders are scanned recursively (with the workspace's token cache); binary or non-UTF-8 files are
+listed as skipped and make the exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from . import settings_from
+
+
+def register(sub) -> None:
+    p = sub.add_parser("stats", help="token, word, line and page counts of text files and folders")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    p.add_argument("--model", metavar="PATH",
+                   help="model folder (or name under models/base) whose tokenizer counts; default: tiktoken "
+                        "cl100k_base if cached, else 1.4 x words")
+    p.add_argument("--files", action="store_true", help="list every file of a folder, not only category totals")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=run)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def run(args) -> int:
+    from ..core.datasets import scan_dataset
+    from ..core.datasets_io import ROOT_CATEGORY
+    from ..core.datasets_scan import FileEntry, file_stats
+    from ..core.errors import DataError
+    from ..core.text_stats import WORDS_PER_PAGE, TokenCounter
+    from .prepare import resolve_model
+
+    settings = settings_from(args)
+    paths = [Path(p).expanduser() for p in args.paths]
+    for p in paths:
+        if not p.exists():
+            raise DataError("not found", path=p, hint="give existing files or folders")
+    model = resolve_model(args.model, settings, required=False) if args.model else None
+    counter = TokenCounter(model_path=model, strict=model is not None)
+    # the token cache lives in a workspace (next to dataset/); elsewhere stats writes nothing
+    cache = settings.workspace / ".forgellm" / "token-cache.json" if settings.dataset_dir.is_dir() else False
+    rows, skipped, groups = [], [], []
+    for p in paths:
+        if p.is_dir():
+            scan = scan_dataset(p, counter=counter, cache_path=cache)
+            skipped += scan.skipped
+            groups.append((p, scan))
+            if args.files or args.json:
+                rows += [(str(p / f.rel), f) for f in scan.files]
+            else:
+                rows += [(str(p) if t.category == ROOT_CATEGORY else f"{p}/{t.category}", t)
+                         for t in scan.totals().values()]
+        else:
+            item = file_stats(p, counter)
+            (rows.append((str(p), item)) if isinstance(item, FileEntry) else skipped.append(item))
+    words = sum(getattr(r, "words", 0) for _, r in rows)
+    total = {"files": sum(getattr(r, "files", 1) for _, r in rows), "size": sum(r.size for _, r in rows),
+             "words": words, "tokens": sum(r.tokens for _, r in rows), "pages": round(words / WORDS_PER_PAGE, 2)}
+    if args.json:
+        print(json.dumps({
+            "tokenizer": counter.name, "note": counter.note,
+            "files": [{"path": name, "size": r.size, "words": r.words, "tokens": r.tokens, "lines": r.lines,
+                       "pages": round(r.words / WORDS_PER_PAGE, 2)} for name, r in rows],
+            "skipped": [{"path": str(s.path), "reason": s.reason} for s in skipped],
+            "total": total}, indent=2))
+    else:
+        print(f"tokenizer: {counter.name}" + (f"  ({counter.note})" if counter.note else ""))
+        width = max([len(n) for n, _ in rows] + [10])
+        print(f"{'path':<{width}}  {'files':>6} {'size':>9} {'words':>11} {'tokens':>11} {'pages':>8}")
+        for name, r in rows:
+            print(f"{name:<{width}}  {getattr(r, 'files', 1):>6} {_size(r.size):>9} {r.words:>11,} {r.tokens:>11,} "
+                  f"{r.words / WORDS_PER_PAGE:>8.1f}")
+        print(f"{'total':<{width}}  {total['files']:>6} {_size(total['size']):>9} {total['words']:>11,} "
+              f"{total['tokens']:>11,} {total['pages']:>8.1f}")
+        if counter.kind == "words":
+            print("(estimated: pass --model PATH for exact counts with a model's tokenizer)")
+        for s in skipped:
+            print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+    return 1 if skipped else 0

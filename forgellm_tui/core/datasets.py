@@ -1,0 +1,52 @@
+"""Datasets: scan a ``dataset/`` folder, preview files, and prepare CPT/IFT training data.
+
+This is the public import point; the work is split over ``datasets_io`` (files, cleaning),
+``datasets_scan`` (token statistics with a cache), ``datasets_cpt`` (chunking, splits, mixing),
+``datasets_ift`` (chat JSONL validation) and ``datasets_write`` (splits, shuffled output).
+
+Prepared data goes to ``data/<name>/``: ``train.jsonl``, ``valid.jsonl`` (omitted when empty:
+mlx-lm cannot load an empty file) and ``manifest.json``. The folder is built under a temporary
+name and renamed into place, so a crash or a cancel never leaves half a dataset (or damages the
+previous one).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from .datasets_cpt import document_chunks, list_documents, prepare_cpt
+from .datasets_ift import check_record, prepare_ift
+from .datasets_io import SkippedFile, normalize_text, read_preview
+from .datasets_scan import CategoryTotals, DatasetScan, FileEntry, scan_dataset
+from .datasets_types import BadLine, PrepareCancelled, PrepareOptions, PrepareResult, Progress
+from .errors import DataError
+
+__all__ = [
+    "BadLine", "CategoryTotals", "DatasetScan", "FileEntry", "PrepareCancelled", "PrepareOptions",
+    "PrepareResult", "SkippedFile", "check_record", "document_chunks", "list_documents", "normalize_text",
+    "prepare", "read_manifest", "read_preview", "scan_dataset",
+]
+
+
+def prepare(options: PrepareOptions, progress: Progress | None = None,
+            cancel: threading.Event | None = None) -> PrepareResult:
+    """Prepare CPT or IFT data as ``options.kind`` says. ``progress(done, total, message)``."""
+    options.validate()
+    try:
+        if options.kind == "cpt":
+            return prepare_cpt(options, progress, cancel)
+        return prepare_ift(options, progress, cancel)
+    except OSError as exc:  # disk full, permissions changed under us …: one clear line, nothing half-written
+        raise DataError(f"cannot read or write ({exc.strerror or exc})", path=exc.filename or options.output_dir,
+                        hint="check free space and permissions") from exc
+
+
+def read_manifest(folder: str | Path) -> dict | None:
+    """The manifest of a prepared-data folder, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
