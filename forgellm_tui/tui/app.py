@@ -1,0 +1,148 @@
+"""ForgeApp: four screens (Datasets, Training, Chat, Checkpoints) as Textual modes.
+
+Nothing imported here imports MLX, mlx_lm or transformers: the first frame must come fast.
+The device and BLAS are read in a thread worker after that frame (``device_info`` imports
+``mlx.core``); domain work runs in thread workers owned by the screens.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from ..settings import Settings
+from .commands import ForgeCommands
+from .dialogs import ConfirmDialog, ErrorDialog
+from .messages import DeviceReady
+from .screens import MODE_SCREENS
+
+WORK_GROUPS = ("prepare", "training", "publish", "generation")
+"""Worker groups whose work would be lost by quitting; ``q`` asks first while one runs."""
+
+
+def error_text(error: BaseException | None) -> str:
+    """One line for the user: a ForgeError's own message, else the exception type and text."""
+    from ..core.errors import ForgeError
+
+    if error is None:
+        return "unknown error"
+    if isinstance(error, ForgeError):
+        return str(error)
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class ForgeApp(App[int]):
+    """The ForgeLLM terminal app for one workspace."""
+
+    TITLE = "ForgeLLM"
+    CSS_PATH = "forge.tcss"
+    MODES = {name: screen for name, screen in MODE_SCREENS.items()}
+    DEFAULT_MODE = "datasets"
+    COMMANDS = App.COMMANDS | {ForgeCommands}
+    BINDINGS = [
+        Binding("1", "switch_mode('datasets')", "Data", tooltip="Go to the Datasets screen.", id="mode-datasets"),
+        Binding("2", "switch_mode('training')", "Train", tooltip="Go to the Training screen.", id="mode-training"),
+        Binding("3", "switch_mode('chat')", "Chat", tooltip="Go to the Chat screen.", id="mode-chat"),
+        Binding("4", "switch_mode('checkpoints')", "Ckpts", tooltip="Go to the Checkpoints screen.",
+                id="mode-checkpoints"),
+        Binding("question_mark", "help", "Keys", tooltip="List every key of every screen.", id="help"),
+        Binding("q", "quit", "Quit", tooltip="Quit (asks first while work is running).", id="quit"),
+    ]
+
+    device_label = reactive("device: …")
+    """``CPU · OpenBLAS`` once known; shown in every status bar."""
+    notice = reactive("")
+    """A one-line hint shown under the status bar (e.g. how to get OpenBLAS); empty for none."""
+
+    def __init__(self, settings: Settings, *, detect_device: bool = True) -> None:
+        super().__init__()
+        self.settings = settings
+        """Workspace folders."""
+        self._detect_device = detect_device
+
+    def on_mount(self) -> None:
+        self.theme = "textual-dark"
+        if self._detect_device:
+            self.call_after_refresh(self._device_worker)
+
+    # ------------------------------------------------------------------ device
+
+    def _device_worker(self) -> None:
+        self.run_worker(self._read_device, thread=True, group="device", exit_on_error=False,
+                        description="Reading device")
+
+    def _read_device(self) -> None:
+        from ..core import runtime
+
+        hint = runtime.blas_hint()
+        try:
+            label = runtime.device_info().label()
+        except Exception as exc:  # MLX missing or broken: say so instead of failing
+            label = f"device unknown ({type(exc).__name__})"
+        self.post_message(DeviceReady(label, hint))
+
+    def on_device_ready(self, event: DeviceReady) -> None:
+        self.device_label = event.label
+        self.notice = event.hint or ""
+
+    # ------------------------------------------------------------------ help, errors, quit
+
+    def action_help(self) -> None:
+        """Show every key of every screen."""
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """Every worker's unexpected error ends up here, once, as a dialog (harlequin's pattern)."""
+        if event.state == WorkerState.ERROR and event.worker.group != "device":
+            self.show_error(f"{event.worker.description or event.worker.group} failed", event.worker.error)
+
+    def show_error(self, title: str, error: BaseException | str | None) -> None:
+        """Show one error in a dialog; the app stays usable."""
+        message = error if isinstance(error, str) else error_text(error)
+        self.push_screen(ErrorDialog(title, message))
+
+    def busy_workers(self) -> list:
+        """Workers doing work that quitting would lose."""
+        live = (WorkerState.PENDING, WorkerState.RUNNING)
+        return [w for w in self.workers if w.group in WORK_GROUPS and w.state in live]
+
+    async def action_quit(self) -> None:
+        """Quit; while work is running ask first, then cancel it."""
+        busy = self.busy_workers()
+        if not busy:
+            self.exit(0)
+            return
+        names = ", ".join(sorted({w.description or w.group for w in busy}))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for worker in busy:
+                    worker.cancel()
+                self.exit(0)
+
+        self.push_screen(ConfirmDialog("Quit?", f"Still running: {names}.\nQuit and stop it?",
+                                       yes="Quit", no="Stay"), answered)
+
+    # ------------------------------------------------------------------ command palette
+
+    async def run_in_mode(self, mode: str, action: str) -> None:
+        """Switch to ``mode`` and run ``action`` on its screen (used by the palette)."""
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        await self.run_action(action, self.screen)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Keys"):  # ours: quit asks first; "?" shows all keys
+                yield command

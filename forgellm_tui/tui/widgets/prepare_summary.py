@@ -1,0 +1,82 @@
+"""What the last "prepare" produced: records, tokens, train/valid sizes, problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from ..format import grouped, human_size, rel_path, short_path
+
+
+def _count(value) -> int:
+    if value is None:
+        return 0
+    return value if isinstance(value, int) else len(value)
+
+
+def _file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _problems(value, limit: int = 8) -> list[str]:
+    if not value or isinstance(value, int):
+        return []
+    lines = [str(v) for v in list(value)[:limit]]
+    if len(value) > limit:
+        lines.append(f"… and {len(value) - limit} more")
+    return lines
+
+
+class PrepareSummary(Static):
+    """Shows a ``PrepareResult`` (or a hint before the first run)."""
+
+    DEFAULT_CSS = """
+    PrepareSummary { padding: 0 1; height: auto; }
+    """
+
+    def on_mount(self) -> None:
+        self.update(Text("Nothing prepared yet: press p to prepare training data.", style="italic"))
+
+    def show_result(self, result, workspace: Path | None = None) -> None:
+        """Show ``result``; paths inside ``workspace`` are shown relative to it."""
+        unit = "chunks" if result.kind == "cpt" else "examples"
+        sizes = {name: _file_size(Path(result.output_dir) / f"{name}.jsonl") for name in ("train", "valid")}
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        for _ in range(3):
+            table.add_column(justify="right")
+        table.add_row("", Text(unit, style="dim"), Text("tokens", style="dim"), Text("file", style="dim"))
+        table.add_row("train", grouped(result.train_records), grouped(result.train_tokens), human_size(sizes["train"]))
+        table.add_row("valid", grouped(result.valid_records), grouped(result.valid_tokens), human_size(sizes["valid"]))
+        table.add_row("total", grouped(result.train_records + result.valid_records),
+                      grouped(result.train_tokens + result.valid_tokens),
+                      human_size((sizes["train"] or 0) + (sizes["valid"] or 0)))
+        head = Text.assemble(
+            ("✓ prepared ", "bold green"), (result.kind.upper(), "bold"), " data in ",
+            (rel_path(result.output_dir, workspace) if workspace else short_path(result.output_dir), "bold"), "\n",
+            f"{grouped(result.documents)} documents · tokenizer {result.tokenizer_used}",
+        )
+        if getattr(result, "general_records", 0):
+            head.append(f"\n{grouped(result.general_records)} general records mixed in")
+            share = getattr(result, "general_share", None)
+            if share:
+                head.append(f" ({share:.0%} of tokens)")
+        parts = [head, Text(""), table]
+        for warning in getattr(result, "warnings", []) or []:
+            parts.append(Text(f"⚠ {warning}", style="yellow"))
+        skipped = _count(result.skipped)
+        bad = getattr(result, "bad_line_count", 0) or _count(result.bad_lines)
+        if skipped or bad:
+            parts.append(Text(f"\n{skipped} files skipped · {bad} bad lines", style="bold yellow"))
+            parts.extend(Text(line, style="yellow") for line in _problems(result.bad_lines) + _problems(result.skipped))
+        self.update(Group(*parts))
+
+    def show_error(self, message: str) -> None:
+        self.update(Text.assemble(("✗ prepare failed\n", "bold red"), message))

@@ -1,0 +1,108 @@
+"""Tables of the Checkpoints screen: runs, one run's checkpoints, and a comparison of runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+STATUS_STYLE = {"running": "bold green", "paused": "yellow", "finished": "cyan", "stopped": "yellow",
+                "failed": "bold red", "interrupted": "bold red", "unknown": "dim"}
+MARK = "●"
+
+
+def loss_text(value: float | None, style: str = "") -> Text:
+    return Text("—" if value is None else f"{value:.4f}", style=style, justify="right")
+
+
+def date_text(stamp: str | None) -> str:
+    """``2026-01-15T10:30:00Z`` -> ``2026-01-15 10:30`` (UTC, as written by the engine)."""
+    if not stamp:
+        return "—"
+    return stamp.replace("T", " ")[:16]
+
+
+class KeyedTable(DataTable):
+    """A row-cursor table whose rows are keyed by a path; columns come from ``COLUMNS``."""
+
+    COLUMNS: tuple[str, ...] = ()
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for label in self.COLUMNS:
+            self.add_column(label, key=label or "mark")
+
+    def current_key(self) -> str | None:
+        """The key of the row under the cursor, or None (empty table or a placeholder row)."""
+        if self.row_count == 0:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - the table is being refilled
+            return None
+
+
+class RunsTable(KeyedTable):
+    """One row per run; the first column marks runs chosen for comparison."""
+
+    COLUMNS = ("", "run", "type", "model", "status", "iters", "best val", "started (UTC)")
+    SORT_COLUMNS = {"run": "name", "type": "type", "model": "model", "status": "status", "iters": "iterations",
+                    "best val": "best val", "started (UTC)": "date"}
+
+    def show(self, runs: list, marked: set[str], empty: str) -> None:
+        """Replace the rows, keeping the cursor on the same run when it is still listed."""
+        current = self.current_key()
+        self.clear()
+        for run in runs:
+            iters = f"{run.iteration:,}" + (f"/{run.max_iterations:,}" if run.max_iterations and run.is_active else "")
+            model = Path(run.model).name if run.model else "—"
+            self.add_row(Text(MARK, style="bold magenta") if str(run.path) in marked else "",
+                         run.name, run.training_type.upper(), model,
+                         Text(run.status, style=STATUS_STYLE.get(run.status, "dim")),
+                         Text(iters, justify="right"), loss_text(run.best_validation_loss),
+                         date_text(run.started_at or run.updated_at), key=str(run.path))
+        if not runs:
+            self.add_row("", Text(empty, style="italic dim"), *[""] * (len(self.COLUMNS) - 2))
+        elif current is not None and current in [str(r.path) for r in runs]:
+            self.move_cursor(row=self.get_row_index(current))
+
+
+class CheckpointTable(KeyedTable):
+    """A run's checkpoints: ``best/`` first, then the newest numbered ones."""
+
+    COLUMNS = ("checkpoint", "iter", "val loss", "gap", "rank", "why")
+
+    def show(self, rows: list, empty: str = "no complete checkpoint yet") -> None:
+        self.clear()
+        for row in rows:
+            style = "bold green" if row.label == "best" else ""
+            rank = Text(str(row.rank) if row.rank else "—", justify="right",
+                        style="bold" if row.rank == 1 else "")
+            gap = Text("—" if row.gap is None else f"{row.gap:+.3f}", justify="right")
+            self.add_row(Text(row.label + ("/" if row.label == "best" else ""), style=style),
+                         Text(str(row.iteration), justify="right"), loss_text(row.validation_loss, style),
+                         gap, rank, Text(row.reason or "", style="dim"), key=str(row.path))
+        if not rows:
+            self.add_row(Text(empty, style="italic dim"), "", "", "", "", "")
+
+
+class CompareTable(KeyedTable):
+    """Runs side by side, lowest best-validation loss first."""
+
+    COLUMNS = ("run", "type", "best val", "at iter", "final train", "iters", "lr", "batch")
+
+    def show(self, rows: list) -> None:
+        self.clear()
+        for n, row in enumerate(rows):
+            self.add_row(Text(row.name, style="bold" if n == 0 else ""),
+                         f"{row.training_type.upper()} {row.fine_tune_type or ''}".strip(),
+                         loss_text(row.best_validation_loss, "bold green" if n == 0 else ""),
+                         Text("—" if row.best_iteration is None else str(row.best_iteration), justify="right"),
+                         loss_text(row.final_training_loss), Text(f"{row.iterations:,}", justify="right"),
+                         "—" if row.learning_rate is None else f"{row.learning_rate:g}",
+                         Text("—" if row.batch_size is None else str(row.batch_size), justify="right"))
+        if not rows:
+            self.add_row(Text("mark two or more runs with space, then press c", style="italic dim"),
+                         *[""] * (len(self.COLUMNS) - 1))
