@@ -16,7 +16,7 @@ from typing import Callable
 from . import fsio
 from .demo_corpus import category_of, render_all, stdlib_modules
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 MODEL_NAME = "forge-tiny"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHATML_TEMPLATE = (
