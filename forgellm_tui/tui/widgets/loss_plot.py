@@ -15,10 +15,16 @@ class LossPlot(PlotextPlot):
     LossPlot { min-height: 6; min-width: 24; }
     """
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lines: dict[str, Series] = {}
+        """What is drawn now: label -> points."""
+
     def on_mount(self) -> None:
         self.plt.xlabel("iteration")
 
     def _reset(self, title: str) -> None:
+        self.lines = {}
         self.plt.clear_data()
         self.plt.clear_figure()
         self.plt.title(title)
@@ -28,9 +34,11 @@ class LossPlot(PlotextPlot):
         """Training and validation loss; ``marked`` (e.g. the best iteration) gets a vertical line."""
         self._reset("loss")
         if train:
+            self.lines["train"] = train
             self.plt.plot([i for i, _ in train], [v for _, v in train], label="train", color="cyan",
                           marker="braille")
         if val:
+            self.lines["validation"] = val
             self.plt.plot([i for i, _ in val], [v for _, v in val], label="validation", color="orange",
                           marker="braille")
             self.plt.scatter([i for i, _ in val], [v for _, v in val], color="orange", marker="dot")
@@ -45,6 +53,7 @@ class LossPlot(PlotextPlot):
         self._reset("validation loss")
         for n, (name, points) in enumerate(series):
             if points:
+                self.lines[name] = points
                 self.plt.plot([i for i, _ in points], [v for _, v in points], label=name[:24],
                               color=COLORS[n % len(COLORS)], marker="braille")
         self.refresh()

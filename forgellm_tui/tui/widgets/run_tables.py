@@ -23,8 +23,28 @@ def date_text(stamp: str | None) -> str:
     return stamp.replace("T", " ")[:16]
 
 
+SHORT = (("lowest validation loss", "lowest val"), ("smallest generalisation gap", "smallest gap"),
+         ("most stable recent training loss", "stable"), ("no validation loss recorded", "no val"),
+         ("copy of checkpoint", "copy"), ("not evaluated", "no val"))
+
+
+def short_reason(reason: str) -> str:
+    """A ranking reason in a few words for a narrow column (the notes show it in full)."""
+    parts = []
+    for part in (p.strip() for p in (reason or "").split(";") if p.strip()):
+        short = next((s for long, s in SHORT if part.startswith(long)), None)
+        if short is None and part.startswith("validation loss") and "(" in part:
+            short = part[part.index("(") + 1:].rstrip(")")  # "+0.0125 vs best"
+        parts.append(short or part)
+    return " · ".join(parts)
+
+
 class KeyedTable(DataTable):
-    """A row-cursor table whose rows are keyed by a path; columns come from ``COLUMNS``."""
+    """A row-cursor table whose rows are keyed by a path; columns come from ``COLUMNS``.
+
+    Empty tables stay empty (the screen says why elsewhere): a placeholder row would widen the first
+    column for good, since DataTable column widths only grow.
+    """
 
     COLUMNS: tuple[str, ...] = ()
 
@@ -51,7 +71,7 @@ class RunsTable(KeyedTable):
     SORT_COLUMNS = {"run": "name", "type": "type", "model": "model", "status": "status", "iters": "iterations",
                     "best val": "best val", "started (UTC)": "date"}
 
-    def show(self, runs: list, marked: set[str], empty: str) -> None:
+    def show(self, runs: list, marked: set[str]) -> None:
         """Replace the rows, keeping the cursor on the same run when it is still listed."""
         current = self.current_key()
         self.clear()
@@ -63,9 +83,7 @@ class RunsTable(KeyedTable):
                          Text(run.status, style=STATUS_STYLE.get(run.status, "dim")),
                          Text(iters, justify="right"), loss_text(run.best_validation_loss),
                          date_text(run.started_at or run.updated_at), key=str(run.path))
-        if not runs:
-            self.add_row("", Text(empty, style="italic dim"), *[""] * (len(self.COLUMNS) - 2))
-        elif current is not None and current in [str(r.path) for r in runs]:
+        if current is not None and current in [str(r.path) for r in runs]:
             self.move_cursor(row=self.get_row_index(current))
 
 
@@ -74,7 +92,7 @@ class CheckpointTable(KeyedTable):
 
     COLUMNS = ("checkpoint", "iter", "val loss", "gap", "rank", "why")
 
-    def show(self, rows: list, empty: str = "no complete checkpoint yet") -> None:
+    def show(self, rows: list) -> None:
         self.clear()
         for row in rows:
             style = "bold green" if row.label == "best" else ""
@@ -83,9 +101,7 @@ class CheckpointTable(KeyedTable):
             gap = Text("—" if row.gap is None else f"{row.gap:+.3f}", justify="right")
             self.add_row(Text(row.label + ("/" if row.label == "best" else ""), style=style),
                          Text(str(row.iteration), justify="right"), loss_text(row.validation_loss, style),
-                         gap, rank, Text(row.reason or "", style="dim"), key=str(row.path))
-        if not rows:
-            self.add_row(Text(empty, style="italic dim"), "", "", "", "", "")
+                         gap, rank, Text(short_reason(row.reason), style="dim"), key=str(row.path))
 
 
 class CompareTable(KeyedTable):
@@ -103,6 +119,3 @@ class CompareTable(KeyedTable):
                          loss_text(row.final_training_loss), Text(f"{row.iterations:,}", justify="right"),
                          "—" if row.learning_rate is None else f"{row.learning_rate:g}",
                          Text("—" if row.batch_size is None else str(row.batch_size), justify="right"))
-        if not rows:
-            self.add_row(Text("mark two or more runs with space, then press c", style="italic dim"),
-                         *[""] * (len(self.COLUMNS) - 1))
