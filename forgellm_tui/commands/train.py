@@ -1,0 +1,139 @@
+"""``forgellm-tui train CONFIG [--name NAME] [--set KEY=VALUE ...] [--resume RUN_DIR] [--detach]``.
+
+Trains in this process and prints one line per report. SIGINT/SIGTERM/SIGHUP stop the run after
+the current step with a checkpoint (status ``stopped``); a second Ctrl-C aborts. ``--detach`` starts
+the run in a background process (own session; output in ``RUN/train.log``) and prints its folder.
+Exit status: 0 finished or stopped, 1 failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from . import settings_from
+
+SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model from a YAML config (headless)",
+                       description="Train from a YAML config. Paths in the config are relative to the workspace.")
+    p.add_argument("config", nargs="?", help="YAML config (optional with --resume: the run's own config.yaml)")
+    p.add_argument("--name", help="run folder name (default: derived from model, settings and time)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set batch_size=8 --set lora_parameters.rank=16")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest complete checkpoint")
+    p.add_argument("--detach", action="store_true", help="run in the background; print the run folder and return")
+    p.add_argument("--start-run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # a folder made by --detach
+    p.set_defaults(handler=run)
+
+
+def _load(args, settings):
+    from ..core.config import load_config, parse_overrides
+    from ..core.errors import ConfigError
+
+    overrides = parse_overrides(args.overrides)
+    if args.name:
+        if args.resume:
+            raise ConfigError("--name cannot be used with --resume", hint="the run keeps its folder name")
+        overrides["name"] = args.name
+    if args.start_run:
+        return load_config(Path(args.start_run) / "config.yaml", overrides, settings)
+    if args.resume:
+        path = Path(args.config) if args.config else Path(args.resume) / "config.yaml"
+        return load_config(path, overrides, settings)
+    if not args.config:
+        raise ConfigError("no config given", hint="forgellm-tui train configs/cpt-demo.yaml (or --resume RUN_DIR)")
+    return load_config(args.config, overrides, settings)
+
+
+def run(args) -> int:
+    from ..core import runtime
+
+    settings = settings_from(args)
+    if args.resume and not args.workspace:
+        from ..core.training import settings_for_run
+
+        settings = settings_for_run(Path(args.resume))
+    cfg = _load(args, settings)
+    if args.detach:
+        return _detach(args, cfg, settings)
+    try:
+        return _train(args, cfg)
+    finally:
+        runtime.shutdown_mlx()
+
+
+def _train(args, cfg) -> int:
+    from ..core.control import TrainingControl
+    from ..core.training import train
+    from .train_progress import Printer
+
+    control = TrainingControl()
+    printer = Printer()
+    previous = _install_signals(control, printer)
+    try:
+        result = train(cfg, printer, control, resume_from=Path(args.resume) if args.resume else None,
+                       run_dir=Path(args.start_run) if args.start_run else None)
+    finally:
+        _restore_signals(previous)
+    printer.summary(result)
+    return 1 if result.status == "failed" else 0
+
+
+def _install_signals(control, printer) -> dict:
+    previous = {}
+
+    def handler(signum, _frame):
+        name = signal.Signals(signum).name
+        if control.stop_requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        control.stop(f"stopped by {name}")
+        printer.note(f"{name}: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+
+    for name in SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            try:
+                previous[sig] = signal.signal(sig, handler)
+            except ValueError:  # not the main thread
+                pass
+    return previous
+
+
+def _restore_signals(previous: dict) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)
+
+
+def _detach(args, cfg, settings) -> int:
+    from ..core import fsio
+    from ..core.run_folder import TRAIN_LOG
+    from ..core.training import prepare_run
+
+    if args.resume:
+        run_dir = Path(args.resume).resolve()
+        child = ["train", "--resume", str(run_dir)]
+        if args.config:
+            child.insert(1, str(Path(args.config).resolve()))
+        for item in args.overrides:
+            child += ["--set", item]
+    else:
+        run_dir = prepare_run(cfg)
+        child = ["train", "--start-run", str(run_dir)]
+    log_path = run_dir / TRAIN_LOG
+    fsio.ensure_writable_dir(run_dir)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "forgellm_tui", "--workspace", str(settings.workspace), *child],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=os.getcwd(), env=dict(os.environ))
+    print(run_dir)
+    print(f"started in the background (pid {proc.pid}); output: {log_path}", file=sys.stderr)
+    print(f"follow it: forgellm-tui --workspace {settings.workspace} (Training screen) or tail -f {log_path}",
+          file=sys.stderr)
+    return 0

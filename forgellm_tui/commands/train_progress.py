@@ -1,0 +1,85 @@
+"""Compact progress lines for a headless run (one per metrics report; notes for the rest)."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from ..core import events as ev
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _loss(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "  -  "
+
+
+class Printer:
+    """The ``on_event`` callback of ``forgellm-tui train``: writes to stdout, flushed per line."""
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.run_dir = None
+
+    def _print(self, text: str) -> None:
+        try:
+            print(text, file=self.out, flush=True)
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def note(self, text: str) -> None:
+        self._print(text)
+
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Metrics):
+            parts = [f"it {event.iteration:>6}/{event.max_iterations}", f"train {_loss(event.training_loss)}",
+                     f"val {_loss(event.validation_loss)}", f"lr {event.learning_rate:.2e}"]
+            if event.tokens_per_second:
+                parts.append(f"{event.tokens_per_second:,.0f} tok/s")
+            if event.gradient_norm is not None:
+                parts.append(f"gn {event.gradient_norm:.2f}")
+            parts.append(f"ep {event.epoch:.2f}")
+            parts.append(f"ETA {fmt_duration(event.eta_seconds)}")
+            self._print("  ".join(parts))
+        elif isinstance(event, ev.RunStarted):
+            self.run_dir = event.run_dir
+            what = "resuming" if event.resumed else "training"
+            self._print(f"{what} {event.name}: {event.training_type} {event.fine_tune_type}, "
+                        f"{event.trainable_parameters:,} of {event.total_parameters:,} parameters trainable, "
+                        f"{event.train_examples:,} training rows ({event.train_tokens:,} tokens), "
+                        f"iterations {event.start_iteration}->{event.max_iterations}")
+            self._print(f"run folder: {event.run_dir}")
+        elif isinstance(event, ev.CheckpointSaved):
+            label = "best" if event.reason == "best" else f"checkpoint {event.path.name} ({event.reason})"
+            val = f", val {event.validation_loss:.3f}" if event.validation_loss is not None else ""
+            self._print(f"saved {label} at iteration {event.iteration}{val}")
+        elif isinstance(event, ev.LogLine):
+            if event.level != "info" or "tokenizing" in event.message:
+                self._print(f"{event.level}: {event.message}")
+        elif isinstance(event, ev.EarlyStop):
+            self._print(f"early stop: {event.reason}")
+        elif isinstance(event, ev.ErrorEvent) and event.kind == "oom":
+            self._print(f"recovered: {event.message}")
+        elif isinstance(event, ev.MaxIterationsChanged):
+            self._print(f"max_iterations is now {event.max_iterations}")
+        elif isinstance(event, ev.StateChanged) and event.state in (ev.PAUSED, ev.STOPPING):
+            self._print(f"{event.state}")
+
+    def summary(self, result) -> None:
+        best = (f", best val {result.best_validation_loss:.4f} at iteration {result.best_iteration}"
+                if result.best_validation_loss is not None else "")
+        if result.status == "failed":
+            self._print(f"run failed at iteration {result.iteration}: {result.error}")
+            self._print(f"details: {result.run_dir / 'error.log'}")
+            return
+        reason = f" ({result.reason})" if result.reason else ""
+        self._print(f"{result.status}{reason} at iteration {result.iteration}/{result.max_iterations} "
+                    f"in {fmt_duration(result.seconds)}{best}")
+        self._print(f"adapters: {result.run_dir}")

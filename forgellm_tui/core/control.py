@@ -1,0 +1,81 @@
+"""Thread-safe control of a running training loop (stop, pause, resume, save now, change length).
+
+Any thread (a UI, a signal handler) calls the public methods; the training loop polls between
+steps, so each request takes effect within one step.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class TrainingControl:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self._save = False
+        self._max_iterations: int | None = None
+        self._extend = 0
+        self.stop_reason = ""
+
+    # ------------------------------------------------------------------ requests (any thread)
+    def stop(self, reason: str = "stopped by user") -> None:
+        """Finish the current step, save a checkpoint and end the run as ``stopped``."""
+        with self._lock:
+            if not self._stop.is_set():
+                self.stop_reason = reason
+            self._stop.set()
+        self._resume.set()  # a paused loop wakes up to stop
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    def save_now(self) -> None:
+        """Save a checkpoint after the current step."""
+        with self._lock:
+            self._save = True
+
+    def set_max_iterations(self, n: int) -> None:
+        """Extend or shorten the run (not below the current iteration)."""
+        if int(n) < 1:
+            raise ValueError("max_iterations must be at least 1")
+        with self._lock:
+            self._max_iterations = int(n)
+            self._extend = 0
+
+    def extend(self, n: int) -> None:
+        """Add ``n`` iterations to the current length."""
+        with self._lock:
+            self._extend += int(n)
+
+    # ------------------------------------------------------------------ state (any thread)
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    # ------------------------------------------------------------------ for the training loop
+    def wait_while_paused(self, timeout: float = 0.2) -> bool:
+        """Block up to ``timeout`` s while paused; True when running (or stopping)."""
+        return self._resume.wait(timeout)
+
+    def take_save_request(self) -> bool:
+        with self._lock:
+            requested, self._save = self._save, False
+            return requested
+
+    def take_max_iterations(self, current: int) -> int:
+        """The run length after pending set/extend requests (``current`` when there are none)."""
+        with self._lock:
+            value = self._max_iterations if self._max_iterations is not None else current
+            value += self._extend
+            self._max_iterations, self._extend = None, 0
+            return value

@@ -1,0 +1,142 @@
+"""Events the training engine emits through its ``on_event`` callback (frozen dataclasses).
+
+The callback runs in the training thread; a UI should only hand the event over (e.g. Textual's
+``post_message``). ``Metrics.record()`` is exactly the line written to ``metrics.jsonl``, so a run
+followed from disk and a run followed live see the same data.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+#: run states, in run.json and StateChanged
+STARTING, RUNNING, PAUSED, STOPPING, FINISHED, STOPPED, FAILED = (
+    "starting", "running", "paused", "stopping", "finished", "stopped", "failed")
+FINAL_STATES = (FINISHED, STOPPED, FAILED)
+#: the fields of one metrics.jsonl record, in order (seed format + trained_tokens, epoch, eta_seconds)
+METRIC_FIELDS = ("iteration", "timestamp", "training_loss", "validation_loss", "learning_rate",
+                 "tokens_per_second", "memory_usage_gb", "gpu_utilization", "gradient_norm",
+                 "trained_tokens", "epoch", "eta_seconds")
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class; ``time`` is the wall-clock time it was emitted."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["event"] = type(self).__name__
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    run_dir: Path
+    name: str
+    training_type: str
+    fine_tune_type: str
+    start_iteration: int          # 0, or the checkpoint a resume continues from
+    max_iterations: int
+    train_examples: int           # rows after packing
+    valid_examples: int
+    train_tokens: int
+    trainable_parameters: int
+    total_parameters: int
+    resumed: bool = False
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class Metrics(Event):
+    """One metrics record (every ``steps_per_report`` steps, and after each validation)."""
+
+    iteration: int
+    timestamp: str                # ISO 8601, UTC
+    training_loss: float | None   # mean over the report window; None on a validation-only record
+    validation_loss: float | None
+    learning_rate: float
+    tokens_per_second: float | None
+    memory_usage_gb: float
+    gpu_utilization: float | None
+    gradient_norm: float | None
+    trained_tokens: int
+    epoch: float
+    eta_seconds: float | None
+    max_iterations: int = 0
+    time: float = field(default_factory=_now)
+
+    def record(self) -> dict[str, Any]:
+        """The metrics.jsonl line (seed format plus trained_tokens, epoch, eta_seconds)."""
+        return {k: getattr(self, k) for k in METRIC_FIELDS}
+
+
+@dataclass(frozen=True)
+class Validation(Event):
+    iteration: int
+    validation_loss: float
+    best_loss: float
+    best_iteration: int
+    is_best: bool
+    overfitting: bool             # loss above best by more than overfitting_threshold
+    evaluations_without_improvement: int
+    seconds: float
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(Event):
+    iteration: int
+    path: Path
+    reason: str                   # "periodic", "manual", "stop", "final", "best", "early-stop"
+    validation_loss: float | None = None
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class StateChanged(Event):
+    state: str                    # starting/running/paused/stopping/finished/stopped/failed
+    iteration: int
+    reason: str = ""
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class EarlyStop(Event):
+    iteration: int
+    reason: str
+    best_iteration: int
+    best_loss: float
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    level: str                    # "info", "warning", "error"
+    message: str
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class ErrorEvent(Event):
+    message: str
+    kind: str = "error"           # "error" (run fails) or "oom" (recovered: smaller batch)
+    recovered: bool = False
+    iteration: int = 0
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class MaxIterationsChanged(Event):
+    max_iterations: int
+    iteration: int
+    time: float = field(default_factory=_now)
+
+
+EventCallback = Callable[[Event], None]

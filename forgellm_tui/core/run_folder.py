@@ -1,0 +1,147 @@
+"""One run's folder: ``config.yaml``, ``run.json`` (status), ``metrics.jsonl`` and ``log.jsonl``.
+
+Layout (DESIGN.md §4): ``models/cpt/<run>/`` or ``models/ift/<run>/``. ``run.json`` is rewritten
+atomically on every state change; metrics and log lines are appended and flushed as they happen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+from . import fsio
+from .errors import ConfigError
+
+RUN_JSON = "run.json"
+CONFIG = "config.yaml"
+METRICS = "metrics.jsonl"
+LOG = "log.jsonl"
+TRAIN_LOG = "train.log"   # stdout/stderr of a detached run
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def default_name(cfg) -> str:
+    """Seed-style name: ``<model>_<type>_lr<lr>_bs<bs>_iter<n>_<YYYY-MM-DD_HH-MM>``."""
+    model = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(cfg.model.rstrip("/")).name) or "model"
+    length = f"ep{cfg.epochs:g}" if cfg.epochs else f"iter{cfg.max_iterations}"
+    stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M")
+    return f"{model}_{cfg.training_type}_lr{cfg.learning_rate:g}_bs{cfg.batch_size}_{length}_{stamp}"
+
+
+def check_name(name: str) -> str:
+    if not name or name.strip() != name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+        raise ConfigError(f"run name {name!r} cannot be a folder name", hint="use letters, digits, - _ and .")
+    return name
+
+
+def choose_run_dir(cfg, settings) -> Path:
+    """The folder a new run will use; refuses an explicit name that already holds a run."""
+    if cfg.run_dir:
+        path = Path(cfg.run_dir).expanduser()
+        path = path if path.is_absolute() else settings.workspace / path
+        if (path / RUN_JSON).exists():
+            raise ConfigError("run folder already holds a run", path=path,
+                              hint="choose another run_dir/--name, or continue it with --resume")
+        return path
+    base = Path(cfg.output_dir).expanduser() if cfg.output_dir else (settings.ift_dir if cfg.is_ift else settings.cpt_dir)
+    base = base if base.is_absolute() else settings.workspace / base
+    if cfg.name:
+        path = base / check_name(cfg.name)
+        if path.exists() and any(path.iterdir()):
+            raise ConfigError(f"a run named {cfg.name!r} already exists", path=path,
+                              hint="choose another --name, or continue it with --resume")
+        return path
+    name = default_name(cfg)
+    path, n = base / name, 2
+    while path.exists():
+        path, n = base / f"{name}-{n}", n + 1
+    return path
+
+
+class RunFolder:
+    """Writes a run's status and records. Create with ``create`` (new) or ``open`` (resume)."""
+
+    def __init__(self, path: Path, info: dict[str, Any]):
+        self.path = Path(path)
+        self.info = info
+        self._metrics: fsio.JsonlAppender | None = None
+        self._log: fsio.JsonlAppender | None = None
+
+    @classmethod
+    def create(cls, path: Path, cfg, *, status: str = "starting") -> "RunFolder":
+        fsio.ensure_writable_dir(path)
+        fsio.atomic_write_text(path / CONFIG, cfg.to_yaml())
+        now = utc_now()
+        info = {"name": path.name, "status": status, "training_type": cfg.training_type,
+                "fine_tune_type": cfg.fine_tune_type, "model": cfg.model, "data": cfg.data,
+                "created_at": now, "started_at": None, "ended_at": None, "updated_at": now,
+                "pid": None, "host": socket.gethostname(), "iteration": 0, "max_iterations": cfg.max_iterations,
+                "best_iteration": None, "best_validation_loss": None, "last_checkpoint": None,
+                "stop_reason": None, "error": None, "resumed_from": [], "oom_recoveries": []}
+        run = cls(path, info)
+        run.save()
+        return run
+
+    @classmethod
+    def open(cls, path: Path) -> "RunFolder":
+        from .runs import read_run_json
+
+        info = read_run_json(path)
+        if info is None:
+            raise ConfigError("not a run folder (no readable run.json)", path=path,
+                              hint="pick a folder under models/cpt or models/ift")
+        return cls(path, info)
+
+    # ------------------------------------------------------------------ run.json
+    def save(self) -> None:
+        self.info["updated_at"] = utc_now()
+        fsio.atomic_write_json(self.path / RUN_JSON, self.info)
+
+    def update(self, **fields: Any) -> None:
+        self.info.update(fields)
+        self.save()
+
+    def started(self, max_iterations: int) -> None:
+        self.update(status="running", pid=os.getpid(), host=socket.gethostname(), started_at=utc_now(),
+                    ended_at=None, error=None, stop_reason=None, max_iterations=max_iterations)
+
+    def ended(self, status: str, **fields: Any) -> None:
+        self.update(status=status, ended_at=utc_now(), **fields)
+
+    # ------------------------------------------------------------------ records
+    def append_metrics(self, record: dict) -> None:
+        if self._metrics is None:
+            self._metrics = fsio.JsonlAppender(self.path / METRICS)
+        self._metrics.append(record)
+
+    def log(self, level: str, message: str) -> None:
+        if self._log is None:
+            self._log = fsio.JsonlAppender(self.path / LOG, fsync=False)
+        self._log.append({"timestamp": utc_now(), "level": level, "message": message})
+
+    def truncate_metrics(self, iteration: int) -> int:
+        """Drop records after ``iteration`` (written after the checkpoint a resume restarts from)."""
+        self.close()
+        path = self.path / METRICS
+        if not path.exists():
+            return 0
+        records, _ = fsio.read_jsonl(path)
+        kept = [r for r in records if isinstance(r.get("iteration"), int) and r["iteration"] <= iteration]
+        if len(kept) != len(records) or path.read_bytes()[-1:] not in (b"\n", b""):
+            import json
+
+            fsio.atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+        return len(records) - len(kept)
+
+    def close(self) -> None:
+        for appender in (self._metrics, self._log):
+            if appender is not None:
+                appender.close()
+        self._metrics = self._log = None

@@ -1,0 +1,342 @@
+"""The training engine's public API: ``train``, ``prepare_run``, ``estimate``, ``RunResult``.
+
+``train(config, on_event, control, resume_from)`` runs in the calling thread (the TUI calls it in a
+thread worker, the CLI in the main thread) and returns a ``RunResult``. Bad input raises a
+``ForgeError`` before any work; a failure during training is recorded (``run.json`` says failed,
+``error.log`` holds the traceback) and returned as ``status == "failed"``. An out-of-memory error
+halves the batch size, doubles gradient accumulation, reloads the last checkpoint and goes on.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from . import checkpoints as ck
+from . import events as ev
+from . import fsio
+from .config import ConfigFieldError, load_config
+from .config_schema import SHAPE_FIELDS, TrainingConfig
+from .control import TrainingControl
+from .errors import ConfigError, ForgeError
+from .run_folder import CONFIG, RunFolder, choose_run_dir
+from .training_data import pack, tokenize
+from .training_plan import Estimate, Plan, check_output, estimate, iterations_for, preflight  # noqa: F401
+from .training_setup import adapter_config, load_tokenizer
+
+OOM_PATTERNS = ("out of memory", "insufficient memory", "resource limit", "bad_alloc", "outofmemory",
+                "failed to allocate", "cannot allocate memory")
+MAX_OOM_RETRIES = 4
+
+
+@dataclass
+class RunResult:
+    status: str                          # finished / stopped / failed
+    run_dir: Path
+    iteration: int = 0
+    max_iterations: int = 0
+    reason: str = ""                     # why it stopped (user, signal, early stop …)
+    error: str | None = None
+    best_iteration: int | None = None
+    best_validation_loss: float | None = None
+    last_training_loss: float | None = None
+    trained_tokens: int = 0
+    seconds: float = 0.0
+    oom_recoveries: list[dict] = field(default_factory=list)
+
+
+def is_oom(exc: BaseException) -> bool:
+    """The backend's out-of-memory error (MemoryError, or a RuntimeError saying so)."""
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(p in str(exc).lower() for p in OOM_PATTERNS)
+
+
+class _Context:
+    """What a session needs from the run: config, data, run folder, events, control."""
+
+    def __init__(self, cfg: TrainingConfig, plan: Plan, run: RunFolder, on_event, control, fault_hook):
+        self.cfg, self.plan, self.run, self.control, self.fault_hook = cfg, plan, run, control, fault_hook
+        self._on_event = on_event
+        self.train_data = self.valid_data = None
+        self.schedule_steps = self.max_iterations = self.start_iteration = 0
+        self.adapter_config = adapter_config(cfg, plan.model_path)
+        self.shape = {k: getattr(cfg, k) for k in SHAPE_FIELDS}
+        self.initial_weights = None
+        self.state = ev.STARTING
+
+    def emit(self, event: ev.Event) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:  # noqa: BLE001 - a broken listener must not kill the run
+            traceback.print_exc(file=sys.stderr)
+
+    def log(self, level: str, message: str) -> None:
+        self.run.log(level, message)
+        self.emit(ev.LogLine(level, message))
+
+    def set_state(self, state: str, iteration: int, reason: str = "") -> None:
+        self.state = state
+        self.run.update(status=state, iteration=iteration)
+        self.emit(ev.StateChanged(state, iteration, reason))
+
+    def set_max_iterations(self, n: int) -> None:
+        self.max_iterations = n
+        self.cfg = replace(self.cfg, max_iterations=n, epochs=None, workspace=self.cfg.workspace)
+        fsio.atomic_write_text(self.run.path / CONFIG, self.cfg.to_yaml())
+        self.run.update(max_iterations=n)
+        self.emit(ev.MaxIterationsChanged(n, self.run.info.get("iteration", 0)))
+
+
+def _resume_point(resume_from: Path) -> tuple[Path, Path]:
+    """``(run_dir, checkpoint)`` for a run folder (newest complete checkpoint) or a checkpoint folder."""
+    resume_from = Path(resume_from).expanduser().resolve()
+    if (resume_from / ck.STATE).is_file() and resume_from.parent.name == "checkpoints":
+        return resume_from.parent.parent, resume_from
+    if not (resume_from / "run.json").is_file():
+        raise ConfigError("not a run folder (no run.json)", path=resume_from,
+                          hint="pass a folder under models/cpt or models/ift")
+    from .runs import read_run
+
+    info = read_run(resume_from, with_metrics=False)
+    if info is not None and info.is_active and info.pid != os.getpid():
+        raise ConfigError(f"the run is still {info.status} (pid {info.pid})", path=resume_from,
+                          hint="stop it first (or wait for it to finish), then resume")
+    checkpoint = ck.latest_checkpoint(resume_from)
+    if checkpoint is None:
+        raise ConfigError("run has no complete checkpoint to resume from", path=resume_from / "checkpoints",
+                          hint="start a new run instead")
+    return resume_from, checkpoint
+
+
+def _check_shape(cfg: TrainingConfig, state: dict, checkpoint: Path) -> None:
+    saved = state.get("shape") or {}
+    changed = {k: (saved[k], getattr(cfg, k)) for k in SHAPE_FIELDS if k in saved and saved[k] != getattr(cfg, k)}
+    if changed:
+        key, (old, new) = next(iter(changed.items()))
+        raise ConfigFieldError({key: f"the run was trained with {key}={old!r}, this config says {new!r}; a resume "
+                                     "cannot change the model's shape — keep the run's value or start a new run"},
+                               path=checkpoint)
+
+
+def prepare_run(config: TrainingConfig, status: str = "queued") -> Path:
+    """Check everything and create the run folder (``config.yaml`` + ``run.json``); for detached runs."""
+    plan = preflight(config)
+    run_dir = choose_run_dir(config, plan.settings)
+    check_output(config, run_dir)
+    RunFolder.create(run_dir, config, status=status)
+    return run_dir
+
+
+def load_run_config(run_dir: Path, overrides: dict | None = None, settings=None) -> TrainingConfig:
+    """The resolved config a run folder was started with (``config.yaml``)."""
+    if settings is None:
+        settings = settings_for_run(run_dir)
+    return load_config(Path(run_dir) / CONFIG, overrides, settings)
+
+
+def settings_for_run(run_dir: Path):
+    """Settings of the workspace a run folder belongs to (``<ws>/models/<cpt|ift>/<run>``)."""
+    from ..settings import Settings
+
+    run_dir = Path(run_dir).resolve()
+    guess = run_dir.parent.parent.parent
+    return Settings.load(guess if (guess / "models").is_dir() else None)
+
+
+def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = None,
+          control: TrainingControl | None = None, resume_from: Path | None = None, *,
+          run_dir: Path | None = None, fault_hook: Callable[[int], None] | None = None) -> RunResult:
+    """Train to the end (or until stopped). ``run_dir``: a folder made by ``prepare_run``.
+
+    ``fault_hook(iteration)`` is called before each step (tests inject errors with it).
+    """
+    control = control or TrainingControl()
+    started = time.perf_counter()
+    checkpoint = None
+    cfg = config
+    if resume_from is not None:
+        run_dir, checkpoint = _resume_point(resume_from)
+        state = ck.read_state(checkpoint)
+        _check_shape(cfg, state, checkpoint)
+        cfg = replace(cfg, batch_size=int(state.get("batch_size", cfg.batch_size)),
+                      grad_accumulation_steps=int(state.get("grad_accumulation_steps", cfg.grad_accumulation_steps)))
+    plan = preflight(cfg)
+    if run_dir is not None:
+        run = RunFolder.open(Path(run_dir))
+    else:
+        run_path = choose_run_dir(cfg, plan.settings)
+        check_output(cfg, run_path)
+        run = RunFolder.create(run_path, cfg)
+    ctx = _Context(cfg, plan, run, on_event, control, fault_hook)
+    try:
+        return _run(ctx, checkpoint, started)
+    finally:
+        run.close()
+
+
+def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
+    from .training_loop import Session
+
+    run, cfg = ctx.run, ctx.cfg
+    result = RunResult(ev.FAILED, run.path)
+    session = None
+    try:
+        ctx.set_state(ev.STARTING, 0)
+        for note in (f"{k}: ignored by training" for k in cfg.extra):
+            ctx.log("info", note)
+        _load_data(ctx, checkpoint)
+        while True:
+            try:
+                if session is None:
+                    session = Session(ctx, checkpoint)
+                    _started(ctx, session, checkpoint)
+                outcome = session.run()
+                break
+            except Exception as exc:  # noqa: BLE001
+                if not is_oom(exc) or ctx.cfg.batch_size < 2 or len(result.oom_recoveries) >= MAX_OOM_RETRIES:
+                    raise
+                iteration = session.iteration if session is not None else 0
+                session = None
+                gc.collect()
+                checkpoint = _recover_from_oom(ctx, exc, iteration, result)
+        result.status, result.reason, result.iteration = outcome.status, outcome.reason, outcome.iteration
+        run.ended(outcome.status, iteration=outcome.iteration, stop_reason=outcome.reason or None)
+        ctx.emit(ev.StateChanged(outcome.status, outcome.iteration, outcome.reason))
+    except ForgeError as exc:
+        _failed(ctx, result, session, str(exc), None)
+        raise
+    except KeyboardInterrupt:
+        _aborted(ctx, result, session)
+        raise
+    except BaseException as exc:  # noqa: BLE001 - recorded, then reported as a failed result
+        message = f"{type(exc).__name__}: {exc}"
+        _failed(ctx, result, session, message, traceback.format_exc())
+        if isinstance(exc, SystemExit):
+            raise
+    finally:
+        result.seconds = time.perf_counter() - started
+        result.max_iterations = ctx.max_iterations
+        if session is not None:
+            result.trained_tokens = session.trained_tokens
+            result.last_training_loss = session.last_train_loss
+            result.best_iteration = session.tracker.best_iteration if session.tracker.best_iteration > 0 else None
+            result.best_validation_loss = session.tracker.state()["best_loss"]
+        del session
+        gc.collect()
+        _synchronize()
+    return result
+
+
+def _synchronize() -> None:
+    """Finish pending MLX work before the caller's thread ends (mlx-lm pitfall 8)."""
+    mx = sys.modules.get("mlx.core")
+    if mx is not None:
+        try:
+            mx.synchronize()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _load_data(ctx: _Context, checkpoint: Path | None) -> None:
+    cfg, plan = ctx.cfg, ctx.plan
+    tokenizer = load_tokenizer(plan.model_path, cfg)
+    ctx.log("info", f"tokenizing {plan.scan.train_rows:,} training and {plan.scan.valid_rows:,} validation rows")
+    train = tokenize(plan.train_rows, plan.scan.format, tokenizer, cfg)
+    valid = tokenize(plan.valid_rows, plan.scan.format, tokenizer, cfg)
+    plan.train_rows = plan.valid_rows = []  # free the raw text
+    if cfg.packing:
+        train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)
+        if len(train) < cfg.batch_size:
+            raise ConfigFieldError({"batch_size": f"{cfg.batch_size} is larger than the {len(train)} packed rows of "
+                                              f"{cfg.max_seq_length} tokens — lower batch_size or max_seq_length"},
+                               path=cfg.source)
+    for name, data in (("training", train), ("validation", valid)):
+        long = int((data.lengths > cfg.max_seq_length).sum())
+        if long:
+            ctx.log("warning", f"{long:,} of {len(data):,} {name} sequences are longer than max_seq_length="
+                               f"{cfg.max_seq_length} and are truncated (longest {int(data.lengths.max()):,} tokens); "
+                               + ("use packing: true or a larger max_seq_length" if not cfg.is_ift
+                                  else "raise max_seq_length"))
+    ctx.train_data, ctx.valid_data = train, valid
+    if len(valid) == 0 or cfg.val_batches == 0:
+        ctx.log("warning", "no validation data: no validation loss, best checkpoint or early stopping")
+    state = ck.read_state(checkpoint) if checkpoint else {}
+    # config.yaml follows extensions made during the run, so the resumed length is the config's
+    ctx.max_iterations = max(iterations_for(cfg, len(train)), int(state.get("iteration", 0)))
+    ctx.schedule_steps = int(state.get("schedule_steps") or ctx.max_iterations)
+    if checkpoint is None and cfg.resume_adapter_file:
+        path = Path(cfg.resume_adapter_file).expanduser()
+        path = path if path.is_absolute() else plan.settings.workspace / path
+        path = path / ck.ADAPTERS if path.is_dir() else path
+        import mlx.core as mx
+
+        ctx.initial_weights = (dict(mx.load(str(path))), path)
+
+
+def _started(ctx: _Context, session, checkpoint: Path | None) -> None:
+    run = ctx.run
+    ctx.start_iteration = session.iteration
+    dropped = run.truncate_metrics(session.iteration if checkpoint is not None else -1)
+    if checkpoint is not None:
+        run.info.setdefault("resumed_from", []).append({"iteration": session.iteration, "checkpoint": checkpoint.name,
+                                                        "metrics_dropped": dropped})
+    run.started(ctx.max_iterations)
+    ctx.emit(ev.RunStarted(run.path, run.path.name, ctx.cfg.training_type, ctx.cfg.fine_tune_type, session.iteration,
+                           ctx.max_iterations, len(ctx.train_data), len(ctx.valid_data), ctx.train_data.tokens,
+                           session.trainable, session.total, resumed=checkpoint is not None))
+    ctx.set_state(ev.RUNNING, session.iteration)
+
+
+def _recover_from_oom(ctx: _Context, exc: BaseException, iteration: int, result: RunResult) -> Path | None:
+    cfg = ctx.cfg
+    new_cfg = replace(cfg, batch_size=cfg.batch_size // 2, grad_accumulation_steps=cfg.grad_accumulation_steps * 2)
+    checkpoint = ck.latest_checkpoint(ctx.run.path)
+    event = {"iteration": iteration, "error": str(exc)[:300], "batch_size": new_cfg.batch_size,
+             "grad_accumulation_steps": new_cfg.grad_accumulation_steps,
+             "restarted_from": checkpoint.name if checkpoint else "start"}
+    result.oom_recoveries.append(event)
+    ctx.run.info.setdefault("oom_recoveries", []).append(event)
+    ctx.cfg = new_cfg
+    ctx.adapter_config = adapter_config(new_cfg, ctx.plan.model_path)
+    fsio.atomic_write_text(ctx.run.path / CONFIG, new_cfg.to_yaml())
+    message = (f"out of memory at iteration {iteration}: batch_size {cfg.batch_size} -> {new_cfg.batch_size}, "
+               f"grad_accumulation_steps {cfg.grad_accumulation_steps} -> {new_cfg.grad_accumulation_steps} "
+               f"(same effective batch); continuing from {event['restarted_from']}")
+    ctx.log("warning", message)
+    ctx.emit(ev.ErrorEvent(message, kind="oom", recovered=True, iteration=iteration))
+    import mlx.core as mx
+
+    mx.clear_cache()
+    return checkpoint
+
+
+def _aborted(ctx: _Context, result: RunResult, session) -> None:
+    """A second Ctrl-C: no checkpoint for the current step; earlier ones stay resumable."""
+    iteration = session.iteration if session is not None else ctx.run.info.get("iteration", 0)
+    reason = "aborted with Ctrl-C (resume continues from the last checkpoint)"
+    result.status, result.reason, result.iteration = ev.STOPPED, reason, iteration
+    ctx.run.ended(ev.STOPPED, iteration=iteration, stop_reason=reason)
+    ctx.emit(ev.StateChanged(ev.STOPPED, iteration, reason))
+
+
+def _failed(ctx: _Context, result: RunResult, session, message: str, tb: str | None) -> None:
+    iteration = session.iteration if session is not None else ctx.run.info.get("iteration", 0)
+    result.status, result.error, result.iteration = ev.FAILED, message, iteration
+    try:
+        if tb:
+            fsio.atomic_write_text(ctx.run.path / "error.log", tb)
+        ctx.run.log("error", message)
+        ctx.run.ended(ev.FAILED, error=message, iteration=iteration)
+    except OSError:
+        pass
+    ctx.emit(ev.ErrorEvent(message, kind="error", recovered=False, iteration=iteration))
+    ctx.emit(ev.StateChanged(ev.FAILED, iteration, message))

@@ -1,0 +1,330 @@
+"""The step loop of one training session (from scratch or from a checkpoint).
+
+A compiled step as in ``mlx_lm.tuner.trainer`` (value_and_grad, gradient accumulation, one
+optimizer update per iteration) plus what mlx-lm's ``train()`` lacks: gradient norm, control between
+steps, best checkpoint, early stopping, and resumable state. One *iteration* is one optimizer update
+(``batch_size x grad_accumulation_steps`` sequences). Dropout randomness is reseeded from
+``(seed, iteration, micro-batch)`` and the data order is a function of ``(seed, epoch)``, so a run
+resumed from a checkpoint continues exactly like the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from . import checkpoints as ck
+from . import events as ev
+from .early_stopping import BestTracker
+from .run_folder import utc_now
+from .training_data import BatchStream, validation_batches
+from .training_setup import (apply_fine_tune, build_optimizer, enable_grad_checkpoint, load_adapter_weights,
+                             load_model, trainable_weights)
+
+
+def masked_loss(model, batch, lengths):
+    """Mean cross-entropy over target positions ``offset <= t < length`` (no pad target, unlike mlx-lm)."""
+    import mlx.core as mx
+    import mlx.nn as nn
+
+    inputs, targets = batch[:, :-1], batch[:, 1:]
+    logits = model(inputs)
+    steps = mx.arange(1, targets.shape[1] + 1)
+    mask = mx.logical_and(steps >= lengths[:, 0:1], steps < lengths[:, 1:])
+    ce = nn.losses.cross_entropy(logits, targets) * mask
+    ntoks = mask.sum()
+    return ce.astype(mx.float32).sum() / mx.maximum(ntoks, 1), ntoks
+
+
+def rng_seed(seed: int, iteration: int, micro: int) -> int:
+    return (seed * 1_000_003 + iteration * 1_009 + micro) % (2**63)
+
+
+@dataclass
+class Outcome:
+    status: str            # finished / stopped
+    reason: str
+    iteration: int
+
+
+class Session:
+    """Model, optimizer and data position; ``run()`` trains until finished, stopped or early-stopped."""
+
+    def __init__(self, ctx, checkpoint: Path | None):
+        import mlx.core as mx
+        import mlx.nn as nn
+        import mlx.optimizers as optim
+        from mlx.utils import tree_map
+
+        self.ctx, cfg = ctx, ctx.cfg
+        self.model, _ = load_model(ctx.plan.model_path, cfg)
+        self.trainable, self.total = apply_fine_tune(self.model, cfg)
+        if cfg.grad_checkpoint:
+            enable_grad_checkpoint(self.model)
+        state = ck.read_state(checkpoint) if checkpoint else {}
+        if checkpoint is not None:
+            load_adapter_weights(self.model, ck.load_weights(checkpoint), checkpoint / ck.ADAPTERS)
+        elif ctx.initial_weights is not None:
+            load_adapter_weights(self.model, *ctx.initial_weights)
+        self.opt = build_optimizer(cfg, ctx.schedule_steps)
+        self.opt.init(self.model.trainable_parameters())
+        if checkpoint is not None:
+            self.opt.state = ck.load_optimizer_state(checkpoint)
+        self.iteration = int(state.get("iteration", 0))
+        self.trained_tokens = int(state.get("trained_tokens", 0))
+        self.elapsed = float(state.get("elapsed_seconds", 0.0))
+        pos = state.get("data") or {}
+        index = int(pos.get("index", 0))
+        if pos.get("batch_size") and pos["batch_size"] != cfg.batch_size:  # batch size changed (OOM recovery)
+            index = index * int(pos["batch_size"]) // cfg.batch_size
+        self.stream = BatchStream(ctx.train_data, cfg.batch_size, cfg.max_seq_length, cfg.seed,
+                                  int(pos.get("epoch", 0)), index)
+        self.val = validation_batches(ctx.valid_data, cfg.batch_size, cfg.max_seq_length, cfg.val_batches)
+        self.tracker = BestTracker(cfg.early_stopping_patience, cfg.min_loss_improvement, cfg.overfitting_threshold,
+                                   cfg.effective_early_stopping)
+        self.tracker.load(state.get("tracker"))
+        self.last_train_loss = state.get("training_loss")
+        self.last_val, self.last_val_iteration = None, -1
+        self.eval_seconds = 0.0
+        self.start_iteration = self.saved_at = self.iteration
+
+        accum, clip, model, opt = cfg.grad_accumulation_steps, cfg.max_grad_norm, self.model, self.opt
+        loss_and_grad = nn.value_and_grad(model, masked_loss)
+        self.state = [model.state, opt.state, mx.random.state]
+
+        @partial(mx.compile, inputs=self.state, outputs=self.state)
+        def step(batch, lengths, prev, do_update):
+            (loss, ntoks), grad = loss_and_grad(model, batch, lengths)
+            if prev is not None:
+                grad = tree_map(lambda a, b: a + b, grad, prev)
+            if not do_update:
+                return loss, ntoks, mx.array(0.0), grad
+            if accum > 1:
+                grad = tree_map(lambda g: g / accum, grad)
+            if clip:
+                grad, norm = optim.clip_grad_norm(grad, clip)
+            else:
+                norm = mx.sqrt(sum(mx.sum(g.astype(mx.float32) ** 2) for g in _leaves(grad)))
+            opt.update(model, grad)
+            return loss, ntoks, norm, None
+
+        self.step = step
+        model.train()
+
+    # ------------------------------------------------------------------ pieces
+    def train_step(self) -> tuple[float, int, float]:
+        """One iteration (optimizer update). Returns (mean loss, loss-bearing tokens, gradient norm)."""
+        import mlx.core as mx
+
+        cfg, accum = self.ctx.cfg, self.ctx.cfg.grad_accumulation_steps
+        grad, total_loss, total_toks, norm = None, 0.0, 0, 0.0
+        for micro in range(accum):
+            mx.random.seed(rng_seed(cfg.seed, self.iteration, micro))
+            batch, lengths = self.stream.next()
+            loss, ntoks, gnorm, grad = self.step(mx.array(batch), mx.array(lengths), grad, micro == accum - 1)
+            mx.eval(self.state, loss, ntoks, gnorm, grad)
+            total_loss += loss.item()
+            total_toks += int(ntoks.item())
+            norm = gnorm.item()
+        if cfg.clear_cache_threshold and mx.get_cache_memory() > cfg.clear_cache_threshold:
+            mx.clear_cache()
+        return total_loss / accum, total_toks, norm
+
+    def evaluate(self) -> float | None:
+        import mlx.core as mx
+
+        if not self.val:
+            return None
+        self.model.eval()
+        loss_sum, toks = 0.0, 0
+        for batch, lengths in self.val:
+            loss, ntoks = masked_loss(self.model, mx.array(batch), mx.array(lengths))
+            mx.eval(loss, ntoks)
+            loss_sum += loss.item() * ntoks.item()
+            toks += int(ntoks.item())
+        self.model.train()
+        return loss_sum / max(toks, 1)
+
+    def state_dict(self, reason: str, validation_loss: float | None) -> dict:
+        cfg = self.ctx.cfg
+        return {"iteration": self.iteration, "max_iterations": self.ctx.max_iterations,
+                "schedule_steps": self.ctx.schedule_steps, "data": self.stream.position(),
+                "rng": {"scheme": "mx.random.seed(seed*1000003 + iteration*1009 + micro) before each micro-batch; "
+                                  "data order numpy RandomState(seed, epoch)", "seed": cfg.seed},
+                "trained_tokens": self.trained_tokens, "elapsed_seconds": self.elapsed,
+                "training_loss": self.last_train_loss, "validation_loss": validation_loss,
+                "tracker": self.tracker.state(), "batch_size": cfg.batch_size,
+                "grad_accumulation_steps": cfg.grad_accumulation_steps, "shape": self.ctx.shape,
+                "reason": reason, "timestamp": utc_now()}
+
+    def save(self, reason: str, validation_loss: float | None = None) -> Path:
+        import mlx.core as mx
+        from mlx.utils import tree_flatten
+
+        ctx = self.ctx
+        weights = trainable_weights(self.model)
+        opt_state = dict(tree_flatten(self.opt.state))
+        mx.eval(weights, opt_state)
+        path = ck.write_checkpoint(ctx.run.path, self.iteration, weights, opt_state, ctx.adapter_config,
+                                   self.state_dict(reason, validation_loss))
+        ck.publish_latest(ctx.run.path, path)
+        self.saved_at = self.iteration
+        ck.prune(ctx.run.path, ctx.cfg.max_checkpoints, protect=path)
+        ctx.run.update(iteration=self.iteration, last_checkpoint=path.name)
+        ctx.emit(ev.CheckpointSaved(self.iteration, path, reason, validation_loss))
+        return path
+
+    def save_best(self, loss: float, checkpoint: Path | None) -> None:
+        ctx = self.ctx
+        weights = None if checkpoint else trainable_weights(self.model)
+        path = ck.write_best(ctx.run.path, weights, ctx.adapter_config, self.state_dict("best", loss), checkpoint)
+        ctx.run.update(best_iteration=self.iteration, best_validation_loss=loss)
+        ctx.emit(ev.CheckpointSaved(self.iteration, path, "best", loss))
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> Outcome:
+        ctx, cfg, control = self.ctx, self.ctx.cfg, self.ctx.control
+        window = _Window()
+        step_times: list[float] = []
+        if self.iteration == 0 and self.val:
+            self._validate_and_record(window, step_times)
+        while True:
+            new_max = control.take_max_iterations(ctx.max_iterations)
+            if new_max != ctx.max_iterations:
+                ctx.set_max_iterations(max(new_max, self.iteration))
+            if control.paused and not control.stop_requested:
+                ctx.set_state(ev.PAUSED, self.iteration)
+                while not control.wait_while_paused(0.2):
+                    pass
+                if not control.stop_requested:
+                    ctx.set_state(ev.RUNNING, self.iteration)
+                continue
+            if control.stop_requested:
+                if self.iteration > self.start_iteration and self.saved_at != self.iteration:
+                    self.save("stop", self._val_here())
+                return Outcome(ev.STOPPED, control.stop_reason, self.iteration)
+            if control.take_save_request():
+                self.save("manual", self._val_here())
+            if self.iteration >= ctx.max_iterations:
+                return Outcome(ev.FINISHED, "reached max_iterations", self.iteration)
+            if ctx.fault_hook is not None:
+                ctx.fault_hook(self.iteration + 1)
+            tic = time.perf_counter()
+            loss, toks, norm = self.train_step()
+            dt = time.perf_counter() - tic
+            self.iteration += 1
+            self.elapsed += dt
+            self.trained_tokens += toks
+            step_times.append(dt)
+            window.add(loss, toks, dt, norm)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss} at iteration {self.iteration} — lower "
+                                         "learning_rate or set max_grad_norm")
+            outcome = self._after_step(window, step_times)
+            if outcome is not None:
+                return outcome
+
+    def _after_step(self, window: "_Window", step_times: list[float]) -> Outcome | None:
+        cfg, it, ctx = self.ctx.cfg, self.iteration, self.ctx
+        last = it >= ctx.max_iterations
+        report = it % cfg.steps_per_report == 0 or last
+        evaluate = bool(self.val) and (it % cfg.steps_per_eval == 0 or last)
+        verdict, val = None, None
+        if evaluate:
+            val, verdict = self._validate(step_times)
+        if report or evaluate:
+            self._record(window, step_times, val, train=report)
+        stop_early = verdict is not None and verdict.stop and not last
+        saved = None
+        if it % cfg.save_every == 0 or last or stop_early:
+            saved = self.save("early-stop" if stop_early else ("final" if last else "periodic"), val)
+        if verdict is not None and verdict.is_best:
+            self.save_best(val, saved)
+        if stop_early:
+            ctx.emit(ev.EarlyStop(it, verdict.reason, self.tracker.best_iteration, self.tracker.best_loss))
+            ctx.log("info", f"early stop at iteration {it}: {verdict.reason}")
+            return Outcome(ev.STOPPED, f"early stop: {verdict.reason}", it)
+        return None
+
+    def _validate(self, step_times):
+        tic = time.perf_counter()
+        val = self.evaluate()
+        self.eval_seconds = time.perf_counter() - tic
+        self.elapsed += self.eval_seconds
+        self.last_val, self.last_val_iteration = val, self.iteration
+        verdict = self.tracker.update(self.iteration, val)
+        self.ctx.emit(ev.Validation(self.iteration, val, self.tracker.best_loss, self.tracker.best_iteration,
+                                    verdict.is_best, verdict.overfitting, self.tracker.since_improvement,
+                                    self.eval_seconds))
+        if verdict.overfitting:
+            self.ctx.log("warning", f"overfitting at iteration {self.iteration}: {verdict.reason}")
+        return val, verdict
+
+    def _val_here(self) -> float | None:
+        """The validation loss measured at the current iteration, if there was one."""
+        return self.last_val if self.last_val_iteration == self.iteration else None
+
+    def _validate_and_record(self, window, step_times) -> None:
+        val, _ = self._validate(step_times)
+        self._record(window, step_times, val, train=False)
+
+    def _record(self, window: "_Window", step_times: list[float], val: float | None, train: bool) -> None:
+        import mlx.core as mx
+
+        ctx, cfg = self.ctx, self.ctx.cfg
+        loss, tps, norm = window.take() if train else (None, window.last_tps, window.last_norm)
+        if loss is not None:
+            self.last_train_loss = loss
+        recent = step_times[1:][-50:] or step_times[-1:]
+        per_step = sum(recent) / len(recent) if recent else None
+        remaining = max(ctx.max_iterations - self.iteration, 0)
+        evals_left = remaining // cfg.steps_per_eval if self.val else 0
+        eta = remaining * per_step + evals_left * self.eval_seconds if per_step is not None else None
+        metrics = ev.Metrics(self.iteration, utc_now(), loss, val, _lr(self.opt), tps,
+                             round(mx.get_peak_memory() / 1e9, 4), None, norm, self.trained_tokens,
+                             round(self.stream.epochs_done, 4), round(eta, 1) if eta is not None else None,
+                             ctx.max_iterations)
+        ctx.run.append_metrics(metrics.record())
+        ctx.emit(metrics)
+
+
+class _Window:
+    """Training losses, tokens and time since the last report."""
+
+    def __init__(self):
+        self.losses: list[float] = []
+        self.tokens = 0
+        self.seconds = 0.0
+        self.last_tps: float | None = None
+        self.last_norm: float | None = None
+
+    def add(self, loss: float, tokens: int, seconds: float, norm: float) -> None:
+        self.losses.append(loss)
+        self.tokens += tokens
+        self.seconds += seconds
+        self.last_norm = norm
+
+    def take(self) -> tuple[float | None, float | None, float | None]:
+        if not self.losses:
+            return None, self.last_tps, self.last_norm
+        loss = sum(self.losses) / len(self.losses)
+        self.last_tps = round(self.tokens / self.seconds, 1) if self.seconds > 0 else None
+        self.losses, self.tokens, self.seconds = [], 0, 0.0
+        return loss, self.last_tps, self.last_norm
+
+
+def _leaves(tree):
+    from mlx.utils import tree_flatten
+
+    return [v for _, v in tree_flatten(tree)]
+
+
+def _lr(opt) -> float:
+    """The learning rate of the last update (mlx stores schedule(step - 1) after an update)."""
+    try:
+        return float(opt.learning_rate.item())
+    except Exception:  # noqa: BLE001 - optimizers without a learning rate (adafactor relative step)
+        return 0.0

@@ -1,0 +1,185 @@
+"""Checks before any work (model, data, output folder) and the pre-run estimate.
+
+Everything a user can get wrong is refused here with a message naming the key or file and the fix,
+before a model is loaded or a run folder is written.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import fsio
+from .config import ConfigFieldError
+from .config_schema import TrainingConfig
+from .errors import ForgeError, ModelError
+from .training_data import DataScan, pack, scan_data, tokenize
+from .training_setup import is_quantized, load_tokenizer, num_model_layers
+
+
+def _error(cfg: TrainingConfig, errors: dict[str, str]) -> ConfigFieldError:
+    return ConfigFieldError(errors, path=cfg.source)
+
+
+@dataclass
+class Plan:
+    cfg: TrainingConfig
+    settings: object
+    model_path: Path
+    data_dir: Path
+    scan: DataScan
+    train_rows: list
+    valid_rows: list
+
+
+def settings_for(cfg: TrainingConfig):
+    from ..settings import Settings
+
+    return Settings.load(cfg.workspace) if cfg.workspace else Settings.load()
+
+
+def _hf_snapshot(settings, repo: str) -> Path | None:
+    root = settings.hf_cache / ("models--" + repo.replace("/", "--"))
+    ref = root / "refs" / "main"
+    snaps = root / "snapshots"
+    try:
+        if ref.is_file() and (snaps / ref.read_text().strip()).is_dir():
+            return snaps / ref.read_text().strip()
+        found = [p for p in snaps.iterdir() if (p / "config.json").is_file()]
+    except OSError:
+        return None
+    return max(found, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def resolve_model(cfg: TrainingConfig, settings) -> Path:
+    """The local model folder for ``model:``; ConfigFieldError(model) when it is missing or not a model."""
+    from .model_files import check_model_folder
+
+    raw = Path(cfg.model).expanduser()
+    candidates = [raw] if raw.is_absolute() else [settings.workspace / raw, settings.base_models_dir / raw]
+    if not raw.is_absolute() and cfg.model.count("/") == 1 and not (settings.workspace / raw).exists():
+        snap = _hf_snapshot(settings, cfg.model)
+        if snap is not None:
+            candidates.append(snap)
+    for path in candidates:
+        if path.is_dir():
+            try:
+                check_model_folder(path)
+            except ModelError as exc:
+                raise _error(cfg, {"model": f"{path} is not a usable model: {exc.message}"
+                                        + (f" — {exc.hint}" if exc.hint else "")}) from None
+            return path
+    hint = ("it is not in the Hugging Face cache either; download it first "
+            f"(huggingface-cli download {cfg.model})" if cfg.model.count("/") == 1 else
+            "use a folder with config.json + *.safetensors, e.g. models/base/forge-tiny")
+    raise _error(cfg, {"model": f"{cfg.model!r} not found (looked in {candidates[0]}) — {hint}"})
+
+
+def resolve_data(cfg: TrainingConfig, settings) -> Path:
+    raw = Path(cfg.data).expanduser()
+    if raw.is_absolute():
+        return raw
+    direct = settings.workspace / raw
+    if not direct.exists() and len(raw.parts) == 1 and (settings.data_dir / raw).exists():
+        return settings.data_dir / raw
+    return direct
+
+
+def iterations_for(cfg: TrainingConfig, rows: int) -> int:
+    """max_iterations, or the iterations ``epochs`` passes need."""
+    if cfg.epochs is None:
+        return cfg.max_iterations
+    per_epoch = (rows // cfg.batch_size) / cfg.grad_accumulation_steps
+    return max(1, math.ceil(cfg.epochs * per_epoch))
+
+
+def preflight(cfg: TrainingConfig, settings=None) -> Plan:
+    """Validate model, data and sizes; returns the plan (no model loaded)."""
+    settings = settings or settings_for(cfg)
+    model_path = resolve_model(cfg, settings)
+    if cfg.fine_tune_type == "full" and is_quantized(model_path):
+        raise _error(cfg, {"fine_tune_type": "full fine-tuning needs a non-quantized model "
+                                                  "(this one is quantized) — use lora or dora (QLoRA)"})
+    layers = num_model_layers(model_path)
+    if layers is not None and cfg.num_layers > layers:
+        raise _error(cfg, {"num_layers": f"the model has {layers} layers, got {cfg.num_layers} (use -1 for all)"})
+    if cfg.resume_adapter_file:
+        path = Path(cfg.resume_adapter_file).expanduser()
+        path = path if path.is_absolute() else settings.workspace / path
+        if path.is_dir():
+            path = path / "adapters.safetensors"
+        if not path.is_file():
+            raise _error(cfg, {"resume_adapter_file": f"{path} does not exist"})
+    data_dir = resolve_data(cfg, settings)
+    scan, train_rows, valid_rows = scan_data(data_dir, cfg)
+    if not cfg.packing and cfg.batch_size > scan.train_rows:
+        raise _error(cfg, {"batch_size": f"{cfg.batch_size} is larger than the {scan.train_rows} training "
+                                              f"examples in {data_dir / 'train.jsonl'} — use at most {scan.train_rows}"})
+    return Plan(cfg, settings, model_path, data_dir, scan, train_rows, valid_rows)
+
+
+def check_output(cfg: TrainingConfig, path: Path) -> None:
+    """The run folder's parent must be writable (ConfigFieldError on output_dir otherwise)."""
+    try:
+        fsio.ensure_writable_dir(path.parent)
+    except ForgeError as exc:
+        raise _error(cfg, {"output_dir": f"cannot write runs to {path.parent}: {exc.message} — "
+                                              "choose a writable output_dir"}) from None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run will cover, shown before it starts."""
+
+    data_format: str
+    train_examples: int          # training rows (after packing when packing is on)
+    valid_examples: int
+    train_tokens: int
+    valid_tokens: int
+    tokens_exact: bool           # False when counted from the lines' metadata
+    steps_per_epoch: float       # optimizer steps per pass over the training rows
+    max_iterations: int
+    epochs: float                # passes over the data the run covers
+    tokens_per_iteration: float
+    checkpoints: int
+    validations: int
+    truncated_rows: int          # rows longer than max_seq_length (cut)
+
+    def lines(self) -> list[str]:
+        return [f"data: {self.train_examples:,} training rows ({self.data_format}), {self.valid_examples:,} validation",
+                f"tokens: {self.train_tokens:,} train, {self.valid_tokens:,} valid{'' if self.tokens_exact else ' (from metadata)'}",
+                f"steps per epoch: {self.steps_per_epoch:,.1f}; {self.max_iterations:,} iterations = {self.epochs:.2f} epochs",
+                f"checkpoints: {self.checkpoints}; validations: {self.validations}"]
+
+
+def count_events(every: int, total: int, at_start: bool = False) -> int:
+    return (1 if at_start else 0) + total // every + (1 if total % every else 0)
+
+
+def make_estimate(plan: Plan, train_rows: int, valid_rows: int, train_tokens: int, valid_tokens: int,
+                  exact: bool, truncated: int) -> Estimate:
+    cfg = plan.cfg
+    per_epoch = (train_rows // cfg.batch_size) / cfg.grad_accumulation_steps
+    iters = iterations_for(cfg, train_rows)
+    has_val = valid_rows > 0 and cfg.val_batches != 0
+    avg = train_tokens / max(train_rows, 1)
+    return Estimate(plan.scan.format, train_rows, valid_rows, train_tokens, valid_tokens, exact, per_epoch, iters,
+                    iters / per_epoch if per_epoch else 0.0, avg * cfg.effective_batch,
+                    count_events(cfg.save_every, iters), count_events(cfg.steps_per_eval, iters, True) if has_val else 0,
+                    truncated)
+
+
+def estimate(config: TrainingConfig) -> Estimate:
+    """Dataset tokens, steps per epoch, epochs covered, checkpoints and validations (no model loaded)."""
+    plan = preflight(config)
+    cfg, scan = plan.cfg, plan.scan
+    if scan.train_tokens is not None and scan.valid_tokens is not None and not cfg.packing:
+        return make_estimate(plan, scan.train_rows, scan.valid_rows, scan.train_tokens, scan.valid_tokens, False, 0)
+    tokenizer = load_tokenizer(plan.model_path, cfg)
+    train = tokenize(plan.train_rows, scan.format, tokenizer, cfg)
+    valid = tokenize(plan.valid_rows, scan.format, tokenizer, cfg)
+    truncated = int((train.lengths > cfg.max_seq_length).sum())
+    if cfg.packing:
+        train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)
+    return make_estimate(plan, len(train), len(valid), train.tokens, valid.tokens, True, truncated)

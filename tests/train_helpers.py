@@ -1,0 +1,64 @@
+"""Small real training setups on the demo workspace (forge-tiny, a slice of data/cpt-demo)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from forgellm_tui.core.config import from_dict
+
+MODEL = "models/base/forge-tiny"
+
+
+def slice_data(ws: Path, source: str, name: str, train: int, valid: int) -> str:
+    """``data/<name>``: the first rows of a prepared demo folder (keeps tests fast)."""
+    out = ws / "data" / name
+    out.mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", train), ("valid", valid)):
+        lines = (ws / "data" / source / f"{split}.jsonl").read_text().splitlines()[:count]
+        (out / f"{split}.jsonl").write_text("".join(line + "\n" for line in lines))
+    return f"data/{name}"
+
+
+def small_cpt(ws: Path) -> str:
+    return slice_data(ws, "cpt-demo", "cpt-small", 96, 12)
+
+
+def small_ift(ws: Path) -> str:
+    return slice_data(ws, "ift-demo", "ift-small", 64, 8)
+
+
+def make_cfg(ws: Path, **over):
+    raw = {"model": MODEL, "data": small_cpt(ws) if "data" not in over else over.pop("data"),
+           "max_iterations": 6, "batch_size": 2, "max_seq_length": 128, "learning_rate": 1e-3,
+           "steps_per_report": 2, "steps_per_eval": 3, "val_batches": 2, "save_every": 3, "lora_rank": 4,
+           "seed": 0, "lr_schedule": "constant"}
+    raw.update(over)
+    return from_dict(raw, workspace=ws)
+
+
+class Recorder:
+    """An ``on_event`` callback that keeps every event, by type name."""
+
+    def __init__(self, hook=None):
+        self.events = []
+        self.by_type = defaultdict(list)
+        self.hook = hook
+
+    def __call__(self, event) -> None:
+        self.events.append(event)
+        self.by_type[type(event).__name__].append(event)
+        if self.hook is not None:
+            self.hook(event)
+
+    def states(self) -> list[str]:
+        return [e.state for e in self.by_type["StateChanged"]]
+
+
+def metrics_lines(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+
+def run_json(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run.json").read_text())
