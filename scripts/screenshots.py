@@ -21,14 +21,61 @@ sys.path.insert(0, str(ROOT))
 from forgellm_tui.core import runtime  # noqa: E402
 
 SIZE = (120, 36)
-SHOTS = (  # (file name, keys pressed before the shot)
+CHAT_SYSTEM = "You answer questions about the Python standard library in one short paragraph."
+CHAT_TURNS = ("What does os.path.join do?", "And how is pathlib different?")
+
+
+async def chat_conversation(app, pilot) -> None:
+    """Chat screen: the demo run's best checkpoint, settings open (greedy, seed 0), a short two-turn chat."""
+    async def settle() -> None:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.2)
+
+    await app.switch_mode("chat")
+    await settle()
+    await pilot.press("ctrl+o", *"short best", "enter")
+    await settle()
+    screen = app.screen
+    await pilot.press("ctrl+t")  # the settings panel stays open in the shot
+    for name, value in (("temperature", "0.8"), ("seed", "0"), ("max_tokens", "48"), ("repetition_penalty", "1.1")):
+        screen.query_one(f"#set-{name}").value = value
+    screen.query_one("#system-prompt").load_text(CHAT_SYSTEM)
+    screen.query_one("#prompt").focus()
+    for turn in CHAT_TURNS:
+        screen.query_one("#prompt").load_text(turn)
+        await pilot.press("end", "enter")
+        await settle()
+
+
+SHOTS = (  # (file name, keys pressed before the shot; "mode:NAME" switches mode; a callable runs a step)
     ("datasets.svg", ["down", "down", "down"]),
     ("prepare.svg", ["p"]),
     ("training.svg", ["escape", "2"]),
-    ("chat.svg", ["3"]),
-    ("checkpoints.svg", ["4"]),
-    ("help.svg", ["1", "question_mark"]),
+    ("chat.svg", [chat_conversation]),
+    ("checkpoints.svg", ["mode:checkpoints"]),  # the chat prompt may hold the focus: "4" would type there
+    ("help.svg", ["mode:datasets", "question_mark"]),
 )
+DEMO_RUN = {"name": "cpt-demo-short", "max_iterations": 40, "batch_size": 4, "steps_per_report": 2,
+            "steps_per_eval": 10, "val_batches": 4, "save_every": 10, "warmup_steps": 4, "early_stopping": False}
+"""A short real run of the demo config, so the Training and Checkpoints screens show real content."""
+
+
+def add_demo_run(workspace: Path) -> None:
+    """Train ``DEMO_RUN`` (a few seconds) and publish its best checkpoint, unless already there."""
+    from forgellm_tui.core.config import load_config
+    from forgellm_tui.core.publish import publish
+    from forgellm_tui.core.training import train
+    from forgellm_tui.settings import Settings
+
+    settings = Settings.load(workspace)
+    run = settings.cpt_dir / DEMO_RUN["name"]
+    if not run.exists():
+        result = train(load_config(workspace / "configs" / "cpt-demo.yaml", dict(DEMO_RUN), settings))
+        print(f"  trained {result.run_dir.name}: {result.status}, best validation {result.best_validation_loss:.3f}")
+    if not any(settings.published_dir.glob(f"{run.name}-it*")):
+        done = publish(run, settings.published_dir, settings=settings)
+        print(f"  published {done.name}")
 
 
 async def take(workspace: Path, out: Path) -> list[Path]:
@@ -40,7 +87,12 @@ async def take(workspace: Path, out: Path) -> list[Path]:
     async with app.run_test(size=SIZE) as pilot:
         for name, keys in SHOTS:
             for key in keys:
-                await pilot.press(key)
+                if callable(key):
+                    await key(app, pilot)
+                elif key.startswith("mode:"):
+                    await app.switch_mode(key.removeprefix("mode:"))
+                else:
+                    await pilot.press(key)
                 await pilot.pause()
             for _ in range(3):  # workers, then the workers their results start
                 await app.workers.wait_for_complete()
@@ -63,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         # a short, stable path: it shows in the status bar of every screenshot
         workspace = (args.workspace or Path(tmp) / "forgellm-demo").resolve()
         build_demo(workspace, progress=lambda line: print(f"  {line}"))
+        add_demo_run(workspace)
         if args.workspace is None:
             os.environ["HOME"] = tmp  # the status bar then shows ~/forgellm-demo, not a random temp path
         args.out.mkdir(parents=True, exist_ok=True)

@@ -19,11 +19,14 @@ from textual.worker import Worker, WorkerState
 from ..settings import Settings
 from .commands import ForgeCommands
 from .dialogs import ConfirmDialog, ErrorDialog
-from .messages import DeviceReady
+from .messages import DeviceReady, OpenInChat, ResumeRun
 from .screens import MODE_SCREENS
+from .training_messages import HangupRuns
 
 WORK_GROUPS = ("prepare", "training", "publish", "generation")
 """Worker groups whose work would be lost by quitting; ``q`` asks first while one runs."""
+RUN_GROUPS = ("training", "follow")
+"""Worker groups of a training run (trained here or followed): its screen decides what quitting does."""
 
 
 def error_text(error: BaseException | None) -> str:
@@ -68,9 +71,17 @@ class ForgeApp(App[int]):
         self._detect_device = detect_device
 
     def on_mount(self) -> None:
+        from .hangup import HangupGuard
+
         self.theme = "textual-dark"
         if self._detect_device:
             self.call_after_refresh(self._device_worker)
+        self.hangup_guard = HangupGuard(self)
+        self.hangup_guard.install()
+        self.call_after_refresh(self._offer_resume)
+
+    def on_unmount(self) -> None:
+        self.hangup_guard.uninstall()
 
     # ------------------------------------------------------------------ device
 
@@ -91,6 +102,49 @@ class ForgeApp(App[int]):
     def on_device_ready(self, event: DeviceReady) -> None:
         self.device_label = event.label
         self.notice = event.hint or ""
+
+    # ------------------------------------------------------------------ runs stopped by a lost terminal
+
+    def _offer_resume(self) -> None:
+        from .hangup import hangup_runs
+
+        self.run_worker(lambda: self.post_message(HangupRuns(hangup_runs(self.settings))), thread=True,
+                        group="resume-offer", exit_on_error=False, description="Looking for interrupted runs")
+
+    def on_hangup_runs(self, event: HangupRuns) -> None:
+        """Offer to resume the newest run stopped when the terminal (or the app) went away."""
+        from .dialogs.ask import ChoiceDialog
+        from .hangup import dismiss
+
+        if not event.runs:
+            return
+        run = event.runs[0]
+        total = f" of {run.max_iterations:,}" if run.max_iterations else ""
+        body = (f"{run.name} was stopped at iteration {run.iteration:,}{total}: {run.stop_reason}.\n"
+                "Resume it exactly from its newest checkpoint?")
+
+        async def answered(choice: str | None) -> None:
+            if choice == "resume":
+                await self.switch_mode("training")
+                self.screen.post_message(ResumeRun(str(run.path)))
+            elif choice == "never":
+                dismiss(run.path)
+
+        self.push_screen(ChoiceDialog("Resume training?", body, [("r", "Resume", "resume"), ("n", "Not now", "later"),
+                                                                ("d", "Don't ask again", "never")], default="resume"),
+                         answered)
+
+    # ------------------------------------------------------------------ across screens
+
+    async def on_open_in_chat(self, event: OpenInChat) -> None:
+        """"Chat with this" posted to the app (or not handled on the way up): the Chat screen loads it."""
+        from .screens.chat import ChatScreen
+
+        if self.current_mode != "chat":
+            await self.switch_mode("chat")
+        chat = next((s for s in reversed(self.screen_stack) if isinstance(s, ChatScreen)), None)
+        if chat is not None:
+            chat.open_in_chat(event.model_path, event.adapter_path)
 
     # ------------------------------------------------------------------ help, errors, quit
 
@@ -118,8 +172,15 @@ class ForgeApp(App[int]):
         return [w for w in self.workers if w.group in WORK_GROUPS and w.state in live]
 
     async def action_quit(self) -> None:
-        """Quit; while work is running ask first, then cancel it."""
+        """Quit; while work is running ask first, then cancel it. A screen that owns a training run
+        (``confirm_quit``) asks itself: stop and save, or keep a background run going."""
         busy = self.busy_workers()
+        live = (WorkerState.PENDING, WorkerState.RUNNING)
+        owner = next((w.node for w in self.workers if w.state in live and w.group in RUN_GROUPS
+                      and callable(getattr(w.node, "confirm_quit", None))), None)
+        if owner is not None and owner.confirm_quit(sorted({w.description or w.group for w in busy
+                                                            if w.node is not owner})):
+            return
         if not busy:
             self.exit(0)
             return

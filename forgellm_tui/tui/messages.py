@@ -158,3 +158,39 @@ class DeleteFinished(Message):
 
     what: str = ""
     error: str | None = None
+
+
+# ---------------------------------------------------------------------- Chat screen
+
+
+@dataclass
+class ModelsFound(Message):
+    """``core.models.discover`` finished: ``refs`` are ``ModelRef``s (read in a thread)."""
+
+    refs: list
+
+
+@dataclass
+class ModelLoadProgress(Message):
+    """A step of loading a model (``checking files``, ``loading tokenizer``, …)."""
+
+    message: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ModelLoadProgress)
+
+
+@dataclass
+class ModelLoaded(Message):
+    """A load ended: ``ref`` is the loaded ``ModelRef``, or ``error`` a one-line message."""
+
+    ref: Any = None
+    error: str | None = None
+
+
+@dataclass
+class ReplyFinished(Message):
+    """A reply ended: ``stats`` is its ``ReplyStats`` (None when nothing ran), ``error`` a one-line message."""
+
+    stats: Any = None
+    error: str | None = None
