@@ -1,0 +1,182 @@
+"""What the Training screen knows about the run it shows (no Textual, no I/O).
+
+One :class:`RunView` is fed either by the engine's events (a run trained in this app) or by the run
+folder's files (``metrics.jsonl``, ``run.json``, ``log.jsonl``) of a run followed from disk. Both feed
+the same metrics records (``Metrics.record()`` is the metrics.jsonl line), so the panel shows the same
+numbers either way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core import events as ev
+
+ACTIVE = ("starting", "running", "paused", "stopping")
+#: markers in ``stop_reason`` of runs stopped because the terminal or the app went away
+HANGUP_MARKERS = ("SIGHUP", "the app closed")
+
+
+def parse_time(stamp: str | None) -> float | None:
+    """``2026-01-15T10:30:00Z`` -> seconds since the epoch (None when missing or malformed)."""
+    if not stamp:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def finite(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        else None
+
+
+@dataclass
+class RunView:
+    """The state of one run as the user sees it: status fields plus the log lines."""
+
+    run_dir: Path | None = None
+    name: str = ""
+    source: str = "app"               # "app" (trained here) or "folder" (followed from disk)
+    state: str = "idle"
+    reason: str = ""
+    error: str | None = None
+    iteration: int = 0
+    max_iterations: int | None = None
+    epoch: float | None = None
+    eta_seconds: float | None = None
+    eta_at: float | None = None       # when eta_seconds was measured (wall clock)
+    started_at: float | None = None
+    ended_at: float | None = None
+    last_train: float | None = None
+    best_train: float | None = None
+    last_val: float | None = None
+    best_val: float | None = None
+    best_val_iteration: int | None = None
+    tokens_per_second: float | None = None
+    trained_tokens: int | None = None
+    memory_gb: float | None = None
+    gradient_norm: float | None = None
+    last_checkpoint: str | None = None
+    overfitting: str | None = None
+    notice: str | None = None         # e.g. OOM recovery
+    pid: int | None = None
+    threshold: float = 0.3            # overfitting_threshold of the run's config
+    logs: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE
+
+    # ------------------------------------------------------------------ feeding
+    def apply_record(self, rec: dict) -> None:
+        """One metrics.jsonl record."""
+        it = rec.get("iteration")
+        if isinstance(it, int):
+            self.iteration = max(self.iteration, it)
+        if (loss := finite(rec.get("training_loss"))) is not None:
+            self.last_train = loss
+            self.best_train = loss if self.best_train is None else min(self.best_train, loss)
+        if (val := finite(rec.get("validation_loss"))) is not None:
+            self.last_val = val
+            if isinstance(it, int) and it > 0 and (self.best_val is None or val < self.best_val):
+                self.best_val, self.best_val_iteration = val, it
+            self._check_overfitting()
+        for key, attr in (("tokens_per_second", "tokens_per_second"), ("memory_usage_gb", "memory_gb"),
+                          ("gradient_norm", "gradient_norm"), ("epoch", "epoch")):
+            if (value := finite(rec.get(key))) is not None:
+                setattr(self, attr, value)
+        if isinstance(rec.get("trained_tokens"), int):
+            self.trained_tokens = rec["trained_tokens"]
+        if "eta_seconds" in rec:
+            self.eta_seconds = finite(rec.get("eta_seconds"))
+            self.eta_at = parse_time(rec.get("timestamp")) or time.time()
+        if isinstance(rec.get("max_iterations"), int) and rec["max_iterations"] > 0:
+            self.max_iterations = rec["max_iterations"]
+
+    def _check_overfitting(self) -> None:
+        if self.best_val is None or self.last_val is None:
+            return
+        if self.last_val > self.best_val * (1.0 + self.threshold):
+            self.overfitting = (f"validation loss {self.last_val:.4f} is more than {self.threshold:.0%} above "
+                                f"the best {self.best_val:.4f} (iteration {self.best_val_iteration})")
+        else:
+            self.overfitting = None
+
+    def apply_event(self, event: ev.Event) -> None:
+        """One event of a run trained in this app."""
+        if isinstance(event, ev.Metrics):
+            self.apply_record({**event.record(), "max_iterations": event.max_iterations})
+        elif isinstance(event, ev.RunStarted):
+            self.run_dir, self.name = Path(event.run_dir), event.name
+            self.max_iterations, self.iteration = event.max_iterations, event.start_iteration
+            self.started_at, self.ended_at, self.error = event.time, None, None
+        elif isinstance(event, ev.StateChanged):
+            self.state, self.iteration = event.state, max(self.iteration, event.iteration)
+            if event.state in ev.FINAL_STATES:
+                self.reason = event.reason
+                self.ended_at, self.eta_seconds = event.time, None
+                if event.state == ev.FAILED:
+                    self.error = event.reason
+        elif isinstance(event, ev.Validation):
+            self.overfitting = (f"validation loss {event.validation_loss:.4f} is well above the best "
+                                f"{event.best_loss:.4f} (iteration {event.best_iteration})" if event.overfitting else None)
+        elif isinstance(event, ev.CheckpointSaved):
+            if event.reason != "best":
+                self.last_checkpoint = f"{Path(event.path).name} ({event.reason})"
+        elif isinstance(event, ev.MaxIterationsChanged):
+            self.max_iterations = event.max_iterations
+        elif isinstance(event, ev.LogLine):
+            self.logs.append((event.level, event.message))
+        elif isinstance(event, ev.ErrorEvent):
+            if event.recovered:
+                self.notice = event.message
+            else:
+                self.error = event.message
+
+    def apply_info(self, info: dict, alive: bool | None = None) -> None:
+        """``run.json`` of a followed run; ``alive`` False turns an active status into ``interrupted``."""
+        self.name = str(info.get("name") or self.name)
+        status = str(info.get("status") or "unknown")
+        self.state = "interrupted" if status in ACTIVE and alive is False else status
+        self.reason = str(info.get("stop_reason") or "")
+        self.error = info.get("error") or None
+        self.pid = info.get("pid") if isinstance(info.get("pid"), int) else None
+        self.started_at = parse_time(info.get("started_at"))
+        self.ended_at = parse_time(info.get("ended_at")) if not self.is_active else None
+        if isinstance(info.get("max_iterations"), int):
+            self.max_iterations = info["max_iterations"]
+        if isinstance(info.get("iteration"), int):
+            self.iteration = max(self.iteration, info["iteration"])
+        if info.get("last_checkpoint"):
+            self.last_checkpoint = str(info["last_checkpoint"])
+        if not self.is_active:
+            self.eta_seconds = None
+
+    def apply_log(self, rec: dict) -> None:
+        self.logs.append((str(rec.get("level") or "info"), str(rec.get("message") or "")))
+
+    # ------------------------------------------------------------------ derived
+    def elapsed(self, now: float | None = None) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.ended_at if self.ended_at is not None else (now or time.time())
+        return max(end - self.started_at, 0.0)
+
+    def eta(self, now: float | None = None) -> float | None:
+        if not self.is_active or self.eta_seconds is None:
+            return None
+        since = (now or time.time()) - self.eta_at if self.eta_at else 0.0
+        return max(self.eta_seconds - max(since, 0.0), 0.0)
+
+    def perplexity(self) -> tuple[str, float] | None:
+        """exp(loss) of the last validation loss (else the last training loss)."""
+        for label, loss in (("val", self.last_val), ("train", self.last_train)):
+            if loss is not None:
+                return label, math.exp(min(loss, 50.0))
+        return None

@@ -1,0 +1,135 @@
+"""The Training screen's thread workers: train in this process, start a background run, follow a run
+folder from disk, and compute the pre-run estimate. Workers only post messages (attributes down,
+messages up); the engine is imported inside them so the app starts without MLX.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from textual import work
+from textual.worker import get_current_worker
+
+from ..config_draft import config_field_errors
+from ..training_messages import DetachStarted, EstimateReady, EventFeed, FeedReady, FolderRead, RunEnded
+
+FOLLOW_POLL_S = 0.5
+"""How often a followed run folder is read."""
+
+
+def error_line(exc: BaseException) -> str:
+    from ..app import error_text
+
+    return error_text(exc)
+
+
+class TrainingWorkers:
+    """Mixin for :class:`~forgellm_tui.tui.screens.training.TrainingScreen`."""
+
+    fault_hook = None
+    """``fault_hook(iteration)`` passed to the engine (tests inject failures with it)."""
+
+    # ------------------------------------------------------------------ in this process
+    @work(thread=True, group="training", exit_on_error=False, description="Training")
+    def _train_worker(self, run_id: int, cfg, feed: EventFeed, control, done: threading.Event,
+                      resume_from: Path | None = None) -> None:
+        from ...core.errors import ForgeError
+        from ...core.training import train
+
+        def on_event(event) -> None:  # in the training thread: hand over, never block
+            feed.put(event)
+            self.post_message(FeedReady(run_id))
+
+        try:
+            result = train(cfg, on_event, control, resume_from=resume_from, fault_hook=self.fault_hook)
+        except ForgeError as exc:
+            self.post_message(RunEnded(run_id, error=str(exc), fields=config_field_errors(exc)))
+        except Exception as exc:  # noqa: BLE001 - shown in the status panel; the app stays usable
+            self.post_message(RunEnded(run_id, error=error_line(exc)))
+        else:
+            self.post_message(RunEnded(run_id, result=result))
+        finally:
+            done.set()
+
+    # ------------------------------------------------------------------ background process
+    @work(thread=True, group="detach", exit_on_error=False, description="Starting a background run")
+    def _detach_worker(self, workspace: Path, args: list[str]) -> None:
+        """``forgellm-tui train ... --detach``: prints the run folder, leaves the run in its own session."""
+        command = [sys.executable, "-m", "forgellm_tui", "--workspace", str(workspace), *args, "--detach"]
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=workspace,
+                                  env=dict(os.environ), stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            self.post_message(DetachStarted(error=f"could not start forgellm-tui train: {exc}"))
+            return
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+            self.post_message(DetachStarted(error=why.removeprefix("error: ")))
+            return
+        self.post_message(DetachStarted(run_dir=lines[0].strip()))
+
+    # ------------------------------------------------------------------ following a folder
+    @work(thread=True, exclusive=True, group="follow", exit_on_error=False, description="Following a run")
+    def _follow_worker(self, run_dir: Path, stop: threading.Event) -> None:
+        """Read new metrics/log lines and run.json until the run ends (or another run is followed)."""
+        from ...core.run_folder import METRICS
+        from ...core.runs import process_alive, read_log, read_metrics, read_run_json
+        from ..run_view import ACTIVE as ACTIVE_STATES
+
+        worker = get_current_worker()
+        offset = log_offset = 0
+        last_info: dict | None = None
+        while not worker.is_cancelled and not stop.is_set():
+            info = read_run_json(run_dir)
+            try:
+                size = (run_dir / METRICS).stat().st_size
+            except OSError:
+                size = 0
+            reset = size < offset
+            if reset:
+                offset = 0
+            records, offset = read_metrics(run_dir, offset)
+            logs, log_offset = read_log(run_dir, log_offset)
+            status = (info or {}).get("status")
+            alive = process_alive(info.get("pid"), info.get("host")) if info and status in ACTIVE_STATES else None
+            done = info is None or status not in ACTIVE_STATES or alive is False
+            if records or logs or reset or done or info != last_info:
+                error = None if info is not None else f"{run_dir}: run.json is missing or unreadable"
+                self.post_message(FolderRead(str(run_dir), records, logs, info, alive, reset, done, error))
+            last_info = info
+            if done:
+                return
+            stop.wait(FOLLOW_POLL_S)
+
+    # ------------------------------------------------------------------ estimate
+    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False, description="Estimating the run")
+    def _estimate_worker(self, key: str, cfg) -> None:
+        from ...core.errors import ForgeError
+        from ...core.training_plan import estimate
+
+        try:
+            est = estimate(cfg)
+        except ForgeError as exc:
+            self.post_message(EstimateReady(key, error=str(exc), fields=config_field_errors(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(EstimateReady(key, error=error_line(exc)))
+            return
+        self.post_message(EstimateReady(key, lines=estimate_lines(est)))
+
+
+def estimate_lines(est) -> list[str]:
+    """The estimate in three short lines (plus a warning when rows will be cut)."""
+    lines = [f"tokens {est.train_tokens:,} train · {est.valid_tokens:,} valid"
+             + ("" if est.tokens_exact else " (metadata)"),
+             f"{est.steps_per_epoch:,.1f} steps/epoch · {est.max_iterations:,} iterations = {est.epochs:.2f} epochs",
+             f"{est.checkpoints} checkpoints · {est.validations} validations · {est.train_examples:,} rows "
+             f"({est.data_format})"]
+    if est.truncated_rows:
+        lines.append(f"⚠ {est.truncated_rows:,} rows are longer than max_seq_length and will be cut")
+    return lines

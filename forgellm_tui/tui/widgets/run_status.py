@@ -1,0 +1,83 @@
+"""The run's status panel: state, progress, losses, throughput, memory, checkpoint, warnings."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from ..format import human_count
+from ..run_view import RunView
+
+STATE_STYLE = {"running": "bold green", "starting": "green", "paused": "bold yellow", "stopping": "yellow",
+               "finished": "bold cyan", "stopped": "bold yellow", "failed": "bold red", "interrupted": "bold red",
+               "idle": "dim"}
+
+
+def duration(seconds: float | None) -> str:
+    """``1:02:03`` / ``2:03``; ``—`` when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def loss(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+class RunStatus(Static):
+    """Call :meth:`show` with a :class:`RunView`; the screen calls it a few times a second at most."""
+
+    DEFAULT_CSS = "RunStatus { height: auto; padding: 0 1; }"
+
+    def show(self, view: RunView | None, now: float | None = None, pending: str = "") -> None:
+        """Render ``view``; ``pending`` is a request not yet confirmed by the engine (``pausing…``)."""
+        self.update(self.render_view(view, now, pending))
+
+    @staticmethod
+    def render_view(view: RunView | None, now: float | None = None, pending: str = "") -> Group:
+        if view is None:
+            return Group(Text("no run", style="bold dim"),
+                         Text("start one (ctrl+r), start it in the background (ctrl+d), or follow a run "
+                              "folder (f)", style="dim"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="dim", no_wrap=True, min_width=6)
+        grid.add_column(no_wrap=True, overflow="ellipsis")
+        state = Text(view.state, style=STATE_STYLE.get(view.state, ""))
+        if pending:
+            state.append(f" ({pending})", style="yellow")
+        if view.source == "folder":
+            state.append(" · followed", style="dim")
+        grid.add_row("state", state)
+        total = view.max_iterations
+        progress = f"{view.iteration:,}" + (f" / {total:,} ({100 * view.iteration / total:.0f}%)" if total else "")
+        grid.add_row("iter", progress)
+        grid.add_row("epoch", "—" if view.epoch is None else f"{view.epoch:.3f}")
+        grid.add_row("time", f"{duration(view.elapsed(now))} elapsed · ETA {duration(view.eta(now))}")
+        best_train = f" (best {view.best_train:.4f})" if view.best_train is not None else ""
+        grid.add_row("train", loss(view.last_train) + best_train)
+        best_val = (f" (best {view.best_val:.4f} @ {view.best_val_iteration})" if view.best_val is not None else "")
+        grid.add_row("val", loss(view.last_val) + best_val)
+        ppl = view.perplexity()
+        grid.add_row("ppl", "—" if ppl is None else f"{ppl[1]:,.2f} ({ppl[0]})")
+        tps = "—" if view.tokens_per_second is None else f"{view.tokens_per_second:,.0f}"
+        grid.add_row("tok/s", f"{tps} · {human_count(view.trained_tokens)} trained")
+        grid.add_row("memory", "—" if view.memory_gb is None else f"{view.memory_gb:.2f} GB peak")
+        grid.add_row("grad", "—" if view.gradient_norm is None else f"{view.gradient_norm:.4f} norm")
+        grid.add_row("ckpt", view.last_checkpoint or "—")
+        parts = [Text(view.name or "(starting)", style="bold", no_wrap=True, overflow="ellipsis"), grid]
+        if view.overfitting:
+            parts.append(Text(f"⚠ overfitting: {view.overfitting}", style="bold yellow"))
+        if view.notice:
+            parts.append(Text(f"⚠ {view.notice}", style="yellow"))
+        if view.error:
+            parts.append(Text(f"✗ {view.error}", style="bold red"))
+        elif view.reason and not view.is_active:
+            parts.append(Text(view.reason, style="dim"))
+        return Group(*parts)

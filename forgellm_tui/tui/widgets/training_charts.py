@@ -1,0 +1,172 @@
+"""Live charts of a run (textual-plotext): loss (train + validation, best marked), learning rate, tokens/s.
+
+:meth:`TrainingCharts.add` keeps every metrics record it is given (``records``) and only marks the
+charts dirty; a timer redraws them at most ``REDRAW_HZ`` times a second, and only while they are on
+screen. A long run's thousands of points are thinned to two per column (the lowest and the highest
+of each column) before drawing, so a redraw costs the same at 100 or 100 000 points.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual_plotext import PlotextPlot
+
+Points = list[tuple[int, float]]
+REDRAW_HZ = 4
+"""Most redraws per second."""
+
+
+def thin(points: Points, columns: int) -> Points:
+    """At most ``2 * columns`` points: per column, the lowest and highest (in x order). Keeps spikes."""
+    if columns < 1 or len(points) <= 2 * columns:
+        return points
+    lo, hi = points[0][0], points[-1][0]
+    span = max(hi - lo, 1)
+    out: Points = []
+    bucket: Points = []
+    current = 0
+    for point in points:
+        index = min(int((point[0] - lo) * columns / span), columns - 1)
+        if index != current and bucket:
+            out.extend(_extremes(bucket))
+            bucket = []
+        current = index
+        bucket.append(point)
+    if bucket:
+        out.extend(_extremes(bucket))
+    return out
+
+
+def _extremes(bucket: Points) -> Points:
+    low = min(bucket, key=lambda p: p[1])
+    high = max(bucket, key=lambda p: p[1])
+    if low is high:
+        return [low]
+    return [low, high] if low[0] <= high[0] else [high, low]
+
+
+class SeriesPlot(PlotextPlot):
+    """One chart; :meth:`draw` replaces its lines (called by :class:`TrainingCharts`)."""
+
+    DEFAULT_CSS = "SeriesPlot { min-height: 5; min-width: 20; }"
+
+    def __init__(self, title: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.title = title
+        self.draws = 0
+        """How many times it was redrawn (tests and the benchmark read it)."""
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.plt.title(self.title)
+
+    def columns(self) -> int:
+        return max(self.size.width - 10, 10)
+
+    def begin(self, x_max: int | None) -> None:
+        self.plt.clear_data()
+        self.plt.title(self.title)
+        self.plt.xlim(0, x_max if x_max else None)
+
+    def line(self, points: Points, label: str | None, color: str) -> None:
+        if points:
+            shown = thin(points, self.columns())
+            self.plt.plot([x for x, _ in shown], [y for _, y in shown], label=label, color=color, marker="braille")
+
+    def marks(self, points: Points, label: str | None, color: str, marker: str) -> None:
+        if points:
+            shown = thin(points, self.columns())
+            self.plt.scatter([x for x, _ in shown], [y for _, y in shown], label=label, color=color, marker=marker)
+
+    def finish(self) -> None:
+        self.draws += 1
+        self.refresh()
+
+
+class TrainingCharts(Vertical):
+    """Loss on top; learning rate and tokens/s side by side below."""
+
+    DEFAULT_CSS = """
+    TrainingCharts { height: 1fr; }
+    TrainingCharts #chart-loss { height: 3fr; }
+    TrainingCharts #chart-row { height: 2fr; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.records: list[dict] = []
+        """Every metrics record received, in order (none is dropped)."""
+        self.train: Points = []
+        self.val: Points = []
+        self.lr: Points = []
+        self.tps: Points = []
+        self.max_iterations: int | None = None
+        self.dirty = False
+
+    def compose(self) -> ComposeResult:
+        yield SeriesPlot("loss", id="chart-loss")
+        with Horizontal(id="chart-row"):
+            yield SeriesPlot("learning rate", id="chart-lr")
+            yield SeriesPlot("tokens/s", id="chart-tps")
+
+    def on_mount(self) -> None:
+        self.set_interval(1 / REDRAW_HZ, self._redraw_if_dirty)
+        self.draw()
+
+    # ------------------------------------------------------------------ data
+    def reset(self, max_iterations: int | None = None) -> None:
+        self.records, self.train, self.val, self.lr, self.tps = [], [], [], [], []
+        self.max_iterations = max_iterations
+        self.dirty = True
+
+    def set_max_iterations(self, value: int | None) -> None:
+        if value != self.max_iterations:
+            self.max_iterations = value
+            self.dirty = True
+
+    def add(self, records: list[dict]) -> None:
+        """Append metrics records (metrics.jsonl lines); the next timer tick redraws."""
+        for rec in records:
+            self.records.append(rec)
+            it = rec.get("iteration")
+            if not isinstance(it, int):
+                continue
+            for key, series in (("training_loss", self.train), ("validation_loss", self.val),
+                                ("learning_rate", self.lr), ("tokens_per_second", self.tps)):
+                value = rec.get(key)
+                if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
+                    series.append((it, float(value)))
+        if records:
+            self.dirty = True
+
+    def best_val(self) -> tuple[int, float] | None:
+        """The lowest validation loss after training started (iteration 0 is the baseline)."""
+        candidates = [p for p in self.val if p[0] > 0]
+        return min(candidates, key=lambda p: p[1]) if candidates else None
+
+    # ------------------------------------------------------------------ drawing
+    def _redraw_if_dirty(self) -> None:
+        if self.dirty and self.screen.is_current and self.is_on_screen:
+            self.draw()
+
+    def draw(self) -> None:
+        """Redraw the three charts now."""
+        self.dirty = False
+        x_max = max(self.max_iterations or 0, self.records[-1].get("iteration", 0) if self.records else 0) or None
+        loss = self.query_one("#chart-loss", SeriesPlot)
+        loss.begin(x_max)
+        loss.line(self.train, "train", "cyan")
+        loss.line(self.val, None, "orange")
+        loss.marks(self.val, "val", "orange", "•")
+        best = self.best_val()
+        if best is not None:
+            loss.marks([best], f"best {best[1]:.3f} @ {best[0]}", "green", "◆")
+        if not self.train and not self.val:
+            loss.plt.title("loss: waiting for the first metrics")
+        loss.finish()
+        for chart_id, points, color in (("#chart-lr", self.lr, "magenta"), ("#chart-tps", self.tps, "green")):
+            chart = self.query_one(chart_id, SeriesPlot)
+            chart.begin(x_max)
+            chart.line(points, None, color)
+            chart.finish()
