@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -12,6 +15,7 @@ from forgellm_tui.core import runtime
 from forgellm_tui.core.checkpoints import latest_checkpoint, list_complete
 from forgellm_tui.tui.dialogs import ConfirmDialog
 from forgellm_tui.tui.dialogs.ask import AskDialog
+from forgellm_tui.tui.messages import ResumeRun
 from train_helpers import metrics_lines, run_json
 from training_tui_helpers import long_config, open_training, tiny_config, wait_until
 from tui_helpers import make_app, notifications, screen_text, settle
@@ -218,3 +222,72 @@ async def test_follow_a_folder_being_written(workspace):
         await wait_until(pilot, lambda: screen.view.state == "finished", 10)
         await pilot.pause(0.3)
         assert "1:30 elapsed" in screen_text(app)
+
+
+async def test_follow_a_run_started_with_the_cli(workspace):
+    tiny_config(workspace, iters=30, report=1, eval_every=10, val_batches=1, save_every=10)
+    proc = subprocess.Popen([sys.executable, "-m", "forgellm_tui", "--workspace", str(workspace), "train",
+                             "configs/tiny.yaml", "--name", "cli-run"], cwd=workspace,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dir = workspace / "models" / "cpt" / "cli-run"
+    try:
+        app = make_app(workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: (run_dir / "run.json").exists(), 60)
+            screen = await open_training(app, pilot)
+            await pilot.press("f")
+            await pilot.pause()
+            assert "Follow a run" in screen_text(app) and "cli-run" in screen_text(app)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: screen.view is not None and screen.view.source == "folder")
+            await wait_until(pilot, lambda: screen.view.state == "finished", 120)
+            await pilot.pause(0.4)
+            assert screen.charts.records == metrics_lines(run_dir)
+            assert [p[0] for p in screen.charts.val] == [0, 10, 20, 30]
+            text = screen_text(app)
+            assert "finished · followed" in text and "30 / 30" in text
+    finally:
+        assert proc.wait(120) == 0
+
+
+async def test_background_run_keeps_going_after_quit(workspace):
+    long_config(workspace, iters=60)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_training(app, pilot)
+        await pilot.press("ctrl+d")
+        await wait_until(pilot, lambda: screen.view is not None and screen.view.iteration >= 1, 90)
+        run_dir = screen.view.run_dir
+        assert screen.view.source == "folder" and screen.view.is_active
+        await pilot.press("q")
+        await pilot.pause()
+        assert "Keep running, quit" in screen_text(app)
+        await pilot.press("k")
+        await wait_until(pilot, lambda: not app.is_running, 10)
+    deadline = time.monotonic() + 120
+    while run_json(run_dir)["status"] != "finished":  # the run goes on without the app
+        assert time.monotonic() < deadline, run_json(run_dir)
+        time.sleep(0.5)
+    assert metrics_lines(run_dir)[-1]["iteration"] == 60
+
+
+async def test_resume_a_stopped_run_exactly(workspace):
+    long_config(workspace, iters=8)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_training(app, pilot)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.view.iteration >= 3)
+        screen.control.stop("test stop")
+        await wait_until(pilot, lambda: screen.view.state == "stopped")
+        await settle(app, pilot)
+        run_dir = screen.view.run_dir
+        stopped_at = run_json(run_dir)["iteration"]
+        screen.post_message(ResumeRun(str(run_dir)))  # what the Checkpoints screen's "resume" sends
+        await wait_until(pilot, lambda: screen.view.state == "finished")
+        await settle(app, pilot)
+        info = run_json(run_dir)
+        assert info["status"] == "finished" and info["resumed_from"][0]["iteration"] == stopped_at
+        lines = metrics_lines(run_dir)
+        assert [r["iteration"] for r in lines] == list(range(0, 9))
+        assert screen.charts.records == lines  # earlier points read back, new ones live

@@ -62,10 +62,8 @@ def training_screen(app):
 
 async def open_training(app, pilot, estimate: bool = True) -> object:
     """Switch to the Training screen and wait for its config (and, by default, its estimate)."""
-    from tui_helpers import settle
-
-    await pilot.press("2")
-    await settle(app, pilot)
+    await pilot.press("2")  # not settle(): a followed run's worker keeps going while the run does
+    await pilot.pause()
     screen = training_screen(app)
     await wait_until(pilot, lambda: screen.draft is not None and (screen.estimate_lines or not estimate), 30)
     return screen

@@ -3,7 +3,9 @@
 Trains in this process and prints one line per report. SIGINT/SIGTERM/SIGHUP stop the run after
 the current step with a checkpoint (status ``stopped``); a second Ctrl-C aborts. ``--detach`` starts
 the run in a background process (own session; output in ``RUN/train.log``) and prints its folder.
-Exit status: 0 finished or stopped, 1 failed, 2 bad input.
+Exit status: 0 finished or stopped, 1 failed, 2 bad input. A config with a ``distributed:`` section
+(or ``--hosts a,b`` / ``--hostfile PATH``) trains data-parallel on several machines through
+``mlx.launch`` (``train_distributed.py``, docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ def register(sub) -> None:
                    help="override a config value, e.g. --set batch_size=8 --set lora_parameters.rank=16")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest complete checkpoint")
     p.add_argument("--detach", action="store_true", help="run in the background; print the run folder and return")
+    p.add_argument("--hosts", metavar="H1,H2,...",
+                   help="train data-parallel, one rank per host (short for distributed.hosts; "
+                        "127.0.0.1,127.0.0.1 runs two ranks here)")
+    p.add_argument("--hostfile", metavar="PATH", help="train data-parallel on the hosts of this JSON file")
     p.add_argument("--start-run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # a folder made by --detach
+    p.add_argument("--rank-child", metavar="RUN_DIR", help=argparse.SUPPRESS)  # one rank, started by mlx.launch
+    p.add_argument("--rank-backend", default="ring", help=argparse.SUPPRESS)
+    p.add_argument("--rank-resume", nargs="?", const=True, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=run)
 
 
@@ -42,6 +51,13 @@ def _load(args, settings):
         if args.resume:
             raise ConfigError("--name cannot be used with --resume", hint="the run keeps its folder name")
         overrides["name"] = args.name
+    if getattr(args, "hosts", None) or getattr(args, "hostfile", None):
+        if args.hosts and args.hostfile:
+            raise ConfigError("use --hosts or --hostfile, not both", hint="one of them lists the machines")
+        hosts = {"hosts": args.hosts, "hostfile": None} if args.hosts else \
+            {"hostfile": str(Path(args.hostfile).expanduser().resolve()), "hosts": None}
+        given = overrides.get("distributed")
+        overrides["distributed"] = {**given, **hosts} if isinstance(given, dict) else hosts
     if args.start_run:
         return load_config(Path(args.start_run) / "config.yaml", overrides, settings)
     if args.resume:
@@ -55,6 +71,10 @@ def _load(args, settings):
 def run(args) -> int:
     from ..core import runtime
 
+    if args.rank_child:
+        from .train_distributed import run_rank
+
+        return run_rank(args)
     settings = settings_from(args)
     if args.resume and not args.workspace:
         from ..core.training import settings_for_run
@@ -63,6 +83,10 @@ def run(args) -> int:
     cfg = _load(args, settings)
     if args.detach:
         return _detach(args, cfg, settings)
+    if cfg.distributed:
+        from .train_distributed import launch
+
+        return launch(args, cfg, settings, Path(args.start_run) if args.start_run else None)
     try:
         return _train(args, cfg)
     finally:
@@ -116,6 +140,10 @@ def _detach(args, cfg, settings) -> int:
     from ..core.run_folder import TRAIN_LOG
     from ..core.training import prepare_run
 
+    if cfg.distributed:  # refuse bad hosts now, not in the background
+        from ..core.distributed_launch import launch_plan
+
+        launch_plan(cfg, settings)
     if args.resume:
         run_dir = Path(args.resume).resolve()
         child = ["train", "--resume", str(run_dir)]
@@ -123,6 +151,8 @@ def _detach(args, cfg, settings) -> int:
             child.insert(1, str(Path(args.config).resolve()))
         for item in args.overrides:
             child += ["--set", item]
+        if args.hosts or args.hostfile:
+            child += ["--hosts", args.hosts] if args.hosts else ["--hostfile", args.hostfile]
     else:
         run_dir = prepare_run(cfg)
         child = ["train", "--start-run", str(run_dir)]

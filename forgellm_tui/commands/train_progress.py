@@ -27,6 +27,7 @@ class Printer:
     def __init__(self, out=None):
         self.out = out or sys.stdout
         self.run_dir = None
+        self.world_size = 1
 
     def _print(self, text: str) -> None:
         try:
@@ -42,7 +43,8 @@ class Printer:
             parts = [f"it {event.iteration:>6}/{event.max_iterations}", f"train {_loss(event.training_loss)}",
                      f"val {_loss(event.validation_loss)}", f"lr {event.learning_rate:.2e}"]
             if event.tokens_per_second:
-                parts.append(f"{event.tokens_per_second:,.0f} tok/s")
+                per_rank = f" ({event.tokens_per_second / self.world_size:,.0f}/rank)" if self.world_size > 1 else ""
+                parts.append(f"{event.tokens_per_second:,.0f} tok/s{per_rank}")
             if event.gradient_norm is not None:
                 parts.append(f"gn {event.gradient_norm:.2f}")
             parts.append(f"ep {event.epoch:.2f}")
@@ -50,11 +52,13 @@ class Printer:
             self._print("  ".join(parts))
         elif isinstance(event, ev.RunStarted):
             self.run_dir = event.run_dir
+            self.world_size = event.world_size
             what = "resuming" if event.resumed else "training"
             self._print(f"{what} {event.name}: {event.training_type} {event.fine_tune_type}, "
                         f"{event.trainable_parameters:,} of {event.total_parameters:,} parameters trainable, "
                         f"{event.train_examples:,} training rows ({event.train_tokens:,} tokens), "
-                        f"iterations {event.start_iteration}->{event.max_iterations}")
+                        f"iterations {event.start_iteration}->{event.max_iterations}"
+                        + (f", {event.world_size} ranks" if event.world_size > 1 else ""))
             self._print(f"run folder: {event.run_dir}")
         elif isinstance(event, ev.CheckpointSaved):
             label = "best" if event.reason == "best" else f"checkpoint {event.path.name} ({event.reason})"

@@ -209,6 +209,10 @@ def _cross_checks(v: dict[str, Any], explicit: set[str]) -> dict[str, str]:
     if v.get("weight_decay") and "weight_decay" in explicit and "weight_decay" not in OPTIMIZER_KWARGS[opt]:
         errors["weight_decay"] = f"optimizer {opt} has no weight decay; use optimizer: adamw"
     errors.update(_schedule_checks(v))
+    from .distributed_hosts import section_errors
+
+    for key, message in section_errors(v.get("distributed"), v.get("batch_size")).items():
+        errors.setdefault(key, message)
     return errors
 
 
@@ -300,7 +304,7 @@ def validate(cfg: TrainingConfig) -> list[str]:
 
 
 def config_to_dict(cfg: TrainingConfig) -> dict:
-    out = {name: getattr(cfg, name) for name in FIELDS}
+    out = {name: getattr(cfg, name) for name in FIELDS if name != "max_iterations" or cfg.epochs is None}
     out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
     out.update(cfg.extra)
     return out

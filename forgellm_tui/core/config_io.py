@@ -84,7 +84,7 @@ def merge_overrides(raw: dict, overrides: dict) -> dict:
                         del merged[existing][sub]
 
     for key, value in overrides.items():
-        if isinstance(value, dict) and key in ("lora_parameters", "lr_schedule"):
+        if isinstance(value, dict) and key in ("lora_parameters", "lr_schedule", "distributed"):
             for sub in value:
                 if f"{key}.{sub}" in NESTED:
                     drop(NESTED[f"{key}.{sub}"], f"{key}.{sub}")
@@ -106,6 +106,8 @@ def config_to_yaml(cfg: TrainingConfig, comments: bool = True) -> str:
     lines: list[str] = []
     group = None
     for name, value in cfg.to_dict().items():
+        if name == "distributed" and value is None:
+            continue  # an optional section: written only when set
         info = FIELDS.get(name)
         if comments and info is not None and info.group != group:
             group = info.group

@@ -176,6 +176,11 @@ class TrainingConfig:
                                    group="data")
     clear_cache_threshold: int = spec(0, "free MLX's buffer cache when it exceeds this many bytes; 0 = never",
                                       kind="int", minimum=0, group="data")
+    # several machines
+    distributed: dict | None = spec(None, "data-parallel training on several machines: {hosts: [mac1, mac2] | "
+                                          "hostfile: PATH, backend: ring|mpi, port: 32323}; null = this machine "
+                                          "only (docs/distributed.md)", kind="dict", nullable=True,
+                                    group="distributed")
     #: unknown-but-tolerated keys from other tools (see IGNORED_KEYS), kept verbatim
     extra: dict = field(default_factory=dict, metadata=dict(kind="internal"))
     #: workspace the relative paths are resolved against (not written to YAML); None = current settings

@@ -50,6 +50,7 @@ class RunStarted(Event):
     trainable_parameters: int
     total_parameters: int
     resumed: bool = False
+    world_size: int = 1           # ranks of a distributed run (tokens_per_second is their sum)
     time: float = field(default_factory=_now)
 
 

@@ -10,7 +10,6 @@ halves the batch size, doubles gradient accumulation, reloads the last checkpoin
 from __future__ import annotations
 
 import gc
-import os
 import sys
 import time
 import traceback
@@ -21,11 +20,14 @@ from typing import Callable
 from . import checkpoints as ck
 from . import events as ev
 from . import fsio
-from .config import ConfigFieldError, load_config
+from .config import ConfigFieldError
 from .config_schema import SHAPE_FIELDS, TrainingConfig
 from .control import TrainingControl
-from .errors import ConfigError, ForgeError
-from .run_folder import CONFIG, RunFolder, choose_run_dir
+from .distributed import SINGLE, World
+from .errors import ForgeError
+from .run_folder import CONFIG, RunFolder
+from .run_open import (check_shape, load_run_config, open_folder, prepare_run, resume_config,  # noqa: F401
+                       resume_point, settings_for_run)
 from .training_data import pack, tokenize
 from .training_plan import Estimate, Plan, check_output, estimate, iterations_for, preflight  # noqa: F401
 from .training_setup import adapter_config, load_tokenizer
@@ -61,8 +63,10 @@ def is_oom(exc: BaseException) -> bool:
 class _Context:
     """What a session needs from the run: config, data, run folder, events, control."""
 
-    def __init__(self, cfg: TrainingConfig, plan: Plan, run: RunFolder, on_event, control, fault_hook):
+    def __init__(self, cfg: TrainingConfig, plan: Plan, run: RunFolder, on_event, control, fault_hook,
+                 world: World = SINGLE):
         self.cfg, self.plan, self.run, self.control, self.fault_hook = cfg, plan, run, control, fault_hook
+        self.world = world
         self._on_event = on_event
         self.train_data = self.valid_data = None
         self.schedule_steps = self.max_iterations = self.start_iteration = 0
@@ -91,96 +95,44 @@ class _Context:
     def set_max_iterations(self, n: int) -> None:
         self.max_iterations = n
         self.cfg = replace(self.cfg, max_iterations=n, epochs=None, workspace=self.cfg.workspace)
-        fsio.atomic_write_text(self.run.path / CONFIG, self.cfg.to_yaml())
+        if self.world.is_main:
+            fsio.atomic_write_text(self.run.path / CONFIG, self.cfg.to_yaml())
         self.run.update(max_iterations=n)
         self.emit(ev.MaxIterationsChanged(n, self.run.info.get("iteration", 0)))
 
 
-def _resume_point(resume_from: Path) -> tuple[Path, Path]:
-    """``(run_dir, checkpoint)`` for a run folder (newest complete checkpoint) or a checkpoint folder."""
-    resume_from = Path(resume_from).expanduser().resolve()
-    if (resume_from / ck.STATE).is_file() and resume_from.parent.name == "checkpoints":
-        return resume_from.parent.parent, resume_from
-    if not (resume_from / "run.json").is_file():
-        raise ConfigError("not a run folder (no run.json)", path=resume_from,
-                          hint="pass a folder under models/cpt or models/ift")
-    from .runs import read_run
-
-    info = read_run(resume_from, with_metrics=False)
-    if info is not None and info.is_active and info.pid != os.getpid():
-        raise ConfigError(f"the run is still {info.status} (pid {info.pid})", path=resume_from,
-                          hint="stop it first (or wait for it to finish), then resume")
-    checkpoint = ck.latest_checkpoint(resume_from)
-    if checkpoint is None:
-        raise ConfigError("run has no complete checkpoint to resume from", path=resume_from / "checkpoints",
-                          hint="start a new run instead")
-    return resume_from, checkpoint
-
-
-def _check_shape(cfg: TrainingConfig, state: dict, checkpoint: Path) -> None:
-    saved = state.get("shape") or {}
-    changed = {k: (saved[k], getattr(cfg, k)) for k in SHAPE_FIELDS if k in saved and saved[k] != getattr(cfg, k)}
-    if changed:
-        key, (old, new) = next(iter(changed.items()))
-        raise ConfigFieldError({key: f"the run was trained with {key}={old!r}, this config says {new!r}; a resume "
-                                     "cannot change the model's shape — keep the run's value or start a new run"},
-                               path=checkpoint)
-
-
-def prepare_run(config: TrainingConfig, status: str = "queued") -> Path:
-    """Check everything and create the run folder (``config.yaml`` + ``run.json``); for detached runs."""
-    plan = preflight(config)
-    run_dir = choose_run_dir(config, plan.settings)
-    check_output(config, run_dir)
-    RunFolder.create(run_dir, config, status=status)
-    return run_dir
-
-
-def load_run_config(run_dir: Path, overrides: dict | None = None, settings=None) -> TrainingConfig:
-    """The resolved config a run folder was started with (``config.yaml``)."""
-    if settings is None:
-        settings = settings_for_run(run_dir)
-    return load_config(Path(run_dir) / CONFIG, overrides, settings)
-
-
-def settings_for_run(run_dir: Path):
-    """Settings of the workspace a run folder belongs to (``<ws>/models/<cpt|ift>/<run>``)."""
-    from ..settings import Settings
-
-    run_dir = Path(run_dir).resolve()
-    guess = run_dir.parent.parent.parent
-    return Settings.load(guess if (guess / "models").is_dir() else None)
-
-
 def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = None,
           control: TrainingControl | None = None, resume_from: Path | None = None, *,
-          run_dir: Path | None = None, fault_hook: Callable[[int], None] | None = None) -> RunResult:
+          run_dir: Path | None = None, fault_hook: Callable[[int], None] | None = None,
+          world: World | None = None) -> RunResult:
     """Train to the end (or until stopped). ``run_dir``: a folder made by ``prepare_run``.
 
-    ``fault_hook(iteration)`` is called before each step (tests inject errors with it).
+    ``fault_hook(iteration)`` is called before each step (tests inject errors with it). ``world``:
+    this rank of a distributed run (``distributed.init_world``); rank 0 writes the run folder.
     """
+    if world is None and config.distributed:
+        raise ConfigFieldError({"distributed": "a run on several machines starts its ranks with mlx.launch — run "
+                                              "forgellm-tui train CONFIG (or start it in the background)"},
+                               path=config.source)
     control = control or TrainingControl()
     started = time.perf_counter()
-    checkpoint = None
-    cfg = config
-    if resume_from is not None:
-        run_dir, checkpoint = _resume_point(resume_from)
-        state = ck.read_state(checkpoint)
-        _check_shape(cfg, state, checkpoint)
-        cfg = replace(cfg, batch_size=int(state.get("batch_size", cfg.batch_size)),
-                      grad_accumulation_steps=int(state.get("grad_accumulation_steps", cfg.grad_accumulation_steps)))
-    plan = preflight(cfg)
-    if run_dir is not None:
-        run = RunFolder.open(Path(run_dir))
+    cleanup = None
+    if world is not None and world.is_distributed:
+        from .training_dist import open_distributed
+
+        cfg, plan, run, checkpoint, control, cleanup = open_distributed(world, config, control, resume_from, run_dir)
     else:
-        run_path = choose_run_dir(cfg, plan.settings)
-        check_output(cfg, run_path)
-        run = RunFolder.create(run_path, cfg)
-    ctx = _Context(cfg, plan, run, on_event, control, fault_hook)
+        world = SINGLE
+        cfg, run_dir, checkpoint = resume_config(config, resume_from, run_dir)
+        plan = preflight(cfg)
+        run = open_folder(cfg, plan, run_dir)
+    ctx = _Context(cfg, plan, run, on_event, control, fault_hook, world)
     try:
         return _run(ctx, checkpoint, started)
     finally:
         run.close()
+        if cleanup is not None:
+            cleanup()
 
 
 def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
@@ -202,7 +154,8 @@ def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
                 outcome = session.run()
                 break
             except Exception as exc:  # noqa: BLE001
-                if not is_oom(exc) or ctx.cfg.batch_size < 2 or len(result.oom_recoveries) >= MAX_OOM_RETRIES:
+                if (not is_oom(exc) or ctx.cfg.batch_size < 2 or len(result.oom_recoveries) >= MAX_OOM_RETRIES
+                        or ctx.world.is_distributed):  # ranks cannot change the batch alone
                     raise
                 iteration = session.iteration if session is not None else 0
                 session = None
@@ -292,7 +245,8 @@ def _started(ctx: _Context, session, checkpoint: Path | None) -> None:
     run.started(ctx.max_iterations)
     ctx.emit(ev.RunStarted(run.path, run.path.name, ctx.cfg.training_type, ctx.cfg.fine_tune_type, session.iteration,
                            ctx.max_iterations, len(ctx.train_data), len(ctx.valid_data), ctx.train_data.tokens,
-                           session.trainable, session.total, resumed=checkpoint is not None))
+                           session.trainable, session.total, resumed=checkpoint is not None,
+                           world_size=ctx.world.size))
     ctx.set_state(ev.RUNNING, session.iteration)
 
 
@@ -332,7 +286,7 @@ def _failed(ctx: _Context, result: RunResult, session, message: str, tb: str | N
     iteration = session.iteration if session is not None else ctx.run.info.get("iteration", 0)
     result.status, result.error, result.iteration = ev.FAILED, message, iteration
     try:
-        if tb:
+        if tb and ctx.world.is_main:
             fsio.atomic_write_text(ctx.run.path / "error.log", tb)
         ctx.run.log("error", message)
         ctx.run.ended(ev.FAILED, error=message, iteration=iteration)

@@ -227,16 +227,28 @@ def make_batch(data: TokenRows, idx: np.ndarray, max_seq_length: int) -> tuple[n
     return out, np.stack([data.offsets[idx], lens], axis=1).astype(np.int32)
 
 
+def target_tokens(lengths: np.ndarray) -> int:
+    """Loss-bearing tokens of a batch (what ``masked_loss`` counts): ``length - max(offset, 1)`` per row."""
+    return int(np.maximum(lengths[:, 1] - np.maximum(lengths[:, 0], 1), 0).sum())
+
+
 class BatchStream:
-    """Batches in training order with a resumable position ``(epoch, index)``."""
+    """Batches in training order with a resumable position ``(epoch, index)``.
+
+    ``shard=(rank, size)``: each rank of a distributed run gets rows ``rank::size`` of every global
+    batch (mlx-lm's ``comm_group`` semantics); the position stays the global batch index.
+    ``last_tokens``: loss-bearing tokens of the whole global batch last returned (every rank knows
+    it without communication: rows are only truncated to ``max_seq_length``).
+    """
 
     def __init__(self, data: TokenRows, batch_size: int, max_seq_length: int, seed: int,
-                 epoch: int = 0, index: int = 0):
+                 epoch: int = 0, index: int = 0, shard: tuple[int, int] = (0, 1)):
         if len(data) < batch_size:
             raise DataError(f"batch_size {batch_size} is larger than the {len(data)} training examples",
                             hint=f"set batch_size to at most {len(data)}, or prepare more data")
         self.data, self.batch_size, self.max_seq_length, self.seed = data, batch_size, max_seq_length, seed
-        self.epoch, self.index = epoch, index
+        self.epoch, self.index, self.shard = epoch, index, shard
+        self.last_tokens = 0
         self._order: list[np.ndarray] | None = None
         self.batches_per_epoch = len(data) // batch_size
 
@@ -254,13 +266,20 @@ class BatchStream:
             self._order = epoch_order(self.data.lengths, self.batch_size, self.seed, self.epoch)
         idx = self._order[self.index]
         self.index += 1
+        if self.shard[1] > 1:
+            lens = np.minimum(self.data.lengths[idx], self.max_seq_length)
+            self.last_tokens = int(np.maximum(lens - np.maximum(self.data.offsets[idx], 1), 0).sum())
+            idx = idx[self.shard[0]::self.shard[1]]
         return make_batch(self.data, idx, self.max_seq_length)
 
 
-def validation_batches(data: TokenRows, batch_size: int, max_seq_length: int, num_batches: int) -> list:
+def validation_batches(data: TokenRows, batch_size: int, max_seq_length: int, num_batches: int,
+                       shard: tuple[int, int] = (0, 1)) -> list:
     """Fixed validation batches (-1 = all rows): a fixed random subset, sorted by length, grouped.
 
-    The same rows every evaluation, so validation losses are comparable across a run.
+    The same rows every evaluation, so validation losses are comparable across a run. With
+    ``shard=(rank, size)`` each group keeps rows ``rank::size`` (None where that leaves none), so
+    every rank has the same number of entries.
     """
     if len(data) == 0 or num_batches == 0:
         return []
@@ -270,4 +289,6 @@ def validation_batches(data: TokenRows, batch_size: int, max_seq_length: int, nu
     order = order[: count * size]
     order = order[np.argsort(data.lengths[order], kind="stable")]
     groups = [order[i:i + size] for i in range(0, len(order), size)]
-    return [make_batch(data, g, max_seq_length) for g in groups]
+    if shard[1] > 1:
+        groups = [g[shard[0]::shard[1]] for g in groups]
+    return [make_batch(data, g, max_seq_length) if len(g) else None for g in groups]

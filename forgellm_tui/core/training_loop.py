@@ -6,6 +6,10 @@ steps, best checkpoint, early stopping, and resumable state. One *iteration* is 
 (``batch_size x grad_accumulation_steps`` sequences). Dropout randomness is reseeded from
 ``(seed, iteration, micro-batch)`` and the data order is a function of ``(seed, epoch)``, so a run
 resumed from a checkpoint continues exactly like the uninterrupted run.
+
+Distributed (``ctx.world.size > 1``): each rank trains on rows ``rank::size`` of every batch; its
+gradient is weighted by its share of the batch's loss tokens and averaged (``average_gradients``),
+so the update equals the single-process one; losses and token counts are summed over ranks.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from . import checkpoints as ck
 from . import events as ev
 from .early_stopping import BestTracker
 from .run_folder import utc_now
-from .training_data import BatchStream, validation_batches
+from .training_data import BatchStream, target_tokens, validation_batches
+from .training_report import Window as _Window
+from .training_report import last_learning_rate as _lr
 from .training_setup import (apply_fine_tune, build_optimizer, enable_grad_checkpoint, load_adapter_weights,
                              load_model, trainable_weights)
 
@@ -57,6 +63,7 @@ class Session:
         import mlx.core as mx
         import mlx.nn as nn
         import mlx.optimizers as optim
+        from mlx.nn.utils import average_gradients
         from mlx.utils import tree_map
 
         self.ctx, cfg = ctx, ctx.cfg
@@ -80,9 +87,11 @@ class Session:
         index = int(pos.get("index", 0))
         if pos.get("batch_size") and pos["batch_size"] != cfg.batch_size:  # batch size changed (OOM recovery)
             index = index * int(pos["batch_size"]) // cfg.batch_size
+        world = self.world = ctx.world
+        shard = (world.rank, world.size)
         self.stream = BatchStream(ctx.train_data, cfg.batch_size, cfg.max_seq_length, cfg.seed,
-                                  int(pos.get("epoch", 0)), index)
-        self.val = validation_batches(ctx.valid_data, cfg.batch_size, cfg.max_seq_length, cfg.val_batches)
+                                  int(pos.get("epoch", 0)), index, shard)
+        self.val = validation_batches(ctx.valid_data, cfg.batch_size, cfg.max_seq_length, cfg.val_batches, shard)
         self.tracker = BestTracker(cfg.early_stopping_patience, cfg.min_loss_improvement, cfg.overfitting_threshold,
                                    cfg.effective_early_stopping)
         self.tracker.load(state.get("tracker"))
@@ -96,12 +105,16 @@ class Session:
         self.state = [model.state, opt.state, mx.random.state]
 
         @partial(mx.compile, inputs=self.state, outputs=self.state)
-        def step(batch, lengths, prev, do_update):
+        def step(batch, lengths, prev, do_update, scale):
             (loss, ntoks), grad = loss_and_grad(model, batch, lengths)
+            if scale is not None:  # this rank's share of the batch's loss tokens x ranks
+                grad = tree_map(lambda g: g * scale, grad)
             if prev is not None:
                 grad = tree_map(lambda a, b: a + b, grad, prev)
             if not do_update:
                 return loss, ntoks, mx.array(0.0), grad
+            if world.size > 1:
+                grad = average_gradients(grad, world.group)
             if accum > 1:
                 grad = tree_map(lambda g: g / accum, grad)
             if clip:
@@ -119,19 +132,31 @@ class Session:
         """One iteration (optimizer update). Returns (mean loss, loss-bearing tokens, gradient norm)."""
         import mlx.core as mx
 
-        cfg, accum = self.ctx.cfg, self.ctx.cfg.grad_accumulation_steps
-        grad, total_loss, total_toks, norm = None, 0.0, 0, 0.0
+        cfg, accum, world = self.ctx.cfg, self.ctx.cfg.grad_accumulation_steps, self.world
+        grad, losses, total_toks, norm = None, [], 0, 0.0
+        counts = [] if world.size > 1 else None  # loss-bearing tokens of each global micro-batch
         for micro in range(accum):
-            mx.random.seed(rng_seed(cfg.seed, self.iteration, micro))
             batch, lengths = self.stream.next()
-            loss, ntoks, gnorm, grad = self.step(mx.array(batch), mx.array(lengths), grad, micro == accum - 1)
+            if counts is not None:
+                counts.append(float(self.stream.last_tokens))
+            seed = rng_seed(cfg.seed, self.iteration, micro)
+            mx.random.seed((seed + 104_729 * world.rank) % (2**63) if world.size > 1 else seed)
+            scale = None
+            if counts is not None:
+                scale = mx.array(target_tokens(lengths) * world.size / max(counts[micro], 1.0), dtype=mx.float32)
+            loss, ntoks, gnorm, grad = self.step(mx.array(batch), mx.array(lengths), grad, micro == accum - 1, scale)
             mx.eval(self.state, loss, ntoks, gnorm, grad)
-            total_loss += loss.item()
+            losses.append(loss.item() * ntoks.item() if counts is not None else loss.item())
             total_toks += int(ntoks.item())
             norm = gnorm.item()
         if cfg.clear_cache_threshold and mx.get_cache_memory() > cfg.clear_cache_threshold:
             mx.clear_cache()
-        return total_loss / accum, total_toks, norm
+        if counts is not None:  # mean loss of each global micro-batch; rank 0's control requests ride along
+            sums = world.sum_floats(losses + self.ctx.control.requests(self.ctx.max_iterations))
+            self.ctx.control.absorb(sums[accum:])
+            losses = [s / max(c, 1.0) for s, c in zip(sums, counts)]
+            total_toks = int(sum(counts))
+        return sum(losses) / accum, total_toks, norm
 
     def evaluate(self) -> float | None:
         import mlx.core as mx
@@ -140,12 +165,17 @@ class Session:
             return None
         self.model.eval()
         loss_sum, toks = 0.0, 0
-        for batch, lengths in self.val:
+        for item in self.val:
+            if item is None:  # this rank's share of a small group is empty
+                continue
+            batch, lengths = item
             loss, ntoks = masked_loss(self.model, mx.array(batch), mx.array(lengths))
             mx.eval(loss, ntoks)
             loss_sum += loss.item() * ntoks.item()
             toks += int(ntoks.item())
         self.model.train()
+        if self.world.size > 1:
+            loss_sum, toks = self.world.sum_floats([loss_sum, toks])
         return loss_sum / max(toks, 1)
 
     def state_dict(self, reason: str, validation_loss: float | None) -> dict:
@@ -158,6 +188,7 @@ class Session:
                 "training_loss": self.last_train_loss, "validation_loss": validation_loss,
                 "tracker": self.tracker.state(), "batch_size": cfg.batch_size,
                 "grad_accumulation_steps": cfg.grad_accumulation_steps, "shape": self.ctx.shape,
+                "world_size": self.world.size,
                 "reason": reason, "timestamp": utc_now()}
 
     def save(self, reason: str, validation_loss: float | None = None) -> Path:
@@ -166,10 +197,16 @@ class Session:
 
         ctx = self.ctx
         weights = trainable_weights(self.model)
+        digests = self.world.check_in_sync(weights) if self.world.size > 1 else None
+        if not self.world.is_main:  # only rank 0 writes
+            self.saved_at = self.iteration
+            return None
         opt_state = dict(tree_flatten(self.opt.state))
         mx.eval(weights, opt_state)
-        path = ck.write_checkpoint(ctx.run.path, self.iteration, weights, opt_state, ctx.adapter_config,
-                                   self.state_dict(reason, validation_loss))
+        state = self.state_dict(reason, validation_loss)
+        if digests:
+            state["rank_weights_sha256"] = digests
+        path = ck.write_checkpoint(ctx.run.path, self.iteration, weights, opt_state, ctx.adapter_config, state)
         ck.publish_latest(ctx.run.path, path)
         self.saved_at = self.iteration
         ck.prune(ctx.run.path, ctx.cfg.max_checkpoints, protect=path)
@@ -179,6 +216,8 @@ class Session:
 
     def save_best(self, loss: float, checkpoint: Path | None) -> None:
         ctx = self.ctx
+        if not self.world.is_main:
+            return
         weights = None if checkpoint else trainable_weights(self.model)
         path = ck.write_best(ctx.run.path, weights, ctx.adapter_config, self.state_dict("best", loss), checkpoint)
         ctx.run.update(best_iteration=self.iteration, best_validation_loss=loss)
@@ -192,6 +231,8 @@ class Session:
         if self.iteration == 0 and self.val:
             self._validate_and_record(window, step_times)
         while True:
+            if self.world.size > 1 and not control.take_fresh():
+                control.sync(ctx.max_iterations)  # every rank takes rank 0's decisions
             new_max = control.take_max_iterations(ctx.max_iterations)
             if new_max != ctx.max_iterations:
                 ctx.set_max_iterations(max(new_max, self.iteration))
@@ -291,40 +332,7 @@ class Session:
         ctx.emit(metrics)
 
 
-class _Window:
-    """Training losses, tokens and time since the last report."""
-
-    def __init__(self):
-        self.losses: list[float] = []
-        self.tokens = 0
-        self.seconds = 0.0
-        self.last_tps: float | None = None
-        self.last_norm: float | None = None
-
-    def add(self, loss: float, tokens: int, seconds: float, norm: float) -> None:
-        self.losses.append(loss)
-        self.tokens += tokens
-        self.seconds += seconds
-        self.last_norm = norm
-
-    def take(self) -> tuple[float | None, float | None, float | None]:
-        if not self.losses:
-            return None, self.last_tps, self.last_norm
-        loss = sum(self.losses) / len(self.losses)
-        self.last_tps = round(self.tokens / self.seconds, 1) if self.seconds > 0 else None
-        self.losses, self.tokens, self.seconds = [], 0, 0.0
-        return loss, self.last_tps, self.last_norm
-
-
 def _leaves(tree):
     from mlx.utils import tree_flatten
 
     return [v for _, v in tree_flatten(tree)]
-
-
-def _lr(opt) -> float:
-    """The learning rate of the last update (mlx stores schedule(step - 1) after an update)."""
-    try:
-        return float(opt.learning_rate.item())
-    except Exception:  # noqa: BLE001 - optimizers without a learning rate (adafactor relative step)
-        return 0.0

@@ -13,6 +13,7 @@ from pathlib import Path
 from . import fsio
 from .config import ConfigFieldError
 from .config_schema import TrainingConfig
+from .distributed_hosts import world_size as ranks_for
 from .errors import ForgeError, ModelError
 from .training_data import DataScan, pack, scan_data, tokenize
 from .training_setup import is_quantized, load_tokenizer, num_model_layers
@@ -145,9 +146,12 @@ class Estimate:
     checkpoints: int
     validations: int
     truncated_rows: int          # rows longer than max_seq_length (cut)
+    world_size: int = 1          # ranks of a distributed run (each trains batch_size / world_size rows)
 
     def lines(self) -> list[str]:
-        return [f"data: {self.train_examples:,} training rows ({self.data_format}), {self.valid_examples:,} validation",
+        ranks = ([f"ranks: {self.world_size} (data-parallel), {self.tokens_per_iteration / self.world_size:,.0f} "
+                  "tokens per rank per iteration"] if self.world_size > 1 else [])
+        return ranks + [f"data: {self.train_examples:,} training rows ({self.data_format}), {self.valid_examples:,} validation",
                 f"tokens: {self.train_tokens:,} train, {self.valid_tokens:,} valid{'' if self.tokens_exact else ' (from metadata)'}",
                 f"steps per epoch: {self.steps_per_epoch:,.1f}; {self.max_iterations:,} iterations = {self.epochs:.2f} epochs",
                 f"checkpoints: {self.checkpoints}; validations: {self.validations}"]
@@ -167,7 +171,7 @@ def make_estimate(plan: Plan, train_rows: int, valid_rows: int, train_tokens: in
     return Estimate(plan.scan.format, train_rows, valid_rows, train_tokens, valid_tokens, exact, per_epoch, iters,
                     iters / per_epoch if per_epoch else 0.0, avg * cfg.effective_batch,
                     count_events(cfg.save_every, iters), count_events(cfg.steps_per_eval, iters, True) if has_val else 0,
-                    truncated)
+                    truncated, ranks_for(cfg))
 
 
 def estimate(config: TrainingConfig) -> Estimate:

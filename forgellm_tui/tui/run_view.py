@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..core import events as ev
 
-ACTIVE = ("starting", "running", "paused", "stopping")
+ACTIVE = ("queued", "starting", "running", "paused", "stopping")
 #: markers in ``stop_reason`` of runs stopped because the terminal or the app went away
 HANGUP_MARKERS = ("SIGHUP", "the app closed")
 

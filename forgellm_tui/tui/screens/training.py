@@ -188,24 +188,24 @@ class TrainingScreen(TrainingActions, TrainingWorkers, ListingMixin, ForgeScreen
         """Read a config into the form (None: a new, empty config)."""
         self.draft = ConfigDraft(path, self.settings.workspace)
         self.form.load(self.draft)
-        title = rel_path(path, self.settings.workspace) if path else "no configs in configs/ — fill in the form"
-        self.query_one("#preview-title", Label).update(f"resolved: {title}")
+        title = f"{path.name} (resolved)" if path else "no configs in configs/: fill in the form"
+        self.query_one("#preview-title", Label).update(title)
         self.validate_form()
         self._show_line()
 
     @on(ConfigForm.Edited)
     def _form_edited(self) -> None:
-        self.validate_form()
+        self.validate_form(debounce=True)
 
-    def validate_form(self) -> dict[str, str]:
+    def validate_form(self, debounce: bool = False) -> dict[str, str]:
         """Check the form now: inline errors, resolved preview, command line; schedule the estimate."""
         if self.draft is None:
             return {}
         texts = self.form.texts()
         errors = self.draft.errors(texts)
         inline, rest = split_errors(errors)
-        self.form.show_errors(inline)
-        self.query_one("#form-errors", Static).update("\n".join(f"✗ {line}" for line in rest))
+        self.form.show_errors({k: self.tidy(m) for k, m in inline.items()})
+        self.query_one("#form-errors", Static).update("\n".join(f"✗ {self.tidy(line)}" for line in rest))
         preview = self.query_one("#config-preview", TextArea)
         command = self.query_one("#command-line", Static)
         if errors:
@@ -225,7 +225,11 @@ class TrainingScreen(TrainingActions, TrainingWorkers, ListingMixin, ForgeScreen
             self._show_estimate(["estimate: counting…"])
             if self._estimate_timer is not None:
                 self._estimate_timer.stop()
-            self._estimate_timer = self.set_timer(0.3, partial(self._estimate_worker, key, cfg))
+                self._estimate_timer = None
+            if debounce:  # while typing: estimate once the user pauses
+                self._estimate_timer = self.set_timer(0.4, partial(self._estimate_worker, key, cfg))
+            else:
+                self._estimate_worker(key, cfg)
         return errors
 
     def valid_config(self):
@@ -250,14 +254,25 @@ class TrainingScreen(TrainingActions, TrainingWorkers, ListingMixin, ForgeScreen
                     severity="error", timeout=8)
         return None
 
+    def tidy(self, text: str) -> str:
+        """A message with workspace paths shown relative to it (and the home folder as ``~``)."""
+        import os
+
+        workspace = str(self.settings.workspace)
+        text = text.replace(workspace + os.sep, "").replace(workspace, ".")
+        home = os.path.expanduser("~")
+        return text.replace(home + os.sep, "~" + os.sep) if home not in ("", "/") else text
+
     def on_estimate_ready(self, event: EstimateReady) -> None:
         if event.key != self._estimate_key:
             return
         if event.error:
             inline, _rest = split_errors(event.fields)
             if inline:
-                self.form.show_errors({**inline})
-            self._show_estimate([f"✗ {event.error}"])
+                self.form.show_errors({k: self.tidy(m) for k, m in inline.items()})
+                self._show_estimate([f"✗ cannot estimate: {', '.join(inline)} (see above)"])
+            else:
+                self._show_estimate([f"✗ {self.tidy(event.error)}"])
         else:
             self._show_estimate(event.lines)
 
@@ -335,10 +350,10 @@ class TrainingScreen(TrainingActions, TrainingWorkers, ListingMixin, ForgeScreen
         if event.error:
             view.state, view.error = "failed", event.error
             self.log_line("error", event.error)
-            self.notify(f"run did not start: {event.error}", severity="error", timeout=15)
+            self.notify(f"run did not start: {self.tidy(event.error)}", severity="error", timeout=15)
             inline, _rest = split_errors(event.fields)
             if inline and not self.quitting:
-                self.form.show_errors(inline)
+                self.form.show_errors({k: self.tidy(m) for k, m in inline.items()})
         elif event.result is not None and event.result.status == ev.FAILED:
             view.state, view.error = ev.FAILED, event.result.error or view.error
             self.notify(f"run failed: {view.error}", severity="error", timeout=15)

@@ -349,7 +349,8 @@ class TrainingActions:
         style = {"warning": "yellow", "error": "bold red"}.get(level, "")
         from rich.text import Text
 
-        self.run_log.write(Text(message if level == "info" else f"{level}: {message}", style=style))
+        self.run_log.write(Text(message if level == "info" else f"{level}: {message}", style=style), scroll_end=False)
+        self.run_log.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def engine_event_note(self, event: ev.Event) -> None:
         """The notification (if any) one engine event deserves."""

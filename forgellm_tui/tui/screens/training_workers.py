@@ -96,7 +96,8 @@ class TrainingWorkers:
             records, offset = read_metrics(run_dir, offset)
             logs, log_offset = read_log(run_dir, log_offset)
             status = (info or {}).get("status")
-            alive = process_alive(info.get("pid"), info.get("host")) if info and status in ACTIVE_STATES else None
+            alive = (process_alive(info.get("pid"), info.get("host"))
+                     if info and status in ACTIVE_STATES and info.get("pid") else None)  # queued: no pid yet
             done = info is None or status not in ACTIVE_STATES or alive is False
             if records or logs or reset or done or info != last_info:
                 error = None if info is not None else f"{run_dir}: run.json is missing or unreadable"

@@ -30,7 +30,7 @@ class ConfigForm(VerticalScroll):
     """One row per common field: label, input (or drop-down), and an error line when invalid."""
 
     DEFAULT_CSS = """
-    ConfigForm { height: 1fr; padding: 0 1 0 0; }
+    ConfigForm { height: 1fr; padding: 0 1; }
     ConfigForm .form-row { height: 1; }
     ConfigForm .form-label { width: 16; color: $text-muted; }
     ConfigForm Input, ConfigForm Select { width: 1fr; }

@@ -60,13 +60,17 @@ class RunStatus(Static):
         grid.add_row("iter", progress)
         grid.add_row("epoch", "—" if view.epoch is None else f"{view.epoch:.3f}")
         grid.add_row("time", f"{duration(view.elapsed(now))} elapsed · ETA {duration(view.eta(now))}")
-        best_train = f" (best {view.best_train:.4f})" if view.best_train is not None else ""
+        best_train = f" · best {view.best_train:.4f}" if view.best_train is not None else ""
         grid.add_row("train", loss(view.last_train) + best_train)
-        best_val = (f" (best {view.best_val:.4f} @ {view.best_val_iteration})" if view.best_val is not None else "")
+        best_val = (f" · best {view.best_val:.4f}@{view.best_val_iteration}" if view.best_val is not None else "")
         grid.add_row("val", loss(view.last_val) + best_val)
         ppl = view.perplexity()
         grid.add_row("ppl", "—" if ppl is None else f"{ppl[1]:,.2f} ({ppl[0]})")
         tps = "—" if view.tokens_per_second is None else f"{view.tokens_per_second:,.0f}"
+        ranks = getattr(view, "world_size", 1) or 1  # distributed run: tok/s is the sum over ranks
+        if ranks > 1:
+            per_rank = "" if view.tokens_per_second is None else f"{view.tokens_per_second / ranks:,.0f}/rank · "
+            tps += f" ({per_rank}{ranks} ranks)"
         grid.add_row("tok/s", f"{tps} · {human_count(view.trained_tokens)} trained")
         grid.add_row("memory", "—" if view.memory_gb is None else f"{view.memory_gb:.2f} GB peak")
         grid.add_row("grad", "—" if view.gradient_norm is None else f"{view.gradient_norm:.4f} norm")

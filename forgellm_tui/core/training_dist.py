@@ -1,0 +1,72 @@
+"""Start-up of one rank of a distributed run (called by ``training.train`` when ``world.size > 1``).
+
+Every rank checks what it needs (model and data at the same paths, batch size divisible by the
+number of ranks); a start-up gate stops all ranks when one cannot train, before any work. Rank 0
+resolves the resume point and shares the config and the checkpoint files; only rank 0 opens the
+run folder and records the ranks in ``run.json``.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import fields, replace
+from pathlib import Path
+
+from .config import ConfigFieldError
+from .config_schema import TrainingConfig
+from .distributed import NullRunFolder, SyncedControl, World, share_checkpoint
+from .errors import ForgeError
+from .run_open import open_folder, resume_config
+from .training_plan import preflight
+
+
+def check_divisible(cfg: TrainingConfig, ranks: int) -> None:
+    if cfg.batch_size % ranks:
+        raise ConfigFieldError({"batch_size": f"{cfg.batch_size} is not divisible by the {ranks} ranks (each rank "
+                                              f"takes an equal share of every batch) — use a multiple of {ranks}"},
+                               path=cfg.source)
+
+
+def share_config(world: World, cfg: TrainingConfig | None, workspace: str | None = None) -> TrainingConfig:
+    """Rank 0's config on every rank; the others pass None (or their own) and keep their workspace."""
+    values = world.share_json({f.name: getattr(cfg, f.name) for f in fields(cfg)
+                               if f.name not in ("workspace", "source")} if world.is_main else None)
+    if world.is_main:
+        return cfg
+    if cfg is not None:
+        workspace = cfg.workspace
+    return replace(TrainingConfig(**values), workspace=workspace, source=cfg.source if cfg else None)
+
+
+def open_distributed(world: World, config: TrainingConfig, control, resume_from: Path | None,
+                     run_dir: Path | None):
+    """``(cfg, plan, run, checkpoint, control, cleanup)`` for this rank; ForgeError before any work."""
+    cfg, checkpoint, plan, error = config, None, None, None
+    try:
+        if world.is_main:
+            cfg, run_dir, checkpoint = resume_config(config, resume_from, run_dir)
+        check_divisible(cfg, world.size)
+        plan = preflight(cfg)
+    except Exception as exc:  # noqa: BLE001 - shared with the other ranks, then raised
+        error = exc
+    world.check_ready(error)
+    cfg = share_config(world, cfg)
+    checkpoint, cleanup = share_checkpoint(world, checkpoint)
+    if world.is_main:
+        run = open_folder(cfg, plan, run_dir)
+        hosts = [h.get("name") for h in host_list(cfg)] or None
+        run.update(distributed={"world_size": world.size, "backend": world.backend, "hosts": hosts,
+                                "rank0_host": socket.gethostname()})
+    else:
+        run = NullRunFolder(Path(run_dir) if run_dir else Path(f"rank-{world.rank}"), {})
+    return cfg, plan, run, checkpoint, SyncedControl(world, control), cleanup
+
+
+def host_list(cfg: TrainingConfig) -> list[dict]:
+    """The configured hosts (``[{"name": ...}]``, one per rank) without network checks; [] when unknown."""
+    from .distributed_hosts import HostError, configured_hosts
+
+    try:
+        return [{"name": h.name} for h in configured_hosts(cfg)]
+    except (HostError, ForgeError):
+        return []
