@@ -2,7 +2,9 @@
 
 1. tokens/s of ``forgellm-tui train`` on one process vs ``--hosts 127.0.0.1,127.0.0.1`` (two ranks on
    this machine, same global batch), next to the reference: ``mlx.launch -n 2 -- python -m mlx_lm lora``
-   (mlx-lm's own data-parallel training) with the same settings.
+   (mlx-lm's own data-parallel training) with the same settings. Ours runs mlx.launch's main() without
+   its busy stdin poll (``QUIET_LAUNCH``); "ours, plain mlx.launch" (``FORGELLM_MLX_LAUNCH``) launches
+   exactly like the reference, so ours vs mlx-lm compares the training loops.
 2. communication per step, measured inside 2 ranks started by mlx.launch: ``average_gradients`` on the
    LoRA gradient tree our step averages (and, for scale, the full-fine-tune tree), plus the one small
    all-sum our loop adds per iteration (loss sums with rank 0's control requests; token counts need
@@ -46,13 +48,20 @@ def config(name: str, iters: int) -> Path:
     return path
 
 
-def run_ours(ws: Path, name: str, iters: int, hosts: str | None) -> dict:
+def run_ours(ws: Path, name: str, iters: int, hosts: str | None, plain_launcher: bool = False) -> dict:
     import shutil
 
+    from forgellm_tui.core.distributed_hosts import LAUNCHER_VAR
+    from forgellm_tui.core.distributed_launch import find_launcher
+
     shutil.rmtree(ws / "models" / "cpt" / name, ignore_errors=True)
+    env = {k: v for k, v in os.environ.items() if k != LAUNCHER_VAR}
+    if plain_launcher:
+        env[LAUNCHER_VAR] = find_launcher()
     cmd = [sys.executable, "-m", "forgellm_tui", "--workspace", str(ws), "train", str(config(name, iters))]
     tic = time.perf_counter()
-    out = subprocess.run(cmd + (["--hosts", hosts] if hosts else []), capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(cmd + (["--hosts", hosts] if hosts else []), capture_output=True, text=True, timeout=1800,
+                         env=env)
     wall = time.perf_counter() - tic
     if out.returncode:
         raise SystemExit(f"{name} failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
@@ -77,7 +86,7 @@ def run_mlx_lm(ws: Path, name: str, iters: int) -> dict:
            str(BATCH), "--iters", str(iters), "--max-seq-length", str(SEQ), "--steps-per-report", "10",
            "--steps-per-eval", "100000", "--val-batches", "1", "--adapter-path", str(WORK / f"mlx-{name}")]
     tic = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=ws)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=ws, stdin=subprocess.DEVNULL)
     wall = time.perf_counter() - tic
     tps = []
     for line in ANSI.sub("", out.stdout).splitlines():
@@ -167,11 +176,13 @@ def main() -> int:
     for r in range(args.repeat):
         one = run_ours(ws, f"one-{r}", args.iters, None)
         two = run_ours(ws, f"two-{r}", args.iters, LOCAL2)
+        plain = run_ours(ws, f"plain-{r}", args.iters, LOCAL2, plain_launcher=True)
         ref = run_mlx_lm(ws, f"two-{r}", args.iters)
-        rounds.append({"ours_1_rank": one, "ours_2_ranks": two, "mlx_lm_2_ranks": ref})
+        rounds.append({"ours_1_rank": one, "ours_2_ranks": two, "ours_2_ranks_plain_launcher": plain,
+                       "mlx_lm_2_ranks": ref})
         print(f"round {r + 1}: ours 1 rank {one['tokens_per_second']:,.0f} tok/s | ours 2 ranks "
-              f"{two['tokens_per_second']:,.0f} tok/s | mlx-lm 2 ranks {ref['tokens_per_second']:,.0f} tok/s",
-              flush=True)
+              f"{two['tokens_per_second']:,.0f} | ours 2 ranks, plain mlx.launch {plain['tokens_per_second']:,.0f} | "
+              f"mlx-lm 2 ranks {ref['tokens_per_second']:,.0f}", flush=True)
     comm = run_comm(ws, reps=100)
     med = {k: statistics.median(x[k]["tokens_per_second"] for x in rounds) for k in rounds[0]}
     step_ms = statistics.median(x["ours_2_ranks"]["tokens_per_iteration"] / x["ours_2_ranks"]["tokens_per_second"]
@@ -185,8 +196,11 @@ def main() -> int:
         "ours_2_ranks_tokens_per_second": round(med["ours_2_ranks"], 1),
         "ours_2_ranks_tokens_per_second_per_rank": round(med["ours_2_ranks"] / 2, 1),
         "speedup_2_ranks_vs_1": round(med["ours_2_ranks"] / med["ours_1_rank"], 3),
+        "ours_2_ranks_plain_launcher_tokens_per_second": round(med["ours_2_ranks_plain_launcher"], 1),
         "mlx_lm_2_ranks_tokens_per_second": round(med["mlx_lm_2_ranks"], 1),
         "ratio_ours_vs_mlx_lm_2_ranks": round(med["ours_2_ranks"] / med["mlx_lm_2_ranks"], 3),
+        "ratio_ours_vs_mlx_lm_2_ranks_same_launcher": round(med["ours_2_ranks_plain_launcher"]
+                                                             / med["mlx_lm_2_ranks"], 3),
         "step_ms_2_ranks": round(step_ms, 2),
         "communication": {**comm, "per_step_ms": round(per_step_comm, 3),
                           "share_of_step": round(per_step_comm / step_ms, 4)},
@@ -197,6 +211,7 @@ def main() -> int:
     print(f"\n{'':28}{'ours':>12}{'mlx-lm':>12}")
     print(f"{'1 rank tok/s':28}{med['ours_1_rank']:>12,.0f}{'—':>12}")
     print(f"{'2 ranks tok/s (sum)':28}{med['ours_2_ranks']:>12,.0f}{med['mlx_lm_2_ranks']:>12,.0f}")
+    print(f"{'  same, plain mlx.launch':28}{med['ours_2_ranks_plain_launcher']:>12,.0f}{med['mlx_lm_2_ranks']:>12,.0f}")
     print(f"{'2 ranks / 1 rank':28}{result['speedup_2_ranks_vs_1']:>12.2f}")
     print(f"communication per step: {per_step_comm:.2f} ms (average_gradients {comm['lora']['average_gradients_ms']} ms "
           f"for {comm['lora']['megabytes']} MB of LoRA gradients + {comm['small_all_sum_ms']} ms loss/control all-sum) "

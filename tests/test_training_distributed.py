@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -103,19 +104,23 @@ def test_a_killed_rank_fails_the_run_and_a_resume_equals_the_uninterrupted_run(d
                              str(_config(ws, "killed")), "--hosts", LOCAL2],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines = []
+    guard = threading.Timer(240, proc.kill)       # never hang the suite
+    guard.start()
     try:
         for line in proc.stdout:
             lines.append(line)
-            if line.startswith("HANGING rank 1"):
-                os.kill(int(line.split("pid ")[1]), signal.SIGKILL)
+            if "HANGING rank 1 pid" in line:
+                os.kill(int(line.split("HANGING rank 1 pid ")[1].split()[0]), signal.SIGKILL)
                 break
         killed_at = time.monotonic()
         rest = proc.communicate(timeout=120)[0]
         stopped_in = time.monotonic() - killed_at
     finally:
+        guard.cancel()
         if proc.poll() is None:
             proc.kill()
     out = "".join(lines) + rest
+    assert any("HANGING rank 1 pid" in line for line in lines), out[-3000:]
     assert proc.returncode == 1, out[-3000:]
     assert stopped_in < 60, stopped_in                          # rank 0 noticed the lost peer and ended
     assert "connection to a peer was lost" in out and "resume it: forgellm-tui train --resume" in out
@@ -235,6 +240,8 @@ def test_ctrl_c_stops_every_rank_after_the_same_step(dist):
     proc = subprocess.Popen([sys.executable, "-m", "forgellm_tui", "--workspace", str(ws), "train",
                              str(_config(ws, "ctrl-c", max_iterations=400, save_every=1000)), "--hosts", LOCAL2],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    guard = threading.Timer(240, proc.kill)       # never hang the suite
+    guard.start()
     try:
         for line in proc.stdout:
             if line.startswith("it ") and line.split()[1].startswith("3/"):
@@ -242,6 +249,7 @@ def test_ctrl_c_stops_every_rank_after_the_same_step(dist):
         proc.send_signal(signal.SIGINT)
         out = proc.communicate(timeout=120)[0]
     finally:
+        guard.cancel()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out[-3000:]

@@ -91,7 +91,7 @@ async def test_pause_resume_save_and_stop(workspace):
 
 
 async def test_extend_a_running_run(workspace):
-    long_config(workspace, iters=300)
+    long_config(workspace, iters=400)
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
@@ -101,13 +101,13 @@ async def test_extend_a_running_run(workspace):
         await pilot.pause()
         assert isinstance(app.screen, AskDialog)
         await pilot.press(*["backspace"] * 6, "2", "5", "enter")
-        await wait_until(pilot, lambda: screen.view.max_iterations == 325)
+        await wait_until(pilot, lambda: screen.view.max_iterations == 425)
         run_dir = screen.view.run_dir
-        assert "max_iterations: 325" in (run_dir / "config.yaml").read_text()
+        assert "max_iterations: 425" in (run_dir / "config.yaml").read_text()
         screen.control.stop("test done")
         await wait_until(pilot, lambda: screen.view.state == "stopped")
         await settle(app, pilot)
-        assert run_json(run_dir)["max_iterations"] == 325
+        assert run_json(run_dir)["max_iterations"] == 425
 
 
 async def test_invalid_form_value_shows_error_and_does_not_start(workspace):
@@ -272,7 +272,7 @@ async def test_background_run_keeps_going_after_quit(workspace):
 
 
 async def test_resume_a_stopped_run_exactly(workspace):
-    long_config(workspace, iters=8)
+    long_config(workspace, iters=30)
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
@@ -289,5 +289,5 @@ async def test_resume_a_stopped_run_exactly(workspace):
         info = run_json(run_dir)
         assert info["status"] == "finished" and info["resumed_from"][0]["iteration"] == stopped_at
         lines = metrics_lines(run_dir)
-        assert [r["iteration"] for r in lines] == list(range(0, 9))
+        assert [r["iteration"] for r in lines] == list(range(0, 31))
         assert screen.charts.records == lines  # earlier points read back, new ones live

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def launch(args, cfg, settings, run_dir: Path | None = None) -> int:
         for item in args.overrides:
             child += ["--set", item]
         if args.hosts or args.hostfile:
-            child += ["--hosts", args.hosts] if args.hosts else ["--hostfile", args.hostfile]
+            child += ["--hosts", args.hosts] if args.hosts else ["--hostfile", str(Path(args.hostfile).resolve())]
     elif run_dir is None:
         run_dir = prepare_run(cfg)
     run_dir = Path(run_dir).resolve()
@@ -58,8 +59,6 @@ def launch(args, cfg, settings, run_dir: Path | None = None) -> int:
               flush=True)
         _Launch(cmd, run_dir).run()
     finally:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     return _finish(run_dir, before, bool(args.resume))
 
@@ -76,7 +75,8 @@ class _Launch:
 
     def run(self) -> None:
         previous = {}
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        # stdin: a pipe that stays silent (mlx.launch polls its stdin; /dev/null would make that spin)
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             try:
@@ -94,6 +94,7 @@ class _Launch:
                 signal.signal(getattr(signal, name), old)
             if self.proc.poll() is None:
                 self._kill(signal.SIGKILL)
+            self.proc.stdin.close()
 
     def _line(self, line: str) -> None:
         if line.startswith("[ring] Socket") and "closed by the peer" in line:
@@ -148,8 +149,6 @@ def _print(text: str) -> None:
 
 def _finish(run_dir: Path, before: dict, resumed: bool) -> int:
     """Exit status from rank 0's run.json; a run rank 0 never finished is marked failed here."""
-    import shutil
-
     from ..core.run_folder import RunFolder
     from ..core.runs import read_run_json
 

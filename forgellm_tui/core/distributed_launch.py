@@ -23,6 +23,20 @@ from .config import ConfigFieldError
 from .distributed_hosts import DEFAULT_PORT, LAUNCHER_VAR, SSH_TIMEOUT, Host, HostError, configured_hosts
 
 SSH_HINT = "set up SSH keys so that `ssh HOST true` works without a password (docs/distributed.md)"
+#: mlx.launch's own main() with one change: it no longer polls the ranks' stdin for writability, which
+#: never blocks and keeps a core busy for the whole run (nothing is ever sent to the ranks' stdin).
+QUIET_LAUNCH = """
+import select, sys
+from mlx._distributed_utils import launch
+
+def _select(r, w, x, timeout=None):
+    readable, _, errors = select.select(r, [], x, timeout)
+    return readable, [], errors
+
+launch.select = _select
+sys.argv[0] = "mlx.launch"
+sys.exit(launch.main())
+"""
 
 
 @dataclass
@@ -160,8 +174,12 @@ def launch_plan(cfg, settings, python: str = sys.executable) -> LaunchPlan:
 
 
 def rank_env(plan: LaunchPlan) -> dict[str, str]:
-    """Environment for the ranks (``mlx.launch --env``): unbuffered output; OpenBLAS on this machine."""
-    env = {"PYTHONUNBUFFERED": "1"}
+    """Environment for the ranks (``mlx.launch --env``): OpenBLAS on this machine.
+
+    Not PYTHONUNBUFFERED: it makes ``print`` write text and newline separately, and mlx.launch then
+    interleaves the ranks' output inside lines (our prints flush whole lines).
+    """
+    env: dict[str, str] = {}
     if not plan.all_local:
         return env  # each machine preloads its own BLAS (forgellm-tui re-executes itself)
     blas = runtime.blas_preload_env()
@@ -173,10 +191,23 @@ def rank_env(plan: LaunchPlan) -> dict[str, str]:
     return env
 
 
+def launcher_argv(launcher: str) -> list[str]:
+    """How to run mlx.launch: its main() without the busy stdin poll when it is this environment's."""
+    import importlib.util
+
+    if os.environ.get(LAUNCHER_VAR) or Path(launcher).parent != Path(sys.executable).parent:
+        return [launcher]
+    try:
+        found = importlib.util.find_spec("mlx._distributed_utils.launch") is not None
+    except ImportError:
+        found = False
+    return [sys.executable, "-c", QUIET_LAUNCH] if found else [launcher]
+
+
 def launch_command(plan: LaunchPlan, hostfile: Path, workspace: Path, child_args: list[str],
                    python: str = sys.executable) -> list[str]:
     """``mlx.launch --hostfile H --backend B [--starting-port P] --env K=V ... -- python -m forgellm_tui ...``."""
-    cmd = [plan.launcher, "--hostfile", str(hostfile), "--backend", plan.backend]
+    cmd = [*launcher_argv(plan.launcher), "--hostfile", str(hostfile), "--backend", plan.backend]
     if plan.backend == "ring":
         cmd += ["--starting-port", str(plan.port)]
     for key, value in rank_env(plan).items():

@@ -73,6 +73,8 @@ class TrainingScreen(TrainingActions, TrainingWorkers, ListingMixin, ForgeScreen
         self._estimate_key = ""
         self._estimate_timer = None
         self._auto_followed = False
+        self._status_at = 0.0
+        self._line = ""
 
     def compose_body(self) -> ComposeResult:
         yield Label("", id="training-line", classes="toolbar")
@@ -140,13 +142,18 @@ class TrainingScreen(TrainingActions, TrainingWorkers, ListingMixin, ForgeScreen
         if run is not None:
             total = f"/{run.max_iterations:,}" if run.max_iterations else ""
             text = f"{run.state} {run.iteration:,}{total} · " + text
-        self.query_one("#training-line", Label).update(text)
+        if text != self._line:
+            self._line = text
+            self.query_one("#training-line", Label).update(text, layout=False)
 
     def _tick(self) -> None:
-        """Redraw the status a few times a second at most, and only when something changed or runs."""
-        if not (self.status_dirty or (self.view is not None and self.view.is_active)) or not self.is_current:
+        """Redraw the status a few times a second at most: when something changed, and once a second
+        while a run is active (elapsed time and ETA)."""
+        now = time.monotonic()
+        clock = self.view is not None and self.view.is_active and now - self._status_at >= 1.0
+        if not (self.status_dirty or clock) or not self.is_current:
             return
-        self.status_dirty = False
+        self.status_dirty, self._status_at = False, now
         self.query_one("#run-status", RunStatus).show(self.view, time.time(), self.pending)
         self._show_line()
 

@@ -2,18 +2,24 @@
 
 The screen loads a :class:`~forgellm_tui.tui.config_draft.ConfigDraft` with :meth:`ConfigForm.load`,
 reads the texts with :meth:`ConfigForm.texts` and shows problems with :meth:`ConfigForm.show_errors`.
-Every edit posts :class:`ConfigForm.Edited`.
+Every edit posts :class:`ConfigForm.Edited`. Fields with a few allowed values are a one-line
+:class:`ChoiceField` (←/→ to change) rather than a drop-down: the form stays light to lay out and
+to show again when the screen switches views during a run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Label, Select, Static
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Input, Label, Static
 
 from ..config_draft import FORM_FIELDS, ConfigDraft, choices
 
@@ -26,18 +32,60 @@ LABELS = {"training_type": "type", "fine_tune_type": "fine-tune", "num_layers": 
 PLACEHOLDERS = {"name": "automatic", "epochs": "use iterations", "model": "models/base/…", "data": "data/…"}
 
 
+class ChoiceField(Widget, can_focus=True):
+    """One of a few values, shown as ``‹ value ›``; ←/→ (or space, or a click) change it."""
+
+    DEFAULT_CSS = """
+    ChoiceField { height: 1; width: 1fr; background: $boost; padding: 0 1; }
+    ChoiceField:focus { background: $primary 30%; }
+    ChoiceField.-invalid { background: $error 40%; }
+    """
+    BINDINGS = [Binding("left", "step(-1)", "Previous", show=False),
+                Binding("right,space", "step(1)", "Next", show=False)]
+
+    value = reactive("")
+    """The chosen value ("" stands for the default)."""
+
+    @dataclass
+    class Changed(Message):
+        field: "ChoiceField"
+        value: str
+
+        @property
+        def control(self) -> "ChoiceField":
+            return self.field
+
+    def __init__(self, options: tuple[str, ...], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.options = options
+        self.set_reactive(ChoiceField.value, options[0])
+
+    def render(self) -> Text:
+        shown = self.value or "default"
+        return Text.assemble(("‹ ", "dim"), shown, (" ›", "dim"))
+
+    def action_step(self, delta: int) -> None:
+        index = self.options.index(self.value) if self.value in self.options else 0
+        self.value = self.options[(index + delta) % len(self.options)]
+
+    def on_click(self) -> None:
+        self.action_step(1)
+
+    def watch_value(self, value: str) -> None:
+        self.post_message(self.Changed(self, value))
+
+
 class ConfigForm(VerticalScroll):
-    """One row per common field: label, input (or drop-down), and an error line when invalid."""
+    """One row per common field: label, input (or choice), and an error line when invalid."""
 
     DEFAULT_CSS = """
     ConfigForm { height: 1fr; padding: 0 1; }
-    ConfigForm .form-row { height: 1; }
-    ConfigForm .form-label { width: 16; color: $text-muted; }
-    ConfigForm Input, ConfigForm Select { width: 1fr; }
-    ConfigForm Input { background: $boost; }
+    ConfigForm > Grid { grid-size: 2; grid-columns: 16 1fr; grid-rows: auto; height: auto; }
+    ConfigForm .form-label { color: $text-muted; }
+    ConfigForm Input { width: 1fr; background: $boost; }
     ConfigForm Input:focus { background: $primary 30%; }
     ConfigForm Input.-invalid { background: $error 40%; }
-    ConfigForm .form-error { color: $error; height: auto; padding-left: 16; display: none; }
+    ConfigForm .form-error { color: $error; height: auto; column-span: 2; padding-left: 16; display: none; }
     ConfigForm .form-error.-shown { display: block; }
     """
 
@@ -53,44 +101,38 @@ class ConfigForm(VerticalScroll):
             return self.form
 
     def compose(self) -> ComposeResult:
-        for info in FORM_FIELDS:
-            with Horizontal(classes="form-row"):
+        with Grid():
+            for info in FORM_FIELDS:
                 yield Label(LABELS.get(info.name, info.name.replace("_", " ")), classes="form-label")
                 options = choices(info)
                 if options is None:
                     field = Input(id=f"f-{info.name}", compact=True, select_on_focus=False,
                                   placeholder=PLACEHOLDERS.get(info.name, ""))
+                    field.tooltip = info.help
                 else:
-                    shown = [(o or "default", o) for o in options]
-                    field = Select(shown, id=f"f-{info.name}", allow_blank=False, compact=True, value=options[0])
-                field.tooltip = info.help
+                    field = ChoiceField(options, id=f"f-{info.name}")
+                    field.tooltip = f"{info.help} (←/→ to change)"
                 yield field
-            yield Static("", id=f"e-{info.name}", classes="form-error", markup=False)
+                yield Static("", id=f"e-{info.name}", classes="form-error", markup=False)
 
     def load(self, draft: ConfigDraft) -> None:
         """Show the draft's starting values (posts no Edited)."""
-        with self.prevent(Input.Changed, Select.Changed):
+        with self.prevent(Input.Changed, ChoiceField.Changed):
             for info in FORM_FIELDS:
                 text = draft.base[info.name]
                 field = self.query_one(f"#f-{info.name}")
-                if isinstance(field, Select):
-                    options = choices(info) or ()
-                    field.value = text if text in options else options[0]
+                if isinstance(field, ChoiceField):
+                    field.value = text if text in field.options else field.options[0]
                 else:
                     field.value = text
         self.show_errors({})
 
     def texts(self) -> dict[str, str]:
-        """Field name -> the text (or drop-down value) shown now."""
-        out = {}
-        for info in FORM_FIELDS:
-            field = self.query_one(f"#f-{info.name}")
-            value = field.value
-            out[info.name] = "" if value is Select.BLANK or value is None else str(value)
-        return out
+        """Field name -> the text (or choice) shown now."""
+        return {info.name: str(self.query_one(f"#f-{info.name}").value or "") for info in FORM_FIELDS}
 
     def set_text(self, name: str, text: str) -> None:
-        """Type ``text`` into a field (posts Edited like a user edit)."""
+        """Put ``text`` into a field (posts Edited like a user edit)."""
         self.query_one(f"#f-{name}").value = text
 
     def show_errors(self, errors: dict[str, str]) -> None:
@@ -98,8 +140,9 @@ class ConfigForm(VerticalScroll):
         for info in FORM_FIELDS:
             message = errors.get(info.name)
             line = self.query_one(f"#e-{info.name}", Static)
-            line.update(f"✗ {message}" if message else "")
-            line.set_class(bool(message), "-shown")
+            if message or line.has_class("-shown"):
+                line.update(f"✗ {message}" if message else "")
+                line.set_class(bool(message), "-shown")
             self.query_one(f"#f-{info.name}").set_class(bool(message), "-invalid")
 
     def first_invalid(self) -> str | None:
@@ -112,8 +155,8 @@ class ConfigForm(VerticalScroll):
         self.query_one(f"#f-{name}").focus()
 
     @on(Input.Changed)
-    @on(Select.Changed)
-    def _edited(self, event: Input.Changed | Select.Changed) -> None:
+    @on(ChoiceField.Changed)
+    def _edited(self, event: Input.Changed | ChoiceField.Changed) -> None:
         event.stop()
         name = (event.control.id or "").removeprefix("f-")
         self.post_message(self.Edited(self, name))

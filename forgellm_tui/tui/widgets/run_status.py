@@ -36,9 +36,17 @@ class RunStatus(Static):
 
     DEFAULT_CSS = "RunStatus { height: auto; padding: 0 1; }"
 
+    _height = -1
+
     def show(self, view: RunView | None, now: float | None = None, pending: str = "") -> None:
-        """Render ``view``; ``pending`` is a request not yet confirmed by the engine (``pausing…``)."""
-        self.update(self.render_view(view, now, pending))
+        """Render ``view``; ``pending`` is a request not yet confirmed by the engine (``pausing…``).
+
+        The layout is redone only when the number of lines changes (most updates change numbers only).
+        """
+        group = self.render_view(view, now, pending)
+        height = sum(len(part.rows) if isinstance(part, Table) else 1 for part in group.renderables)
+        self.update(group, layout=height != self._height)
+        self._height = height
 
     @staticmethod
     def render_view(view: RunView | None, now: float | None = None, pending: str = "") -> Group:
