@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 from ..settings import Settings
 from .commands import ForgeCommands
 from .dialogs import ConfirmDialog, ErrorDialog
+from .heap import IdleCollector, freeze_heap
 from .messages import DeviceReady, OpenInChat, ResumeRun
 from .screens import MODE_SCREENS
 from .training_messages import HangupRuns
@@ -79,9 +80,14 @@ class ForgeApp(App[int]):
         self.hangup_guard = HangupGuard(self)
         self.hangup_guard.install()
         self.call_after_refresh(self._offer_resume)
+        self.call_after_refresh(freeze_heap)
+        self.collector = IdleCollector()  # garbage collection between key presses, not during them
+        self.collector.start()
+        self.set_interval(IdleCollector.YOUNG_S, self.collector.tick)
 
     def on_unmount(self) -> None:
         self.hangup_guard.uninstall()
+        self.collector.stop()
 
     # ------------------------------------------------------------------ device
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from ..format import short_path
+from ..widgets.footer import ForgeFooter
 from ..widgets.status_bar import StatusBar
 
 
@@ -19,7 +19,7 @@ class ForgeScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar(self.SCREEN_TITLE, short_path(self.app.settings.workspace), id="status-bar")
         yield from self.compose_body()
-        yield Footer(compact=True, show_command_palette=False)
+        yield ForgeFooter(compact=True, show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
