@@ -61,6 +61,17 @@ class SeriesPlot(PlotextPlot):
         super().on_mount()
         self.plt.title(self.title)
 
+    def render(self):
+        """plotext's drawing, built again only after :meth:`finish`, a resize or a theme change.
+
+        Textual renders a widget again whenever it is shown or the layout changes (switching views,
+        a dialog closing); without this cache each of those would rebuild all three plots.
+        """
+        key = (self.size, self.draws, self.app.theme, self.theme)
+        if key != getattr(self, "_cache_key", None):
+            self._cache_key, self._cache = key, super().render()
+        return self._cache
+
     def columns(self) -> int:
         return max(self.size.width - 10, 10)
 
