@@ -10,7 +10,6 @@ import signal
 import threading
 from pathlib import Path
 
-from ...core import events as ev
 from ..dialogs import ConfirmDialog
 from ..dialogs.ask import AskDialog, ChoiceDialog, positive_int
 from ..run_view import RunView
@@ -344,27 +343,3 @@ class TrainingActions:
     @property
     def charts(self) -> TrainingCharts:
         return self.query_one("#charts", TrainingCharts)
-
-    def log_line(self, level: str, message: str) -> None:
-        style = {"warning": "yellow", "error": "bold red"}.get(level, "")
-        from rich.text import Text
-
-        self.run_log.write(Text(message if level == "info" else f"{level}: {message}", style=style), scroll_end=False)
-        self.run_log.scroll_end(animate=False, immediate=True, x_axis=False)
-
-    def engine_event_note(self, event: ev.Event) -> None:
-        """The notification (if any) one engine event deserves."""
-        if isinstance(event, ev.CheckpointSaved) and event.reason == "manual":
-            self.notify(f"checkpoint saved: {Path(event.path).name}")
-        elif isinstance(event, ev.ErrorEvent):
-            self.notify(event.message, severity="warning" if event.recovered else "error",
-                        timeout=10 if event.recovered else 15)
-        elif isinstance(event, ev.MaxIterationsChanged):
-            self.notify(f"the run now has {event.max_iterations:,} iterations")
-        elif isinstance(event, ev.EarlyStop):
-            self.notify(f"early stop: {event.reason}", timeout=10)
-        elif isinstance(event, ev.StateChanged):
-            if event.state in (ev.PAUSED, ev.RUNNING, ev.STOPPING) or event.state in ev.FINAL_STATES:
-                self.pending = ""
-            if event.state in (ev.FINISHED, ev.STOPPED):
-                self.notify(f"run {event.state}: {event.reason}" if event.reason else f"run {event.state}")
