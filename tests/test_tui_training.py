@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from textual.widgets import Input
+
 from forgellm_tui.core import runtime
 from forgellm_tui.core.checkpoints import latest_checkpoint, list_complete
 from forgellm_tui.tui.dialogs import ConfirmDialog
@@ -56,6 +58,9 @@ async def test_start_run_from_keyboard_charts_every_point(workspace):
         assert "finished" in text and "6 / 6 (100%)" in text and "0000006 (final)" in text
         assert "tokenizing 96 training" in text  # the engine's log line in the log pane
         assert run_json(run_dir)["status"] == "finished"
+        await pilot.press("o")  # the run on the Checkpoints screen
+        await wait_until(pilot, lambda: app.current_mode == "checkpoints"
+                         and app.screen.query_one("#ckpt-runs").current_key() == str(run_dir), 20)
 
 
 async def test_pause_resume_save_and_stop(workspace):
@@ -101,7 +106,8 @@ async def test_extend_a_running_run(workspace):
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, AskDialog)
-        await pilot.press(*["backspace"] * 6, "2", "5", "enter")
+        app.screen.query_one(Input).value = "25"  # (pressing keys waits for an idle CPU: none while training)
+        await pilot.press("enter")
         await wait_until(pilot, lambda: screen.view.max_iterations == 425)
         run_dir = screen.view.run_dir
         assert "max_iterations: 425" in (run_dir / "config.yaml").read_text()
@@ -131,6 +137,24 @@ async def test_invalid_form_value_shows_error_and_does_not_start(workspace):
         await pilot.press("backspace", "4")
         await pilot.pause()
         assert "--set batch_size=4" in screen_text(app)
+
+
+async def test_save_as_a_new_config(workspace):
+    tiny_config(workspace)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_training(app, pilot)
+        screen.form.set_text("learning_rate", "2e-4")
+        await pilot.press("ctrl+w")
+        await pilot.pause()
+        assert isinstance(app.screen, AskDialog)
+        app.screen.query_one(Input).value = "tiny-slower"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        saved = workspace / "configs" / "tiny-slower.yaml"
+        assert saved.exists() and "learning_rate: 0.0002" in saved.read_text()
+        assert screen.draft.path == saved and "train configs/tiny-slower.yaml" in screen_text(app)
+        assert "--set" not in screen_text(app)  # the new file holds the edit: no override left
 
 
 async def test_quit_during_a_run_stops_and_saves(workspace):
@@ -173,6 +197,28 @@ async def test_failure_during_a_run_is_shown(workspace):
         await pilot.press("ctrl+t")  # still usable
         await pilot.pause()
         assert "setup ·" in screen_text(app)
+
+
+async def test_out_of_memory_recovery_is_shown(workspace):
+    tiny_config(workspace)
+    app = make_app(workspace)
+    messages = []
+    failed = []
+
+    def fault(iteration: int) -> None:  # fault injection: the step at iteration 5 runs out of memory once
+        if iteration == 5 and not failed:
+            failed.append(iteration)
+            raise RuntimeError("[cpu] out of memory (injected)")
+
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+        screen = await open_training(app, pilot)
+        screen.fault_hook = fault
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: screen.view.state == "finished")
+        await settle(app, pilot)
+        await pilot.pause(0.3)
+        assert any(n.severity == "warning" and "out of memory" in n.message for n in notifications(messages))
+        assert "batch_size 2 -> 1" in screen_text(app)  # the status panel's notice
 
 
 async def test_bad_config_and_bad_folders_are_messages(workspace):
@@ -229,7 +275,7 @@ async def test_follow_a_run_started_with_the_cli(workspace):
     tiny_config(workspace, iters=30, report=1, eval_every=10, val_batches=1, save_every=10)
     proc = subprocess.Popen([sys.executable, "-m", "forgellm_tui", "--workspace", str(workspace), "train",
                              "configs/tiny.yaml", "--name", "cli-run"], cwd=workspace,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     run_dir = workspace / "models" / "cpt" / "cli-run"
     try:
         app = make_app(workspace)
@@ -248,7 +294,8 @@ async def test_follow_a_run_started_with_the_cli(workspace):
             text = screen_text(app)
             assert "finished · followed" in text and "30 / 30" in text
     finally:
-        assert proc.wait(120) == 0
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
 
 
 async def test_background_run_keeps_going_after_quit(workspace):
