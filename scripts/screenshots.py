@@ -48,13 +48,42 @@ async def chat_conversation(app, pilot) -> None:
         await settle()
 
 
+async def training_mid_run(app, pilot) -> None:
+    """Training screen mid-run (saved here, not after the workers): the demo config started with ctrl+r,
+    shot after a few validations, then stopped. Last, so its run is in no other screenshot."""
+    await app.switch_mode("training")
+    screen = app.screen
+    while screen.draft is None or screen.draft.path is None or screen.draft.path.name != "cpt-demo.yaml":
+        await pilot.press("down" if screen.draft is not None else "r")
+        await pilot.pause(0.3)
+    import shutil
+
+    shutil.rmtree(app.settings.cpt_dir / "cpt-demo-live", ignore_errors=True)  # ours, from an earlier run
+    screen.form.set_text("name", "cpt-demo-live")
+    await pilot.press("ctrl+r")
+    while screen.view is None or screen.view.iteration < 90:
+        if screen.view is not None and screen.view.state == "failed":
+            raise SystemExit(f"the demo run failed: {screen.view.error}")
+        await asyncio.sleep(0.5)
+    screen.charts.draw()
+    await pilot.pause(0.6)
+    app.clear_notifications()
+    await pilot.pause(0.1)
+    print(f"wrote {app.save_screenshot('training.svg', path=str(OUT[0]))}")
+    screen.control.stop("screenshot taken")
+    while not screen.run_done.is_set():
+        await asyncio.sleep(0.2)
+
+
+OUT: list[Path] = []
 SHOTS = (  # (file name, keys pressed before the shot; "mode:NAME" switches mode; a callable runs a step)
     ("datasets.svg", ["down", "down", "down"]),
     ("prepare.svg", ["p"]),
-    ("training.svg", ["escape", "2"]),
+    (None, ["escape"]),  # training.svg: see training_mid_run
     ("chat.svg", [chat_conversation]),
     ("checkpoints.svg", ["mode:checkpoints"]),  # the chat prompt may hold the focus: "4" would type there
     ("help.svg", ["mode:datasets", "question_mark"]),
+    (None, ["escape", training_mid_run]),
 )
 DEMO_RUN = {"name": "cpt-demo-short", "max_iterations": 40, "batch_size": 4, "steps_per_report": 2,
             "steps_per_eval": 10, "val_batches": 4, "save_every": 10, "warmup_steps": 4, "early_stopping": False}
@@ -83,6 +112,7 @@ async def take(workspace: Path, out: Path) -> list[Path]:
     from forgellm_tui.tui.app import ForgeApp
 
     app = ForgeApp(Settings.load(workspace))
+    OUT[:] = [out]
     saved = []
     async with app.run_test(size=SIZE) as pilot:
         for name, keys in SHOTS:
@@ -94,6 +124,8 @@ async def take(workspace: Path, out: Path) -> list[Path]:
                 else:
                     await pilot.press(key)
                 await pilot.pause()
+            if name is None:  # a step without a shot of its own here
+                continue
             for _ in range(3):  # workers, then the workers their results start
                 await app.workers.wait_for_complete()
                 await pilot.pause(0.2)
