@@ -14,7 +14,7 @@ import sys
 from . import __version__
 
 #: sub-command modules, in the order shown by --help
-COMMANDS = ("demo", "prepare", "stats", "train", "runs", "publish", "watch")
+COMMANDS = ("demo", "prepare", "stats", "train", "runs", "publish")
 
 
 def _quiet_libraries() -> None:
@@ -35,13 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace", "-w", metavar="DIR", help="workspace folder (default: current folder)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"forgellm_tui.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"forgellm_tui.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"forgellm_tui.commands.{name}").register(sub)
     return parser
 
 

@@ -36,3 +36,15 @@ def test_app_module_imports_no_heavy_libraries():
     )
     assert out.returncode == 0, out.stderr[-800:]
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_other_screens_are_imported_when_first_shown():
+    """Only the first screen's module loads with the app; the others (Markdown, plotext, publishing) on demand."""
+    code = ("import sys, forgellm_tui.tui.app as a; "
+            "loaded = lambda: sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('forgellm_tui.tui.screens.')); "
+            "print(loaded()); from forgellm_tui.tui.screens import ChatScreen; print(loaded())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-800:]
+    before, after = out.stdout.strip().splitlines()
+    assert "chat" not in before and "checkpoints" not in before and "training" not in before
+    assert "chat" in after

@@ -8,7 +8,6 @@ in ``LD_PRELOAD`` (opt-out: ``FORGELLM_NO_BLAS_PRELOAD=1``). Nothing here import
 from __future__ import annotations
 
 import glob
-import importlib.metadata
 import os
 import platform
 import sys
@@ -27,12 +26,19 @@ OPENBLAS_CANDIDATES = (
 
 
 def mlx_is_cpu_build() -> bool:
-    """True when the installed MLX is the CPU-only wheel (``mlx[cpu]`` pulls in ``mlx-cpu``)."""
-    try:
-        importlib.metadata.distribution("mlx-cpu")
-        return True
-    except importlib.metadata.PackageNotFoundError:
-        return False
+    """True when the installed MLX is the CPU-only wheel (``mlx[cpu]`` pulls in ``mlx-cpu``).
+
+    Looks for the ``mlx_cpu-*.dist-info`` folder on ``sys.path`` itself: every start runs this before
+    re-executing, and ``importlib.metadata`` alone takes longer to import than the whole search.
+    """
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        if any(name.startswith("mlx_cpu-") and name.endswith(".dist-info") for name in names):
+            return True
+    return False
 
 
 def find_openblas() -> str | None:
@@ -54,7 +60,7 @@ def preload_applies(env: dict | os._Environ | None = None) -> bool:
 def blas_preload_env(env: dict | None = None) -> dict | None:
     """The environment to re-execute with, or None when no re-exec is needed or possible."""
     env = dict(os.environ if env is None else env)
-    if not preload_applies(env) or env.get(MARK_VAR):
+    if env.get(MARK_VAR) or not preload_applies(env):
         return None
     lib = find_openblas()
     if lib is None:

@@ -21,7 +21,7 @@ from .commands import ForgeCommands
 from .dialogs import ConfirmDialog, ErrorDialog
 from .heap import IdleCollector, freeze_heap
 from .messages import DeviceReady, OpenInChat, ResumeRun
-from .screens import MODE_SCREENS
+from .screens import MODE_FACTORIES
 from .training_messages import HangupRuns
 
 WORK_GROUPS = ("prepare", "training", "publish", "generation")
@@ -47,7 +47,7 @@ class ForgeApp(App[int]):
 
     TITLE = "ForgeLLM"
     CSS_PATH = "forge.tcss"
-    MODES = {name: screen for name, screen in MODE_SCREENS.items()}
+    MODES = dict(MODE_FACTORIES)  # each screen's module is imported when the screen is first shown
     DEFAULT_MODE = "datasets"
     COMMANDS = App.COMMANDS | {ForgeCommands}
     BINDINGS = [
