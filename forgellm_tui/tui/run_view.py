@@ -67,6 +67,7 @@ class RunView:
     notice: str | None = None         # e.g. OOM recovery
     pid: int | None = None
     threshold: float = 0.3            # overfitting_threshold of the run's config
+    world_size: int = 1               # ranks of a distributed run (tokens_per_second is their sum)
     logs: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -116,6 +117,7 @@ class RunView:
             self.run_dir, self.name = Path(event.run_dir), event.name
             self.max_iterations, self.iteration = event.max_iterations, event.start_iteration
             self.started_at, self.ended_at, self.error = event.time, None, None
+            self.world_size = max(int(event.world_size or 1), 1)
         elif isinstance(event, ev.StateChanged):
             self.state, self.iteration = event.state, max(self.iteration, event.iteration)
             if event.state in ev.FINAL_STATES:
@@ -155,6 +157,9 @@ class RunView:
             self.iteration = max(self.iteration, info["iteration"])
         if info.get("last_checkpoint"):
             self.last_checkpoint = str(info["last_checkpoint"])
+        distributed = info.get("distributed")
+        if isinstance(distributed, dict) and isinstance(distributed.get("world_size"), int):
+            self.world_size = max(distributed["world_size"], 1)
         if not self.is_active:
             self.eta_seconds = None
 

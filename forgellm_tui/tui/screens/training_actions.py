@@ -54,8 +54,14 @@ class TrainingActions:
         if self._refuse_if_training():
             return
         cfg = self.valid_config()
-        if cfg is not None:
-            self.begin_run(cfg)
+        if cfg is None:
+            return
+        if cfg.distributed:  # its ranks are processes started by mlx.launch, not a thread of this app
+            self.notify("a distributed run trains in its own processes: starting it in the background (mlx.launch) "
+                        "and following it here")
+            self.action_start_detached()
+            return
+        self.begin_run(cfg)
 
     def begin_run(self, cfg, resume_from: Path | None = None) -> None:
         from ...core.control import TrainingControl

@@ -131,6 +131,10 @@ def estimate_lines(est) -> list[str]:
              f"{est.steps_per_epoch:,.1f} steps/epoch · {est.max_iterations:,} iterations = {est.epochs:.2f} epochs",
              f"{est.checkpoints} checkpoints · {est.validations} validations · {est.train_examples:,} rows "
              f"({est.data_format})"]
+    ranks = getattr(est, "world_size", 1) or 1
+    if ranks > 1:  # a distributed config: each rank trains its share of every batch
+        lines.insert(0, f"{ranks} ranks, data-parallel · {est.tokens_per_iteration / ranks:,.0f} tokens per rank "
+                        f"per iteration ({est.tokens_per_iteration:,.0f} in all)")
     if est.truncated_rows:
         lines.append(f"⚠ {est.truncated_rows:,} rows are longer than max_seq_length and will be cut")
     return lines

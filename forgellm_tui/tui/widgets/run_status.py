@@ -75,7 +75,7 @@ class RunStatus(Static):
         ppl = view.perplexity()
         grid.add_row("ppl", "—" if ppl is None else f"{ppl[1]:,.2f} ({ppl[0]})")
         tps = "—" if view.tokens_per_second is None else f"{view.tokens_per_second:,.0f}"
-        ranks = getattr(view, "world_size", 1) or 1  # distributed run: tok/s is the sum over ranks
+        ranks = view.world_size  # distributed run: tok/s is the sum over ranks
         if ranks > 1:
             per_rank = "" if view.tokens_per_second is None else f"{view.tokens_per_second / ranks:,.0f}/rank · "
             tps += f" ({per_rank}{ranks} ranks)"
