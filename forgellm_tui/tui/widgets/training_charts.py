@@ -18,7 +18,8 @@ REDRAW_HZ = 4
 
 
 def thin(points: Points, columns: int) -> Points:
-    """At most ``2 * columns`` points: per column, the lowest and highest (in x order). Keeps spikes."""
+    """At most ``2 * columns + 2`` points: per column, the lowest and highest (in x order), plus the first
+    and the last point. Keeps spikes."""
     if columns < 1 or len(points) <= 2 * columns:
         return points
     lo, hi = points[0][0], points[-1][0]
@@ -35,6 +36,10 @@ def thin(points: Points, columns: int) -> Points:
         bucket.append(point)
     if bucket:
         out.extend(_extremes(bucket))
+    if out[0] != points[0]:  # the line spans the whole run: the first and the newest point are always drawn
+        out.insert(0, points[0])
+    if out[-1] != points[-1]:
+        out.append(points[-1])
     return out
 
 
