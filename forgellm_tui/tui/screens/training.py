@@ -53,7 +53,7 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
         Binding("k", "checkpoint", "Ckpt", tooltip="Save a checkpoint after the current step."),
         Binding("e", "extend", "Extend", tooltip="Add iterations to the run (or continue an ended one)."),
         Binding("f", "follow", "Follow", tooltip="Follow a run folder live (also headless runs)."),
-        Binding("o", "open_checkpoints", "Open", show=False, tooltip="Open this run on the Checkpoints screen."),
+        Binding("o", "open_checkpoints", "Open", tooltip="Open this run on the Checkpoints screen."),
         Binding("r", "refresh", "Refresh", show=False, tooltip="Read the configs and runs again."),
         Binding("c", "focus_configs", "Configs", show=False, tooltip="Move to the list of configs."),
     ]
