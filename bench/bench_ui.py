@@ -8,7 +8,9 @@
 2. attached_ratio - training tokens/s with the TUI attached (the run started with ctrl+r in the app,
    charts and status redrawing) / tokens/s of the same run trained headless (``train()`` in the main
    thread, like ``forgellm-tui train``) (target >= 0.97). Both run at the same time, in fresh
-   processes, so load from other programs hits both alike; median of the rounds.
+   processes, so load from other programs hits both alike; median of the rounds. The app runs its
+   training threads at niceness ``TRAINING_NICENESS`` below its UI thread (``tui/priority.py``), so the
+   headless process runs at that niceness too: the two trainings compete for the CPU as equals.
 
 Tokens/s is the median of the report windows after the first (which includes compilation).
 Writes bench/results/ui.json. Usage: python bench/bench_ui.py [--rounds N] [--iters N]
@@ -57,6 +59,14 @@ def percentile(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------- children
 
 def child_headless(workspace: str, config: str) -> None:
+    from forgellm_tui.tui.priority import TRAINING_NICENESS
+
+    def renice() -> None:  # every thread, as the app does for all but its UI thread
+        if sys.platform.startswith("linux"):
+            for tid in os.listdir("/proc/self/task"):
+                os.setpriority(os.PRIO_PROCESS, int(tid), TRAINING_NICENESS)
+
+    renice()
     from forgellm_tui.core import events as ev
     from forgellm_tui.core.config import load_config
     from forgellm_tui.core.runtime import shutdown_mlx
@@ -66,6 +76,8 @@ def child_headless(workspace: str, config: str) -> None:
     tps: list[float] = []
 
     def on_event(event) -> None:
+        if isinstance(event, ev.Metrics) and not tps:
+            renice()  # threads MLX and BLAS started for the run
         if isinstance(event, ev.Metrics) and event.training_loss is not None and event.tokens_per_second:
             tps.append(event.tokens_per_second)
 

@@ -40,10 +40,17 @@ class TrainingWorkers:
         from ...core.errors import ForgeError
         from ...core.training import train
 
+        from ..priority import lower_other_threads
+
+        first_metrics = []
+
         def on_event(event) -> None:  # in the training thread: hand over, never block
+            if not first_metrics and type(event).__name__ == "Metrics":
+                first_metrics.append(lower_other_threads())  # threads MLX and BLAS started for the run
             feed.put(event)
             self.post_message(FeedReady(run_id))
 
+        lower_other_threads()  # this thread (and what it starts) yields the CPU to the UI thread
         try:
             result = train(cfg, on_event, control, resume_from=resume_from, fault_hook=self.fault_hook)
         except ForgeError as exc:
