@@ -37,16 +37,17 @@ class TrainingWorkers:
     @work(thread=True, group="training", exit_on_error=False, description="Training")
     def _train_worker(self, run_id: int, cfg, feed: EventFeed, control, done: threading.Event,
                       resume_from: Path | None = None) -> None:
+        from ...core import events as ev
         from ...core.errors import ForgeError
         from ...core.training import train
-
         from ..priority import lower_other_threads
 
-        first_metrics = []
+        lowered = threading.Event()
 
         def on_event(event) -> None:  # in the training thread: hand over, never block
-            if not first_metrics and type(event).__name__ == "Metrics":
-                first_metrics.append(lower_other_threads())  # threads MLX and BLAS started for the run
+            if isinstance(event, ev.Metrics) and not lowered.is_set():
+                lowered.set()
+                lower_other_threads()  # the threads MLX and BLAS started for the run
             feed.put(event)
             self.post_message(FeedReady(run_id))
 
