@@ -114,7 +114,8 @@ async def test_sighup_stops_with_a_checkpoint_and_the_next_start_resumes(workspa
     app = make_app(workspace)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog), 30)
-        assert "Resume training?" in screen_text(app) and "SIGHUP" in screen_text(app)
+        await wait_until(pilot, lambda: "Resume training?" in screen_text(app), 10)  # the dialog painted
+        assert "SIGHUP" in screen_text(app)
         await pilot.press("r")
         await wait_until(pilot, lambda: app.current_mode == "training")
         screen = training_screen(app)
