@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import sys
 
 from ..core import events as ev
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "--:--"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+from ..tui.format import clock
 
 
 def _loss(value: float | None) -> str:
@@ -48,7 +39,7 @@ class Printer:
             if event.gradient_norm is not None:
                 parts.append(f"gn {event.gradient_norm:.2f}")
             parts.append(f"ep {event.epoch:.2f}")
-            parts.append(f"ETA {fmt_duration(event.eta_seconds)}")
+            parts.append(f"ETA {clock(event.eta_seconds, unknown='--:--')}")
             self._print("  ".join(parts))
         elif isinstance(event, ev.RunStarted):
             self.run_dir = event.run_dir
@@ -85,5 +76,5 @@ class Printer:
             return
         reason = f" ({result.reason})" if result.reason else ""
         self._print(f"{result.status}{reason} at iteration {result.iteration}/{result.max_iterations} "
-                    f"in {fmt_duration(result.seconds)}{best}")
+                    f"in {clock(result.seconds, unknown='--:--')}{best}")
         self._print(f"adapters: {result.run_dir}")

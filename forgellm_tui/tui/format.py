@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def human_size(n: int | float | None) -> str:
     """Bytes as ``812B``, ``12.3K``, ``4.1M``, ``2.0G``."""
@@ -55,3 +57,13 @@ def rel_path(path, workspace) -> str:
         return Path(path).relative_to(workspace).as_posix()
     except ValueError:
         return short_path(path)
+
+
+def clock(seconds: float | None, unknown: str = "—") -> str:
+    """A duration as ``1:02:03`` or ``2:03``; ``unknown`` when missing or not finite."""
+    if seconds is None or not math.isfinite(seconds):
+        return unknown
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

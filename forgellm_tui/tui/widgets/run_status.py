@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import math
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ..format import human_count
+from ..format import clock, human_count
 from ..run_view import RunView
 
 STATE_STYLE = {"running": "bold green", "starting": "green", "paused": "bold yellow", "stopping": "yellow",
                "finished": "bold cyan", "stopped": "bold yellow", "failed": "bold red", "interrupted": "bold red",
                "idle": "dim"}
-
-
-def duration(seconds: float | None) -> str:
-    """``1:02:03`` / ``2:03``; ``—`` when unknown."""
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def loss(value: float | None) -> str:
@@ -67,7 +56,7 @@ class RunStatus(Static):
         progress = f"{view.iteration:,}" + (f" / {total:,} ({100 * view.iteration / total:.0f}%)" if total else "")
         grid.add_row("iter", progress)
         grid.add_row("epoch", "—" if view.epoch is None else f"{view.epoch:.3f}")
-        grid.add_row("time", f"{duration(view.elapsed(now))} elapsed · ETA {duration(view.eta(now))}")
+        grid.add_row("time", f"{clock(view.elapsed(now))} elapsed · ETA {clock(view.eta(now))}")
         best_train = f" · best {view.best_train:.4f}" if view.best_train is not None else ""
         grid.add_row("train", loss(view.last_train) + best_train)
         best_val = (f" · best {view.best_val:.4f}@{view.best_val_iteration}" if view.best_val is not None else "")
