@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from forgellm_tui.core import runtime
+from forgellm_tui.core import blas_cores, runtime
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
@@ -17,8 +17,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def pytest_configure(config):
-    """Use OpenBLAS on Linux like the app does: re-execute pytest once with it preloaded."""
-    if runtime.blas_preload_env() is None:
+    """Use OpenBLAS on Linux like the app does: re-execute pytest once with it preloaded.
+
+    The kernel-set verdict of that re-exec is cached under ``.pytest_cache``, not the user's cache
+    folder; tests of the verdict itself point ``FORGELLM_CACHE_DIR`` at their own ``tmp_path``.
+    """
+    cache = getattr(config, "cache", None)
+    if cache is not None and blas_cores.CACHE_VAR not in os.environ:
+        os.environ[blas_cores.CACHE_VAR] = str(cache.mkdir("forgellm-cache"))
+    if runtime.blas_preload_env(kernels=False) is None:
         return
     capman = config.pluginmanager.getplugin("capturemanager")
     if capman is not None:

@@ -75,3 +75,16 @@ def test_device_info_names_device_and_blas():
     assert info.device in ("cpu", "GPU (Metal)", "GPU (CUDA)")
     assert info.blas in ("OpenBLAS", "reference BLAS", "Accelerate", "unknown")
     assert info.label()
+    if info.device == "cpu" and info.blas == "OpenBLAS":  # the kernel set in use, e.g. CPU · OpenBLAS (SkylakeX)
+        assert info.core and info.label() == f"CPU · OpenBLAS ({info.core})"
+
+
+def test_numpys_private_openblas_is_not_mistaken_for_the_preload():
+    code = ("import numpy, mlx.core; from forgellm_tui.core import runtime; "
+            "print(runtime.active_blas(), runtime.device_info().label())")
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", runtime.MARK_VAR)}
+    env[runtime.NO_PRELOAD_VAR] = "1"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr[-800:]
+    if runtime.mlx_is_cpu_build():
+        assert out.stdout.strip() == "reference BLAS CPU · reference BLAS"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import runtime
+from .blas_cores import CORE_VAR, DETECTED_VAR
 from .config import ConfigFieldError
 from .distributed_hosts import DEFAULT_PORT, LAUNCHER_VAR, SSH_TIMEOUT, Host, HostError, configured_hosts
 
@@ -174,7 +175,7 @@ def launch_plan(cfg, settings, python: str = sys.executable) -> LaunchPlan:
 
 
 def rank_env(plan: LaunchPlan) -> dict[str, str]:
-    """Environment for the ranks (``mlx.launch --env``): OpenBLAS on this machine.
+    """Environment for the ranks (``mlx.launch --env``): OpenBLAS on this machine, and its kernel set.
 
     Not PYTHONUNBUFFERED: it makes ``print`` write text and newline separately, and mlx.launch then
     interleaves the ranks' output inside lines (our prints flush whole lines).
@@ -186,6 +187,8 @@ def rank_env(plan: LaunchPlan) -> dict[str, str]:
     preload = (blas or {}).get("LD_PRELOAD") or os.environ.get("LD_PRELOAD")
     if preload and runtime.preload_applies():
         env.update(LD_PRELOAD=preload, **{runtime.MARK_VAR: "1"})
+        chosen = blas or os.environ  # the kernel set chosen for this machine's OpenBLAS, if any
+        env.update({var: chosen[var] for var in (CORE_VAR, DETECTED_VAR) if var in chosen})
     if "OPENBLAS_NUM_THREADS" not in os.environ:
         env["OPENBLAS_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // len(plan.hosts)))
     return env

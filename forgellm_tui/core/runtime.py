@@ -2,7 +2,9 @@
 
 On Linux the ``mlx[cpu]`` wheel calls a bundled reference BLAS whose matrix products are ~40x slower
 than OpenBLAS. When a system OpenBLAS ``libblas.so.3`` exists we re-execute the process once with it
-in ``LD_PRELOAD`` (opt-out: ``FORGELLM_NO_BLAS_PRELOAD=1``). Nothing here imports MLX at module level.
+in ``LD_PRELOAD``, and with ``OPENBLAS_CORETYPE`` when that OpenBLAS does not recognise the CPU and
+would run generic kernels (``blas_cores``). Opt-out of both: ``FORGELLM_NO_BLAS_PRELOAD=1``.
+Nothing here imports MLX at module level.
 """
 
 from __future__ import annotations
@@ -57,8 +59,12 @@ def preload_applies(env: dict | os._Environ | None = None) -> bool:
     return sys.platform.startswith("linux") and not env.get(NO_PRELOAD_VAR) and mlx_is_cpu_build()
 
 
-def blas_preload_env(env: dict | None = None) -> dict | None:
-    """The environment to re-execute with, or None when no re-exec is needed or possible."""
+def blas_preload_env(env: dict | None = None, kernels: bool = True) -> dict | None:
+    """The environment to re-execute with, or None when no re-exec is needed or possible.
+
+    ``kernels``: also choose the OpenBLAS kernel set (``choose_kernels``; may probe the library in
+    a subprocess the first time on a CPU). False only asks whether a re-exec would happen.
+    """
     env = dict(os.environ if env is None else env)
     if env.get(MARK_VAR) or not preload_applies(env):
         return None
@@ -69,7 +75,25 @@ def blas_preload_env(env: dict | None = None) -> dict | None:
         return None
     env["LD_PRELOAD"] = ":".join(p for p in (lib, env.get("LD_PRELOAD", "")) if p)
     env[MARK_VAR] = "1"
+    if kernels:
+        choose_kernels(env, lib)
     return env
+
+
+def choose_kernels(env: dict, lib: str) -> None:
+    """Set ``OPENBLAS_CORETYPE`` in ``env`` when ``lib`` would run older kernels than the CPU supports.
+
+    Leaves an ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` already in ``env`` alone. A better kernel
+    set that fails its correctness check is reported here once (the verdict is cached).
+    """
+    from . import blas_cores
+
+    core, detected, message = blas_cores.kernel_choice(lib, env)
+    if message:
+        print(f"forgellm-tui: {message}", file=sys.stderr)
+    if core:
+        env[blas_cores.CORE_VAR] = core
+        env[blas_cores.DETECTED_VAR] = detected or "unknown"
 
 
 def maybe_reexec_with_blas(argv: list[str] | None = None) -> None:
@@ -78,11 +102,11 @@ def maybe_reexec_with_blas(argv: list[str] | None = None) -> None:
     ``argv`` defaults to the interpreter's original command line, so this works for the console
     script, ``python -m forgellm_tui`` and pytest alike. Returns normally when nothing is to be done.
     """
+    if "mlx" in sys.modules or "mlx.core" in sys.modules:
+        return  # too late: the reference BLAS is already mapped
     env = blas_preload_env()
     if env is None:
         return
-    if "mlx" in sys.modules or "mlx.core" in sys.modules:
-        return  # too late: the reference BLAS is already mapped
     args = list(argv) if argv is not None else [sys.executable, *sys.orig_argv[1:]]
     sys.stdout.flush()
     sys.stderr.flush()
@@ -92,21 +116,65 @@ def maybe_reexec_with_blas(argv: list[str] | None = None) -> None:
         return  # could not re-exec: run on, slower
 
 
+def loaded_openblas() -> str | None:
+    """Path of the system OpenBLAS mapped into this process, or None.
+
+    NumPy's wheels map a private OpenBLAS (``libscipy_openblas64_``) that MLX never calls: not counted.
+    """
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+            paths = {line.split()[-1] for line in fh if "/" in line}
+    except OSError:
+        return None
+    found = [p for p in paths if "openblas" in p.lower() and "scipy_openblas" not in p.lower()]
+    # the versioned library itself (libopenblasp-r0.3.21.so) rather than the libblas.so.3 in front of it
+    found.sort(key=lambda p: ("openblas" not in os.path.basename(p).lower(), p))
+    return found[0] if found else None
+
+
 def active_blas() -> str:
     """Which BLAS this process uses, read from the loaded libraries (no MLX import)."""
     if sys.platform == "darwin":
         return "Accelerate"
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
-            maps = fh.read()
-    except OSError:
-        maps = ""
     preload = os.environ.get("LD_PRELOAD", "")
-    if "openblas" in maps.lower() or "openblas" in preload.lower():
+    if loaded_openblas() or "openblas" in preload.lower():
         return "OpenBLAS"
     if mlx_is_cpu_build():
         return "reference BLAS"
     return "unknown"
+
+
+def _openblas_function(name: str, restype):
+    """``name`` from the OpenBLAS preloaded into this process, or None when there is none."""
+    import ctypes
+
+    try:
+        func = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    func.restype = restype
+    return func
+
+
+def openblas_core() -> str | None:
+    """The kernel set of the OpenBLAS in use (``openblas_get_corename``), e.g. ``SkylakeX``."""
+    import ctypes
+
+    func = _openblas_function("openblas_get_corename", ctypes.c_char_p) if active_blas() == "OpenBLAS" else None
+    value = func() if func is not None else None
+    return value.decode(errors="replace").strip() if value else None
+
+
+def openblas_details() -> dict:
+    """Build string and thread count of the OpenBLAS in use (empty when none is loaded)."""
+    import ctypes
+
+    if active_blas() != "OpenBLAS":
+        return {}
+    config = _openblas_function("openblas_get_config", ctypes.c_char_p)
+    threads = _openblas_function("openblas_get_num_threads", ctypes.c_int)
+    return {"config": (config().decode(errors="replace").strip() if config and config() else None),
+            "threads": threads() if threads else None}
 
 
 def blas_hint() -> str | None:
@@ -126,10 +194,11 @@ def blas_hint() -> str | None:
 class DeviceInfo:
     device: str  # "cpu", "gpu (Metal)", "gpu (CUDA)"
     blas: str
+    core: str | None = None  # the OpenBLAS kernel set, e.g. "SkylakeX"
 
     def label(self) -> str:
         if self.device == "cpu":
-            return f"CPU · {self.blas}"
+            return f"CPU · {self.blas} ({self.core})" if self.core else f"CPU · {self.blas}"
         return self.device
 
 
@@ -145,7 +214,7 @@ def device_info() -> DeviceInfo:
         else:
             name = "GPU (CUDA)"
         return DeviceInfo(name, active_blas())
-    return DeviceInfo("cpu", active_blas())
+    return DeviceInfo("cpu", active_blas(), openblas_core())
 
 
 def memory_gb() -> dict[str, float]:
