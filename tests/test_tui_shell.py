@@ -49,6 +49,8 @@ async def test_starts_on_datasets_with_tree_tokens_and_device(workspace):
         assert f"({core.data.files})" in text  # the category row with its file count
         assert app.device_label.startswith(("CPU", "GPU"))
         assert app.device_label in screen_text(app)
+        if runtime.active_blas() == "OpenBLAS":  # the kernel set in use is shown too
+            assert f"CPU · OpenBLAS ({runtime.openblas_core()})" in screen_text(app)
 
 
 async def test_number_keys_switch_screens(small_workspace):
