@@ -132,8 +132,18 @@ def test_preset_coretype_is_left_alone_without_probing(xeon_like, monkeypatch):
     assert env["OPENBLAS_CORETYPE"] == "Haswell" and calls == []
 
 
+def test_a_candidate_that_crashes_is_rejected(xeon_like, monkeypatch, capsys):
+    def probe(lib, env, core=None, timeout=60):
+        return {"problem": "probe failed (exit -4): Illegal instruction"} if core else {"core": "Prescott"}
+    monkeypatch.setattr(blas_cores, "probe", probe)
+    env = dict(xeon_like)
+    runtime.choose_kernels(env, "/nonexistent/libblas.so.3")
+    assert "OPENBLAS_CORETYPE" not in env and "Illegal instruction" in capsys.readouterr().err
+
+
 def test_a_probe_that_cannot_run_is_not_cached(xeon_like, monkeypatch):
-    monkeypatch.setattr(blas_cores, "probe", lambda lib, env, core=None, timeout=60: {"problem": "timed out"})
+    monkeypatch.setattr(blas_cores, "probe",
+                        lambda lib, env, core=None, timeout=60: {"problem": "timed out", "transient": True})
     env = dict(xeon_like)
     runtime.choose_kernels(env, "/nonexistent/libblas.so.3")
     assert "OPENBLAS_CORETYPE" not in env

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -169,6 +168,8 @@ def cached_verdict(lib: str, env: Mapping[str, str] | None = None, cpu: CpuInfo 
 
 def probe(lib: str, env: Mapping[str, str], core: str | None = None, timeout: float = 60) -> dict:
     """Run ``blas_probe.py`` on ``lib`` in a fresh process, with ``OPENBLAS_CORETYPE=core`` or unset."""
+    import subprocess  # only on a cache miss: every start passes here
+
     child = {k: v for k, v in env.items() if k not in (CORE_VAR, DETECTED_VAR, "OPENBLAS_VERBOSE")}
     child["LD_PRELOAD"] = ":".join(p for p in child.get("LD_PRELOAD", "").split(":") if p and p != lib)
     if core:
@@ -177,7 +178,7 @@ def probe(lib: str, env: Mapping[str, str], core: str | None = None, timeout: fl
         out = subprocess.run([sys.executable, str(PROBE), lib], env=child, capture_output=True, text=True,
                              timeout=timeout)
     except (OSError, subprocess.SubprocessError) as exc:
-        return {"problem": f"probe did not run ({type(exc).__name__})"}
+        return {"problem": f"probe did not run ({type(exc).__name__})", "transient": True}
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode or not lines:
         tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
@@ -188,7 +189,8 @@ def probe(lib: str, env: Mapping[str, str], core: str | None = None, timeout: fl
 def decide(lib: str, env: Mapping[str, str], cpu: CpuInfo) -> Verdict | None:
     """Probe the detected kernel set and, when the CPU supports a better one, check that one.
 
-    None when a probe could not run at all (e.g. timed out on a busy machine): nothing to cache.
+    None when a probe could not run at all (e.g. timed out on a busy machine): nothing to cache. A
+    candidate that crashes the probe (an illegal instruction where the flags promised more) fails.
     """
     found = probe(lib, env)
     if "core" not in found:
@@ -198,7 +200,7 @@ def decide(lib: str, env: Mapping[str, str], cpu: CpuInfo) -> Verdict | None:
     if candidate is None:
         return Verdict(detected, None, False, "")
     trial = probe(lib, env, candidate)
-    if "core" not in trial:
+    if trial.get("transient"):
         return None
     if trial.get("problem"):
         return Verdict(detected, candidate, False, trial["problem"])
