@@ -61,7 +61,7 @@ class ForgeApp(App[int]):
     ]
 
     device_label = reactive("device: …")
-    """``CPU · OpenBLAS`` once known; shown in every status bar."""
+    """``CPU · OpenBLAS (SkylakeX)`` (device, BLAS, kernel set) once known; shown in every status bar."""
     notice = reactive("")
     """A one-line hint shown under the status bar (e.g. how to get OpenBLAS); empty for none."""
 

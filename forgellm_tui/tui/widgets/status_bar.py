@@ -24,7 +24,7 @@ class StatusBar(Widget):
     """
 
     device = reactive("device: …")
-    """Device and BLAS label, e.g. ``CPU · OpenBLAS``."""
+    """Device, BLAS and kernel set, e.g. ``CPU · OpenBLAS (SkylakeX)``."""
     notice = reactive("")
     """A one-line hint (e.g. how to install OpenBLAS); hidden when empty."""
 
