@@ -228,7 +228,7 @@ def test_preview_never_raises(tmp_path, demo_dir):
     text = read_preview(doc, max_chars=200)
     assert text.startswith(doc.read_text(encoding="utf-8")[:100]) and text.endswith("(preview truncated)")
     (tmp_path / "a.pdf").write_bytes(b"%PDF")
-    (tmp_path / "b.txt").write_bytes(b"\xff\xfe\x00bad")
+    (tmp_path / "b.txt").write_bytes(b"\x00\x01bad")  # NUL bytes and no byte-order mark
     (tmp_path / "c.txt").write_bytes("caf\xe9".encode("latin-1"))
     assert "binary file" in read_preview(tmp_path / "a.pdf")
     assert "binary content" in read_preview(tmp_path / "b.txt")

@@ -40,12 +40,13 @@ def test_prepare_ift_reports_bad_lines_and_exits_1(workspace, capsys):
     assert (workspace / "data" / "chat" / "train.jsonl").is_file()
 
 
-def test_binary_files_are_listed_and_exit_1(workspace, capsys):
+def test_binary_files_are_listed_and_exit_0(workspace, capsys):
+    """Skipping files that are not text is normal: listed with the reason, exit status 0."""
     (workspace / "dataset" / "core" / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
-    assert run(workspace, "prepare", "--name", "x", "--target-tokens", "256") == 1
+    assert run(workspace, "prepare", "--name", "x", "--target-tokens", "256") == 0
     captured = capsys.readouterr()
     assert "core/photo.png: binary file (.png)" in captured.out
-    assert run(workspace, "stats", str(workspace / "dataset" / "core")) == 1
+    assert run(workspace, "stats", str(workspace / "dataset" / "core")) == 0
     assert "photo.png: binary file" in capsys.readouterr().err
 
 

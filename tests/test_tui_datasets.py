@@ -118,6 +118,20 @@ async def test_binary_and_bad_files_are_listed_as_skipped(small_workspace):
         assert "core/image.png" not in files
 
 
+async def test_odd_names_and_links_are_one_row_each_with_a_reason(small_workspace):
+    core = small_workspace / "dataset" / "core"
+    (core / "two\nlines.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (core / "gone.txt").symlink_to("nowhere.txt")
+    app = make_app(small_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one(SkippedTable)
+        rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+        assert rows["core/two\\nlines.png"].startswith("binary file (.png)")
+        assert rows["core/gone.txt"].startswith("dangling link")
+        assert not any("\n" in name for name in rows)
+
+
 async def test_model_folder_without_tokenizer_is_refused(small_workspace):
     empty_model = small_workspace / "models" / "no-tokenizer"
     empty_model.mkdir(parents=True)

@@ -1,7 +1,8 @@
 """``forgellm-tui prepare``: turn ``dataset/`` into training data under ``data/NAME``.
 
-Exit status: 0 done; 1 done, but some files or lines were skipped (listed); 2 nothing written
-(a one-line error says what to fix).
+Exit status: 0 done (files that are not text — images, archives, dangling links … — are skipped
+and listed with the reason: that is normal); 1 done, but lines of the IFT input were invalid and
+left out (listed); 2 nothing written (a one-line error says what to fix).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from . import settings_from
 
 EPILOG = ("CPT chunks text by the model's tokens: rows are <= target tokens + EOS (+ BOS when the tokenizer "
           "adds one), so set the training max_seq_length to target + that overhead (printed at the end). "
-          "Exit status: 0 ok, 1 done but some files/lines were skipped, 2 error (nothing written).")
+          "Exit status: 0 ok (skipped files are listed with the reason), 1 done but invalid IFT lines were left out, "
+          "2 error (nothing written).")
 
 
 def register(sub) -> None:
@@ -89,14 +91,16 @@ def run(args) -> int:
           + (f" with the tokenizer of {model}" if model else ""), flush=True)
     result = prepare(options, progress=_Printer())
     print(summary(result, options))
-    if result.problems:
-        print(f"done with problems: {len(result.skipped)} file(s) and {result.bad_line_count} line(s) skipped "
-              f"(listed above); clean data written to {result.output_dir}", file=sys.stderr)
+    if result.bad_line_count:
+        print(f"done with problems: {result.bad_line_count} line(s) skipped as invalid (listed above); "
+              f"clean data written to {result.output_dir}", file=sys.stderr)
         return 1
     return 0
 
 
 def summary(result, options) -> str:
+    from ..core.datasets_io import printable
+
     lines = [f"prepared {result.kind.upper()} data in {result.output_dir} ({result.seconds:.1f} s, "
              f"tokenizer {result.tokenizer_used})",
              f"  train: {result.train_records:,} records, {result.train_tokens:,} tokens",
@@ -111,7 +115,7 @@ def summary(result, options) -> str:
         lines.append(f"  warning: {warning}")
     if result.skipped:
         lines.append(f"  skipped {len(result.skipped)} file(s):")
-        lines += [f"    {s.rel}: {s.reason}" for s in result.skipped[:20]]
+        lines += [f"    {printable(s.rel)}: {s.reason}" for s in result.skipped[:20]]
         if len(result.skipped) > 20:
             lines.append(f"    … and {len(result.skipped) - 20} more (see manifest.json)")
     if result.bad_line_count:

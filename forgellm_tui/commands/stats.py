@@ -1,7 +1,9 @@
 """``forgellm-tui stats PATH...``: words, lines, pages and tokens of files and folders.
 
-Folders are scanned recursively (with the workspace's token cache); binary or non-UTF-8 files are
-listed as skipped and make the exit status 1.
+Folders are scanned recursively (with the workspace's token cache). ``.gz`` files count as their
+text, HTML as its readable text; files that are not text (binary, not UTF-8 without a byte-order
+mark, dangling links …) are listed as skipped with the reason. Exit status: 0 (also when files were
+skipped), 2 for bad input (a path that does not exist, a model without a tokenizer).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def _size(n: int) -> str:
 
 def run(args) -> int:
     from ..core.datasets import scan_dataset
-    from ..core.datasets_io import ROOT_CATEGORY
+    from ..core.datasets_io import ROOT_CATEGORY, printable
     from ..core.datasets_scan import FileEntry, file_stats
     from ..core.errors import DataError
     from ..core.text_stats import WORDS_PER_PAGE, TokenCounter
@@ -56,13 +58,13 @@ def run(args) -> int:
             skipped += scan.skipped
             groups.append((p, scan))
             if args.files or args.json:
-                rows += [(str(p / f.rel), f) for f in scan.files]
+                rows += [(printable(str(p / f.rel)), f) for f in scan.files]
             else:
-                rows += [(str(p) if t.category == ROOT_CATEGORY else f"{p}/{t.category}", t)
+                rows += [(printable(str(p) if t.category == ROOT_CATEGORY else f"{p}/{t.category}"), t)
                          for t in scan.totals().values()]
         else:
             item = file_stats(p, counter)
-            (rows.append((str(p), item)) if isinstance(item, FileEntry) else skipped.append(item))
+            (rows.append((printable(str(p)), item)) if isinstance(item, FileEntry) else skipped.append(item))
     words = sum(getattr(r, "words", 0) for _, r in rows)
     total = {"files": sum(getattr(r, "files", 1) for _, r in rows), "size": sum(r.size for _, r in rows),
              "words": words, "tokens": sum(r.tokens for _, r in rows), "pages": round(words / WORDS_PER_PAGE, 2)}
@@ -71,7 +73,7 @@ def run(args) -> int:
             "tokenizer": counter.name, "note": counter.note,
             "files": [{"path": name, "size": r.size, "words": r.words, "tokens": r.tokens, "lines": r.lines,
                        "pages": round(r.words / WORDS_PER_PAGE, 2)} for name, r in rows],
-            "skipped": [{"path": str(s.path), "reason": s.reason} for s in skipped],
+            "skipped": [{"path": printable(str(s.path)), "reason": s.reason} for s in skipped],
             "total": total}, indent=2))
     else:
         print(f"tokenizer: {counter.name}" + (f"  ({counter.note})" if counter.note else ""))
@@ -85,5 +87,5 @@ def run(args) -> int:
         if counter.kind == "words":
             print("(estimated: pass --model PATH for exact counts with a model's tokenizer)")
         for s in skipped:
-            print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
-    return 1 if skipped else 0
+            print(f"skipped {printable(str(s.path))}: {s.reason}", file=sys.stderr)
+    return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import fsio
-from .datasets_io import SkippedFile, check_file, clean_blocks, iter_text_blocks, walk_files
+from .datasets_io import SkippedFile, check_file, clean_blocks, iter_text_blocks, printable, walk_files
 from .datasets_types import MANIFEST_FORMAT, MANIFEST_VERSION, PrepareCancelled, PrepareOptions, \
     PrepareResult, Progress
 from .datasets_write import ShuffledJsonl, choose_valid, seeded_unit
@@ -48,10 +48,11 @@ class Document:
 
 
 def _label(path: Path, dataset_dir: Path) -> str:
+    """The records' source, printable: undecodable bytes of a name cannot be written as UTF-8."""
     try:
-        return path.resolve().relative_to(dataset_dir.resolve().parent).as_posix()
+        return printable(path.resolve().relative_to(dataset_dir.resolve().parent).as_posix())
     except ValueError:
-        return str(path)
+        return printable(str(path))
 
 
 def list_documents(root: Path, dataset_dir: Path, role: str, exclude=(), *, progress: Progress | None = None,
@@ -220,7 +221,7 @@ def _manifest(options: PrepareOptions, counter: TokenCounter, result: PrepareRes
                    "valid_tokens": result.valid_tokens, "general_records": result.general_records,
                    "general_tokens": result.general_tokens, "general_share": round(result.general_share, 4)},
         "sources": sources,
-        "skipped": [{"path": s.rel, "reason": s.reason} for s in result.skipped],
+        "skipped": [{"path": printable(s.rel), "reason": s.reason} for s in result.skipped],
         "warnings": result.warnings,
         "seconds": result.seconds,
     }

@@ -1,5 +1,9 @@
 """Reading a dataset folder: which files are text, why others are skipped, and text cleaning.
 
+Text files may be gzip-compressed (``ChangeLog.gz``), UTF-16/32 with a byte-order mark, or HTML
+(turned into its readable text); see ``text_files``. Links to files and folders are followed; a
+dangling link or a link loop is listed as skipped with the reason.
+
 Cleaning (what "normalised" means for CPT): UTF-8 (a BOM is dropped), universal newlines, Unicode
 NFC, control characters other than tab/newline removed, trailing spaces removed from each line,
 runs of blank lines collapsed to one blank line, no blank lines at the start or end; every line ends
@@ -10,29 +14,39 @@ through in bounded memory.
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
+import io
 import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from . import fsio
+from .text_files import BINARY_EXT, GZIP_ERRORS, SNIFF_BYTES, binary_reason, gzip_reason, html_too_large, \
+    open_raw, read_html_text, sniff  # noqa: F401 - BINARY_EXT, SNIFF_BYTES, binary_reason: this module's interface
 
 ROOT_CATEGORY = "(root)"
-SNIFF_BYTES = 8192
-BINARY_EXT = {
-    ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".epub", ".mobi", ".rtf",
-    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".ico", ".heic", ".svgz",
-    ".mp3", ".wav", ".flac", ".ogg", ".m4a", ".mp4", ".mov", ".avi", ".mkv", ".webm",
-    ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".tar",
-    ".safetensors", ".bin", ".pt", ".pth", ".gguf", ".ckpt", ".onnx", ".npy", ".npz", ".parquet", ".arrow",
-    ".pkl", ".pickle", ".so", ".dll", ".dylib", ".exe", ".o", ".a", ".class", ".jar", ".pyc", ".db", ".sqlite",
-    ".woff", ".woff2", ".ttf", ".otf", ".dmg", ".iso",
-}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_RUNS = re.compile(r"\n{3,}")
+#: characters that would break a table row or a terminal line (and undecodable name bytes)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(name: str) -> str:
+    """A file name safe for one table row: control characters escaped (a newline as ``\\n``), bytes
+    the file system name did not decode as ``\\xNN``."""
+    def escape(match: re.Match) -> str:
+        ch = match.group()
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: an undecodable byte of the name
+            return f"\\x{code - 0xDC00:02x}"
+        return _ESCAPES.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+    return _UNPRINTABLE.sub(escape, name)
 
 
 @dataclass
@@ -58,14 +72,64 @@ def category_of(rel: str) -> str:
     return parts[0] if len(parts) > 1 else ROOT_CATEGORY
 
 
+def _link_reason(path: Path, exc: OSError) -> str:
+    """Why a file entry could not be opened, naming dangling links and link loops."""
+    if exc.errno == errno.ELOOP:
+        return "link loop (the link leads back to itself) — remove the link"
+    if path.is_symlink() and exc.errno == errno.ENOENT:
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"dangling link (its target {printable(target)} does not exist) — remove it or restore the target"
+    return f"cannot read ({exc.strerror}) — check the file"
+
+
+def _inside(real: str, folder_real: str) -> bool:
+    return real == folder_real or real.startswith(folder_real.rstrip(os.sep) + os.sep)
+
+
+def _link_target_reason(path: Path, root_real: str, here_real: str, walked: set[str]) -> str | None:
+    """None when a link should be followed; else why not. A link to something inside the dataset is
+    not followed (that file or folder is read where it is), so nothing is read twice."""
+    real = os.path.realpath(path)
+    if path.is_dir() and _inside(here_real, real):
+        return "link loop (the link leads to a folder that contains it) — not followed"
+    if _inside(real, root_real):
+        shown = printable(os.path.relpath(real, root_real))
+        return f"link to {shown}, which is read where it is"
+    if real in walked:
+        return "link to a folder already read through another link — not read twice"
+    return None
+
+
 def walk_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[SourceFile | SkippedFile]:
-    """Files under ``root`` in sorted order; hidden files/folders and temp names are ignored."""
+    """Files under ``root`` in sorted order; hidden files/folders and temp names are ignored.
+
+    Links to files and folders outside ``root`` are followed (each folder once); a link to
+    something inside ``root``, a link loop and a dangling link come out as ``SkippedFile`` with
+    the reason.
+    """
     exclude = set(exclude)
-    for folder, dirs, files in os.walk(root):
+    root_real = os.path.realpath(root)
+    walked: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
         here = Path(folder)
+        here_real = os.path.realpath(folder)
         top = here == root
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__"
-                         and not (top and d in exclude))
+        keep = []
+        for d in sorted(dirs):
+            if d.startswith(".") or d == "__pycache__" or (top and d in exclude):
+                continue
+            path = here / d
+            if path.is_symlink():
+                reason = _link_target_reason(path, root_real, here_real, walked)
+                if reason:
+                    yield SkippedFile(path, path.relative_to(root).as_posix(), reason)
+                    continue
+                walked.add(os.path.realpath(path))
+            keep.append(d)
+        dirs[:] = keep
         for name in sorted(files):
             if name.startswith(".") or fsio.is_temp_name(name):
                 continue
@@ -74,79 +138,125 @@ def walk_files(root: Path, exclude: Iterable[str] = ()) -> Iterator[SourceFile |
             try:
                 st = path.stat()
             except OSError as exc:
-                yield SkippedFile(path, rel, f"cannot read ({exc.strerror}) — check the file")
+                yield SkippedFile(path, rel, _link_reason(path, exc))
                 continue
             if not path.is_file():
+                continue
+            reason = _link_target_reason(path, root_real, here_real, walked) if path.is_symlink() else None
+            if reason:
+                yield SkippedFile(path, rel, reason)
                 continue
             yield SourceFile(path, rel, category_of(rel), st.st_size, st.st_mtime_ns)
 
 
-def binary_reason(path: Path, head: bytes) -> str | None:
-    ext = path.suffix.lower()
-    if ext in BINARY_EXT:
-        return f"binary file ({ext}) — convert it to plain text (.txt or .md) to use it"
-    if b"\x00" in head:
-        return "binary content (NUL bytes) — only plain-text files are used"
-    return None
-
-
 def decode_error_reason(exc: UnicodeDecodeError, offset: int = 0) -> str:
-    return f"not UTF-8 text (invalid byte at offset {offset + exc.start}) — re-save it as UTF-8"
+    encoding = (exc.encoding or "utf-8").lower()
+    if encoding.startswith("utf-8") or encoding == "utf8":
+        return f"not UTF-8 text (invalid byte at offset {offset + exc.start}) — re-save it as UTF-8"
+    return (f"not valid {encoding.upper()} text despite its byte-order mark (invalid bytes at offset "
+            f"{offset + exc.start}) — re-save it as UTF-8")
+
+
+class _Hashing(io.RawIOBase):
+    """Reads a file and hashes every byte read (the file's own bytes, before any decompression)."""
+
+    def __init__(self, fh: BinaryIO):
+        self.fh, self.hash = fh, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.fh.read(len(buffer))
+        self.hash.update(data)
+        buffer[:len(data)] = data
+        return len(data)
+
+    def digest(self) -> str:
+        """The hash of the whole file (reads what a decompressor left unread)."""
+        while block := self.fh.read(1 << 20):
+            self.hash.update(block)
+        return self.hash.hexdigest()
+
+
+def _check_content(fh: BinaryIO, encoding: str, html: bool) -> str | None:
+    """Why the content is not usable text (undecodable, empty, only whitespace), or None."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset, has_text, pieces = 0, False, []
+    while True:
+        block = fh.read(1 << 20)
+        try:
+            text = decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            return decode_error_reason(exc, offset)
+        offset += len(block)
+        if html:
+            pieces.append(text)
+            if html_too_large(offset):
+                return html_too_large(offset)
+        has_text = has_text or bool(text.strip())
+        if not block:
+            break
+    if offset == 0:
+        return "empty file"
+    if html and has_text:
+        from .html_text import html_to_text
+
+        has_text = bool(html_to_text("".join(pieces)).strip())
+    return None if has_text else ("no text in the HTML (only markup)" if html else "only whitespace")
 
 
 def check_file(path: Path) -> tuple[str | None, str]:
-    """``(reason, sha256)``: reason is None for a usable UTF-8 text file. Reads in bounded blocks."""
-    h = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
-    offset, has_text = 0, False
+    """``(reason, sha256 of the file's bytes)``: reason is None for a usable text file.
+
+    Reads in bounded blocks (an HTML file is converted whole, up to ``HTML_MAX_BYTES``).
+    """
+    kind, reason = sniff(path)
+    if reason:
+        return reason, ""
     try:
-        with open(path, "rb") as fh:
-            first = True
-            while True:
-                block = fh.read(1 << 20)
-                if first:
-                    reason = binary_reason(path, block[:SNIFF_BYTES])
-                    if reason:
-                        return reason, ""
-                    first = False
-                h.update(block)
-                try:
-                    text = decoder.decode(block, final=not block)
-                except UnicodeDecodeError as exc:
-                    return decode_error_reason(exc, offset), ""
-                has_text = has_text or bool(text.strip())
-                offset += len(block)
-                if not block:
-                    break
+        with open(path, "rb") as raw:
+            hashing = _Hashing(raw)
+            with open_raw(path, io.BufferedReader(hashing)) as fh:
+                reason = _check_content(fh, kind.encoding, kind.html)
+            digest = hashing.digest()
+    except GZIP_ERRORS as exc:
+        return gzip_reason(exc), ""
     except OSError as exc:
-        return f"cannot read ({exc.strerror}) — check its permissions", ""
-    if offset == 0:
-        return "empty file", ""
-    if not has_text:
-        return "only whitespace", ""
-    return None, h.hexdigest()
+        return f"cannot read ({exc.strerror or exc}) — check its permissions", ""
+    return (reason, "") if reason else (None, digest)
+
+
+def _cut_blocks(chunks: Iterable[str], block_chars: int) -> Iterator[str]:
+    """Re-cut text into blocks of about ``block_chars`` characters, each ending after a newline."""
+    rest = ""
+    for data in chunks:
+        data = rest + data
+        cut = data.rfind("\n") + 1
+        if cut == 0 and len(data) < 4 * block_chars:
+            rest = data
+            continue
+        if cut == 0:
+            cut = len(data)
+        rest = data[cut:]
+        yield data[:cut]
+    if rest:
+        yield rest
 
 
 def iter_text_blocks(path: Path, block_chars: int = 1 << 20) -> Iterator[str]:
-    """Decoded text (universal newlines, BOM dropped) in blocks of about ``block_chars`` characters,
-    each cut after a newline (a line longer than a block is cut where the block ends)."""
-    rest = ""
-    with open(path, "r", encoding="utf-8-sig", errors="strict", newline=None) as fh:
-        while True:
-            data = fh.read(block_chars)
-            if not data:
-                break
-            data = rest + data
-            cut = data.rfind("\n") + 1
-            if cut == 0 and len(data) < 4 * block_chars:
-                rest = data
-                continue
-            if cut == 0:
-                cut = len(data)
-            rest = data[cut:]
-            yield data[:cut]
-    if rest:
-        yield rest
+    """Decoded text (universal newlines, BOM dropped, ``.gz`` decompressed, HTML turned into text) in
+    blocks of about ``block_chars`` characters, each cut after a newline (a line longer than a
+    block is cut where the block ends). Raises ValueError for a file that is not text."""
+    kind, reason = sniff(path)
+    if reason:
+        raise ValueError(reason)
+    if kind.html:
+        text = read_html_text(path, kind)
+        yield from _cut_blocks((text[i:i + block_chars] for i in range(0, len(text), block_chars)), block_chars)
+        return
+    with io.TextIOWrapper(open_raw(path), encoding=kind.encoding, errors="strict", newline=None) as fh:
+        yield from _cut_blocks(iter(lambda: fh.read(block_chars), ""), block_chars)
 
 
 class Cleaner:
@@ -194,24 +304,30 @@ def normalize_text(text: str) -> str:
 
 
 def read_preview(path: str | Path, max_chars: int = 4000) -> str:
-    """The start of a file for display; a short note (never an exception) when it is not text."""
+    """The start of a file for display (the text it gives: decompressed, decoded, HTML as text);
+    a short note (never an exception) when it is not text."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(max_chars * 4 + 4)
         size = path.stat().st_size
     except OSError as exc:
         return f"[cannot read {path.name}: {exc.strerror}]"
-    reason = binary_reason(path, raw[:SNIFF_BYTES])
+    kind, reason = sniff(path)
     if reason:
         return f"[{path.name}: {reason}; {size:,} bytes — no preview]"
-    decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
     try:
-        text = decoder.decode(raw, final=len(raw) >= size)
+        if kind.html:
+            text = read_html_text(path, kind)
+        else:
+            with io.TextIOWrapper(open_raw(path), encoding=kind.encoding, errors="strict", newline=None) as fh:
+                text = fh.read(max_chars + 1)
     except UnicodeDecodeError as exc:
         return f"[{path.name}: {decode_error_reason(exc)} — no preview]"
+    except GZIP_ERRORS as exc:
+        return f"[{path.name}: {gzip_reason(exc)}]"
+    except (OSError, ValueError) as exc:
+        return f"[{path.name}: {exc} — no preview]"
     if not text.strip():
         return f"[{path.name}: empty]"
-    if len(text) > max_chars or len(raw) < size:
+    if len(text) > max_chars:
         return text[:max_chars].rstrip() + "\n… (preview truncated)"
     return text

@@ -1,6 +1,7 @@
 """Scan a dataset folder: per-file size, words, lines and tokens, totals per category.
 
-Token counts are cached per file (absolute path + size + mtime + tokenizer fingerprint) in a JSON
+Compressed (``.gz``), UTF-16/32 (with a byte-order mark) and HTML files count as the text they give
+(``text_files``). Token counts are cached per file (absolute path + size + mtime + tokenizer fingerprint) in a JSON
 file, so a rescan of an unchanged tree reads nothing but ``stat``. Files larger than
 ``BLOCK_CHARS`` are counted block by block (cut at line ends) in bounded memory.
 """
@@ -14,12 +15,13 @@ from pathlib import Path
 from typing import Callable
 
 from . import fsio
-from .datasets_io import ROOT_CATEGORY, SkippedFile, SourceFile, binary_reason, decode_error_reason, \
-    iter_text_blocks, walk_files
+from .datasets_io import ROOT_CATEGORY, SkippedFile, SourceFile, decode_error_reason, iter_text_blocks, walk_files
+from .text_files import GZIP_ERRORS, gzip_reason, sniff
 from .errors import DataError, ForgeError
 from .text_stats import TokenCounter, count_lines, count_words
 
-CACHE_VERSION = 1
+#: 2: .gz, UTF-16/32 and HTML files are read as text (version 1 rows said "binary")
+CACHE_VERSION = 2
 BLOCK_CHARS = 4 << 20
 Progress = Callable[[int, int, str], None]
 
@@ -124,23 +126,19 @@ def default_cache_path(root: Path) -> Path:
 
 
 def _count_file(src: SourceFile, counter: TokenCounter) -> tuple[str | None, int, int, int]:
-    """``(skip reason, words, tokens, lines)`` for one file."""
-    try:
-        with open(src.path, "rb") as fh:
-            head = fh.read(BLOCK_CHARS + 1)
-    except OSError as exc:
-        return f"cannot read ({exc.strerror}) — check its permissions", 0, 0, 0
-    reason = binary_reason(src.path, head[:8192])
+    """``(skip reason, words, tokens, lines)`` for one file (decompressed, decoded, HTML as its text)."""
+    kind, reason = sniff(src.path)
     if reason:
         return reason, 0, 0, 0
-    if len(head) <= BLOCK_CHARS:
-        try:
-            text = head.decode("utf-8-sig")
+    blocks = None
+    if not (kind.gzip or kind.html) and kind.encoding == "utf-8-sig" and src.size <= BLOCK_CHARS:
+        try:  # the common case: one read, one decode
+            with open(src.path, "rb") as fh:
+                blocks = [fh.read(BLOCK_CHARS + 1).decode("utf-8-sig")]
         except UnicodeDecodeError as exc:
             return decode_error_reason(exc), 0, 0, 0
-        blocks = [text]
-    else:
-        blocks = None
+        except OSError as exc:
+            return f"cannot read ({exc.strerror}) — check its permissions", 0, 0, 0
     words = tokens = lines = 0
     try:
         for block in blocks or iter_text_blocks(src.path, BLOCK_CHARS):
@@ -149,12 +147,16 @@ def _count_file(src: SourceFile, counter: TokenCounter) -> tuple[str | None, int
             tokens += counter.count(block)
     except UnicodeDecodeError as exc:
         return decode_error_reason(exc), 0, 0, 0
+    except GZIP_ERRORS as exc:
+        return gzip_reason(exc), 0, 0, 0
     except OSError as exc:
         return f"cannot read ({exc.strerror}) — check its permissions", 0, 0, 0
+    except ValueError as exc:  # an HTML file too large to convert
+        return str(exc), 0, 0, 0
     if src.size == 0:
         return "empty file", 0, 0, 0
     if words == 0:
-        return "only whitespace", 0, 0, 0
+        return ("no text in the HTML (only markup)" if kind.html else "only whitespace"), 0, 0, 0
     return None, words, tokens, lines
 
 

@@ -16,6 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, Select, Static, TabbedContent, TabPane, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from ...core.datasets_io import printable
 from ..dialogs import PathDialog, PrepareChoice, PrepareDialog
 from ..format import grouped, human_count, human_size, short_path
 from ..listing import has_tokenizer, tokenizer_models
@@ -159,7 +160,7 @@ class DatasetsScreen(ForgeScreen):
             self._preview_worker(str(info.entry.path))
             return
         tokenizer = self.scan.tokenizer_used if self.scan else "?"
-        preview.show_summary(f"{info.rel or info.name}/", [
+        preview.show_summary(f"{printable(info.rel or info.name)}/", [
             f"{grouped(info.files)} files · {human_size(info.size)}",
             f"{grouped(info.words)} words",
             f"{grouped(info.tokens)} tokens ({tokenizer})",

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
+from ...core.datasets_io import printable
 from ..format import grouped, human_count, human_size
 
 
@@ -28,7 +29,7 @@ class TotalsTable(Static):
         for name in sorted(totals):
             t = totals[name]
             files, size, words, tokens = files + t.files, size + t.size, words + t.words, tokens + t.tokens
-            table.add_row(name or "(top level)", *self._cells(t.files, t.size, t.words, t.tokens))
+            table.add_row(printable(name) or "(top level)", *self._cells(t.files, t.size, t.words, t.tokens))
         table.add_row(*self._cells_total(files, size, words, tokens))
         exact = Text.assemble("\n", (f"{grouped(tokens)} tokens", "bold cyan"), f" · {grouped(words)} words",
                               f" · {grouped(files)} files\n", ("counted with ", "dim"), scan.tokenizer_used)
@@ -55,6 +56,6 @@ class SkippedTable(DataTable):
     def show_skipped(self, skipped) -> None:
         self.clear()
         for item in skipped:
-            self.add_row(item.rel, item.reason)
+            self.add_row(printable(item.rel), item.reason)
         if not skipped:
             self.add_row(Text("none: every file was counted", style="italic dim"), "")

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, Tree
 
+from ...core.datasets_io import printable
 from ..format import human_count, human_size
 
 COL = 7  # width of each number column
@@ -154,10 +155,10 @@ class DatasetTree(Tree[NodeInfo]):
         room = width - (depth - 1) * self.guide_depth - (2 if node.allow_expand else 0) - 1
         values = dict(size=info.size, words=info.words, tokens=info.tokens)
         if info.kind == "file":
-            name, numbers = _row(info.name, room, columns_for(width), **values)
+            name, numbers = _row(printable(info.name), room, columns_for(width), **values)
             return Text.assemble(name, (numbers, "cyan"))
         suffix = f" ({info.files})" if info.kind == "category" else "/"
-        name, numbers = _row(info.name + suffix, room, columns_for(width), **values)
+        name, numbers = _row(printable(info.name) + suffix, room, columns_for(width), **values)
         style = "bold" if info.kind == "category" else ""
         return Text.assemble((name, style), (numbers, f"{style} cyan".strip()))
 

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
+from ...core.datasets_io import printable
 from ..format import grouped, human_size
 
 
@@ -25,7 +26,7 @@ class FilePreview(Vertical):
     def show_entry(self, entry) -> None:
         """Show the numbers of a ``FileEntry``; the text follows with :meth:`show_text`."""
         stats = Text.assemble(
-            (entry.rel, "bold"), "\n",
+            (printable(entry.rel), "bold"), "\n",
             f"{human_size(entry.size)} · {grouped(entry.words)} words · {grouped(entry.lines)} lines · ",
             (f"{grouped(entry.tokens)} tokens", "bold cyan"), f" · {entry.tokenizer_used}",
         )
