@@ -10,11 +10,16 @@
    ``LD_PRELOAD`` the CLI runs with (OpenBLAS alone adds ~100 MB of RSS at start).
 3. Cold start: process start to the first frame of ``ForgeApp`` vs ``python -c "import mlx_lm"``
    (``measure_startup``). Target: <= 0.5.
+4. First step: wall time from starting ``forgellm-tui train`` to its first optimizer step on a CPT set
+   prepared from a 90 MB corpus (> 20 M tokens of the demo tokenizer), with the token ids ``prepare``
+   stored vs the same jsonl without them (training tokenizes every row, as before stored ids);
+   ``first_step_ratio`` = stored / tokenizing, median of ``--rounds``. Target: <= 0.2.
 
 Corpora are generated once under bench/work/ (paragraphs of the offline demo corpus, shuffled into
 many files) and reused. ``--quick`` uses 5 MB / 20 MB corpora and writes tokens-quick.json instead.
 
-Usage: python bench/bench_tokens.py [--quick] [--skip-prepare] [--skip-startup]
+Usage: python bench/bench_tokens.py [--quick] [--skip-count] [--skip-prepare] [--skip-startup]
+       [--skip-first-step] [--first-step-mb MB] [--rounds N]
 """
 
 from __future__ import annotations
@@ -238,6 +243,73 @@ def measure_startup(workspace: Path, repeats: int = 5) -> dict | None:
     return row
 
 
+# --------------------------------------------------------------------------- 4. first step
+
+FIRST_STEP_CONFIG = {"model": "models/base/forge-tiny", "max_iterations": 2, "batch_size": 4, "max_seq_length": 512,
+                     "steps_per_report": 1, "steps_per_eval": 1000, "val_batches": 0, "save_every": 1000,
+                     "learning_rate": 1e-4, "warmup_steps": 0, "lr_schedule": "constant", "seed": 0}
+FIRST_STEP_MARKER = "it      1/"
+
+
+def first_step_workspace(demo: Path, dataset: Path, model: Path) -> tuple[Path, int]:
+    """``WORK/first-step``: the prepared set twice, ``data/ids`` (token ids stored by prepare) and
+    ``data/noids`` (the same jsonl files, no stored ids: training tokenizes as it always did)."""
+    import shutil
+
+    import yaml
+
+    from forgellm_tui.core.datasets import PrepareOptions, prepare, read_manifest
+
+    ws = WORK / "first-step"
+    ids, noids = ws / "data" / "ids", ws / "data" / "noids"
+    manifest = read_manifest(ids) or {}
+    if manifest.get("settings", {}).get("dataset_dir") != str(dataset) or "token_ids" not in manifest:
+        shutil.rmtree(ws, ignore_errors=True)
+        (ws / "models" / "base").mkdir(parents=True)
+        (ws / "models" / "base" / "forge-tiny").symlink_to(model, target_is_directory=True)
+        (ws / "configs").mkdir()
+        (ws / "configs" / "first-step.yaml").write_text(yaml.safe_dump(FIRST_STEP_CONFIG))
+        t = time.perf_counter()
+        prepare(PrepareOptions("cpt", dataset, ids, model_path=model, target_tokens=511, mix_ratio=1.0))
+        print(f"  prepared {dataset.parent.name} in {time.perf_counter() - t:.0f} s", flush=True)
+        shutil.rmtree(noids, ignore_errors=True)
+        noids.mkdir(parents=True)
+        for name in ("train.jsonl", "valid.jsonl"):
+            shutil.copy2(ids / name, noids / name)
+        manifest = read_manifest(ids)
+        (noids / "manifest.json").write_text(json.dumps({k: v for k, v in manifest.items() if k != "token_ids"}))
+    totals = read_manifest(ids)["token_ids"]["splits"]
+    return ws, sum(split["tokens"] for split in totals.values())
+
+
+def bench_first_step(demo: Path, model: Path, size_mb: int, rounds: int) -> dict:
+    """Wall time from starting ``forgellm-tui train`` to its first optimizer step (the ``it 1/2`` line),
+    on the same prepared set with and without the token ids stored by ``prepare``, alternating."""
+    import shutil
+
+    dataset = generate_corpus(f"corpus{size_mb}", size_mb, demo)
+    ws, tokens = first_step_workspace(demo, dataset, model)
+    if tokens < 20_000_000:
+        print(f"  note: the prepared set has {tokens:,} tokens (< 20 M: not the measured size)")
+    runs: dict[str, list[float]] = {"ids": [], "noids": []}
+    for _ in range(rounds):
+        for kind in runs:
+            cmd = [sys.executable, "-m", "forgellm_tui", "--workspace", str(ws), "train",
+                   str(ws / "configs" / "first-step.yaml"), "--set", f"data=data/{kind}"]
+            runs[kind].append(_wall(cmd, FIRST_STEP_MARKER))
+            shutil.rmtree(ws / "models" / "cpt", ignore_errors=True)
+            print(f"  {'stored ids' if kind == 'ids' else 'tokenizing':>10}: first step after {runs[kind][-1]:.1f} s",
+                  flush=True)
+    stored, today = statistics.median(runs["ids"]), statistics.median(runs["noids"])
+    row = {"prepared_tokens": tokens, "corpus_mb": round(tree_bytes(dataset) / 1e6, 1),
+           "stored_ids_s": round(stored, 2), "tokenizing_s": round(today, 2),
+           "stored_runs": [round(x, 2) for x in runs["ids"]], "tokenizing_runs": [round(x, 2) for x in runs["noids"]],
+           "first_step_ratio": round(stored / today, 3)}
+    print(f"  first step {stored:.1f} s with stored ids vs {today:.1f} s tokenizing ({tokens:,} tokens): "
+          f"first_step_ratio = {row['first_step_ratio']:.3f} (target <= 0.2)")
+    return row
+
+
 # --------------------------------------------------------------------------- main
 
 def main() -> int:
@@ -245,6 +317,11 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small corpora (5/20 MB); writes tokens-quick.json")
     ap.add_argument("--skip-prepare", action="store_true")
     ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--skip-count", action="store_true")
+    ap.add_argument("--skip-first-step", action="store_true")
+    ap.add_argument("--first-step-mb", type=int, default=90,
+                    help="corpus for the first-step measurement (default 90 MB: > 20 M tokens of the demo tokenizer)")
+    ap.add_argument("--rounds", type=int, default=1, help="first-step rounds (median; default 1)")
     args = ap.parse_args()
     small, big = (5, 20) if args.quick else (50, 500)
     start = time.perf_counter()
@@ -257,9 +334,12 @@ def main() -> int:
     old = json.loads(out_path.read_text()) if out_path.exists() else {}
     result = {"device": runtime.device_info() if hasattr(runtime, "device_info") else "", "cpus": os.cpu_count()}
 
-    print(f"1. token counting, {small} MB corpus, tokenizer of {model.name}:", flush=True)
-    result["count"] = bench_count(corpus_small, model)
-    result["count_ratio"] = result["count"]["count_ratio"]
+    if not args.skip_count:
+        print(f"1. token counting, {small} MB corpus, tokenizer of {model.name}:", flush=True)
+        result["count"] = bench_count(corpus_small, model)
+        result["count_ratio"] = result["count"]["count_ratio"]
+    elif "count_ratio" in old:
+        result["count"], result["count_ratio"] = old.get("count"), old["count_ratio"]
 
     if corpus_big is not None:
         print("2. prepare (CPT, 511-token chunks) peak RSS, fresh subprocess each:", flush=True)
@@ -274,12 +354,19 @@ def main() -> int:
         result["startup"], result["startup_ratio"] = startup, startup["startup_ratio"]
     elif "startup_ratio" in old:
         result["startup"], result["startup_ratio"] = old.get("startup"), old["startup_ratio"]
+    if not args.skip_first_step:
+        print(f"4. first training step with token ids stored by prepare vs tokenizing ({args.first_step_mb} MB "
+              f"corpus, {args.rounds} round(s)):", flush=True)
+        result["first_step"] = bench_first_step(demo, model, args.first_step_mb, args.rounds)
+        result["first_step_ratio"] = result["first_step"]["first_step_ratio"]
+    elif "first_step_ratio" in old:
+        result["first_step"], result["first_step_ratio"] = old.get("first_step"), old["first_step_ratio"]
     result["total_seconds"] = round(time.perf_counter() - start, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {out_path.relative_to(ROOT)} in {result['total_seconds']:.0f} s: count_ratio "
-          f"{result['count_ratio']}, prepare_peak_rss_mb {result.get('prepare_peak_rss_mb')}, "
-          f"startup_ratio {result.get('startup_ratio')}")
+          f"{result.get('count_ratio')}, prepare_peak_rss_mb {result.get('prepare_peak_rss_mb')}, "
+          f"startup_ratio {result.get('startup_ratio')}, first_step_ratio {result.get('first_step_ratio')}")
     return 0
 
 

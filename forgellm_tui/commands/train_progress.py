@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 
 from ..core import events as ev
-from ..tui.format import clock
+from ..tui.format import clock, progress_line
+
+
+#: info lines worth a headless line: what start-up does with the data
+STARTUP_NOTES = ("tokenizing", "using the token ids")
+#: seconds between two progress lines of the same task (the last one is always printed)
+PROGRESS_EVERY = 5.0
 
 
 def _loss(value: float | None) -> str:
@@ -19,6 +25,7 @@ class Printer:
         self.out = out or sys.stdout
         self.run_dir = None
         self.world_size = 1
+        self.progress_at = 0.0
 
     def _print(self, text: str) -> None:
         try:
@@ -56,8 +63,12 @@ class Printer:
             val = f", val {event.validation_loss:.3f}" if event.validation_loss is not None else ""
             self._print(f"saved {label} at iteration {event.iteration}{val}")
         elif isinstance(event, ev.LogLine):
-            if event.level != "info" or "tokenizing" in event.message:
+            if event.level != "info" or event.message.startswith(STARTUP_NOTES):
                 self._print(f"{event.level}: {event.message}")
+        elif isinstance(event, ev.Progress):
+            if event.done >= event.total or event.time - self.progress_at >= PROGRESS_EVERY:
+                self.progress_at = event.time
+                self._print(progress_line(event))
         elif isinstance(event, ev.EarlyStop):
             self._print(f"early stop: {event.reason}")
         elif isinstance(event, ev.ErrorEvent) and event.kind == "oom":

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from . import fsio
+from . import fsio, token_store
 from .datasets_io import SkippedFile, check_file, clean_blocks, iter_text_blocks, printable, walk_files
 from .datasets_types import MANIFEST_FORMAT, MANIFEST_VERSION, PrepareCancelled, PrepareOptions, \
     PrepareResult, Progress
@@ -147,10 +147,15 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
     sources: list[dict] = []
     tokens = {"train": 0, "valid": 0}
 
+    # the ids of each chunk are kept for training when the tokenizer is the model folder's, loaded as mlx-lm loads it
+    identity = token_store.tokenizer_identity(options.model_path) if options.tokenizer is None else None
+    store = identity is not None and counter.row_template is not None
+
     with fsio.atomic_dir(options.output_dir, replace=True) as tmp:
         expected = int(total_bytes * OUTPUT_FACTOR)
-        writers = {"train": ShuffledJsonl(tmp, "train", expected, options.seed),
-                   "valid": ShuffledJsonl(tmp, "valid", int(expected * max(options.valid_fraction, 0.05)), options.seed)}
+        writers = {"train": ShuffledJsonl(tmp, "train", expected, options.seed, with_ids=store),
+                   "valid": ShuffledJsonl(tmp, "valid", int(expected * max(options.valid_fraction, 0.05)), options.seed,
+                                          with_ids=store)}
 
         def write(doc: Document, split: str, quota: float | None) -> None:
             nonlocal done
@@ -160,7 +165,7 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
                     break
                 record = {"text": text, "metadata": {"source": doc.label, "chunk_id": n_chunks, "tokens": n,
                                                      "processed_at": stamp}}
-                writers[split].add(json.dumps(record, ensure_ascii=False) + "\n")
+                writers[split].add(json.dumps(record, ensure_ascii=False) + "\n", counter.row_ids(text) if store else None)
                 n_chunks += 1
                 n_tokens += n
                 tokens[split] += n
@@ -193,16 +198,34 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
                                        f"(add more files to {general_dir.name}/)")
         if progress is not None:
             progress(PROGRESS_TOTAL - 1, PROGRESS_TOTAL, "writing train.jsonl and valid.jsonl")
-        result.train_records = writers["train"].finish(tmp / "train.jsonl")
-        result.valid_records = writers["valid"].finish(tmp / "valid.jsonl")
+        for split in ("train", "valid"):
+            ids = token_store.IdsWriter(tmp, split) if store and writers[split].records else None
+            setattr(result, f"{split}_records", writers[split].finish(tmp / f"{split}.jsonl", ids))
+            if ids is not None:
+                ids.close()
         result.train_tokens, result.valid_tokens = tokens["train"], tokens["valid"]
         if result.train_records == 0:
             raise DataError("no training text left after cleaning", path=dataset, hint="add text files")
         result.seconds = round(time.perf_counter() - start, 3)
-        fsio.atomic_write_json(tmp / "manifest.json", _manifest(options, counter, result, sources, stamp))
+        manifest = _manifest(options, counter, result, sources, stamp)
+        if store:
+            manifest["token_ids"] = token_store.manifest_entry(tmp, identity, counter.row_template,
+                                                               options.target_tokens, _stored_tokens(tmp))
+        fsio.atomic_write_json(tmp / "manifest.json", manifest)
     if progress is not None:
         progress(PROGRESS_TOTAL, PROGRESS_TOTAL, "done")
     return result
+
+
+def _stored_tokens(folder: Path) -> dict[str, int]:
+    """Ids stored per split (text + the specials and EOS of each row)."""
+    import numpy as np
+
+    out = {}
+    for split in ("train", "valid"):
+        path = token_store.lengths_path(folder, split)
+        out[split] = int(np.load(path).sum()) if path.is_file() else 0
+    return out
 
 
 def _manifest(options: PrepareOptions, counter: TokenCounter, result: PrepareResult, sources: list[dict],

@@ -125,6 +125,20 @@ class LogLine(Event):
 
 
 @dataclass(frozen=True)
+class Progress(Event):
+    """Start-up work that takes a while (``task`` "tokenizing"): ``done`` of ``total`` ``unit``,
+    the rate so far and the time left. Emitted at most twice a second, and once when done."""
+
+    task: str
+    done: int
+    total: int
+    unit: str = "rows"
+    per_second: float | None = None
+    eta_seconds: float | None = None
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
 class ErrorEvent(Event):
     message: str
     kind: str = "error"           # "error" (run fails) or "oom" (recovered: smaller batch)

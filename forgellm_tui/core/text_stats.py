@@ -127,12 +127,26 @@ def _load_hf(folder: str, fingerprint: str, like_mlx_lm: bool):
         backend = getattr(tok, "backend_tokenizer", None)
         specials = len(tok.encode("a")) - len(tok.encode("a", add_special_tokens=False))
         engine = HFEngine(backend) if backend is not None else CallableEngine(tok)
+        template = _row_template(tok)
     except Exception as exc:  # noqa: BLE001 - transformers can fail in many ways
         if not (path / "tokenizer.json").is_file():
             raise ModelError(f"cannot load the tokenizer ({type(exc).__name__}: {exc})".split("\n")[0],
                              path=path, hint="check the tokenizer files or choose another model") from exc
-        engine, specials = _raw_engine(path)
+        (engine, specials), template = _raw_engine(path), None
+    if like_mlx_lm:
+        return _checked(engine, path), max(0, specials), template
     return _checked(engine, path), max(0, specials)
+
+
+def _row_template(tok) -> tuple[tuple[int, ...], tuple[int, ...], int | None] | None:
+    """``(prefix, suffix, eos)``: a text row's ids in training are ``prefix + ids + suffix`` (the
+    special tokens the tokenizer adds itself), then EOS unless it already ends with it."""
+    bare = list(tok.encode("a", add_special_tokens=False))
+    full = list(tok.encode("a"))
+    for start in range(len(full) - len(bare) + 1):
+        if full[start:start + len(bare)] == bare:
+            return tuple(full[:start]), tuple(full[start + len(bare):]), tok.eos_token_id
+    return None
 
 
 def _checked(engine, path: Path):
@@ -186,6 +200,8 @@ class TokenCounter:
                  like_mlx_lm: bool = False):
         self.note = ""
         self.special_tokens = 0  # BOS/EOS the tokenizer adds to a row by itself
+        #: (prefix, suffix, eos) of a training row, known when loaded exactly as mlx-lm loads it
+        self.row_template: tuple[tuple[int, ...], tuple[int, ...], int | None] | None = None
         if tokenizer is not None:
             self.engine, self.special_tokens = _object_engine(tokenizer)
             self.kind, self.name = "model", f"{_object_name(tokenizer)} (model tokenizer)"
@@ -200,7 +216,9 @@ class TokenCounter:
                     raise ModelError("no tokenizer in the model folder (tokenizer.json or tokenizer_config.json)",
                                      path=folder, hint="choose a model folder that has its tokenizer files")
                 fingerprint = _fingerprint(folder.resolve())
-                self.engine, self.special_tokens = _load_hf(str(folder.resolve()), fingerprint, like_mlx_lm)
+                loaded = _load_hf(str(folder.resolve()), fingerprint, like_mlx_lm)
+                self.engine, self.special_tokens = loaded[:2]
+                self.row_template = loaded[2] if like_mlx_lm else None
                 self.kind, self.name = "hf", f"{folder.name} (HF tokenizer)"
                 self.key = f"hf{'x' if like_mlx_lm else ''}:{folder.name}:{fingerprint}"
                 return
@@ -230,6 +248,17 @@ class TokenCounter:
 
     def count_many(self, texts: list[str]) -> list[int]:
         return self.engine.count_many(texts)
+
+    def row_ids(self, text: str) -> list[int] | None:
+        """The token ids mlx-lm trains on for a ``{"text": text}`` row (specials and EOS included), or
+        None when this tokenizer was not loaded as mlx-lm loads it."""
+        if self.row_template is None or not isinstance(self.engine, HFEngine):
+            return None
+        prefix, suffix, eos = self.row_template
+        ids = [*prefix, *self.engine.ids(text), *suffix]
+        if eos is not None and (not ids or ids[-1] != eos):
+            ids.append(eos)
+        return ids
 
     def chunk(self, text: str, target: int) -> list[tuple[str, int]]:
         if not self.can_chunk:

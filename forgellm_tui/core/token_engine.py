@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from itertools import accumulate
 
-from .token_split import Memo, Splitter, bytes_to_unicode, piece_pattern
+from .token_split import MEMO_LIMIT, Memo, Splitter, bytes_to_unicode, piece_pattern
 
 PROBE = (
     "The quick brown fox's 12345 jumps over 3.14 lazy dogs; I'LL do it, you'd've known.\n\n"
@@ -33,6 +33,7 @@ class HFEngine:
         self.backend = backend
         self.fast = False
         self._added = None
+        self._ids_memo: dict[str, tuple[int, ...]] = {}
         found = piece_pattern(backend)
         if found is None:
             return
@@ -82,6 +83,23 @@ class HFEngine:
             return [self.count(t) for t in texts]
         encs = self.backend.encode_batch_fast(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encs]
+
+    def ids(self, text: str) -> list[int]:
+        """``encode(text, add_special_tokens=False).ids``; on the fast path the ids of each piece are
+        memoised (BPE never merges across pieces, so the text's ids are its pieces' ids in order)."""
+        ready = self._prepare(text)
+        if ready is None:
+            return self.backend.encode(text, add_special_tokens=False).ids
+        memo = self._ids_memo
+        out: list[int] = []
+        for piece in self._pieces(ready):
+            ids = memo.get(piece)
+            if ids is None:
+                ids = memo[piece] = self._memo.piece_ids(piece)
+                if len(memo) > MEMO_LIMIT:
+                    memo.clear()
+            out.extend(ids)
+        return out
 
     # ------------------------------------------------------------------ chunking
     def chunk(self, text: str, target: int) -> list[tuple[str, int]]:

@@ -123,6 +123,10 @@ class Memo(dict):
         self[piece] = n
         return n
 
+    def piece_ids(self, piece: str) -> tuple[int, ...]:
+        """The token ids of one piece (BPE on its byte-mapped text, as the tokenizer does)."""
+        return tuple(t.id for t in self._model.tokenize("".join(map(self._map.__getitem__, piece.encode("utf-8")))))
+
 
 
 

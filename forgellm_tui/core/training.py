@@ -28,7 +28,8 @@ from .errors import ForgeError
 from .run_folder import CONFIG, RunFolder
 from .run_open import (check_shape, load_run_config, open_folder, prepare_run, resume_config,  # noqa: F401
                        resume_point, settings_for_run)
-from .training_data import pack, tokenize
+from .token_store import load_or_tokenize
+from .training_data import pack
 from .training_plan import Estimate, Plan, check_output, estimate, iterations_for, preflight  # noqa: F401
 from .training_setup import adapter_config, load_tokenizer
 
@@ -202,9 +203,10 @@ def _synchronize() -> None:
 def _load_data(ctx: _Context, checkpoint: Path | None) -> None:
     cfg, plan = ctx.cfg, ctx.plan
     tokenizer = load_tokenizer(plan.model_path, cfg)
-    ctx.log("info", f"tokenizing {plan.scan.train_rows:,} training and {plan.scan.valid_rows:,} validation rows")
-    train = tokenize(plan.train_rows, plan.scan.format, tokenizer, cfg)
-    valid = tokenize(plan.valid_rows, plan.scan.format, tokenizer, cfg)
+    train, valid = load_or_tokenize(
+        plan.scan.folder, plan.model_path, plan.train_rows, plan.valid_rows, plan.scan.format, tokenizer, cfg,
+        progress=lambda done, total, rate, eta: ctx.emit(ev.Progress("tokenizing", done, total, "rows", rate, eta)),
+        log=lambda message: ctx.log("info", message))
     plan.train_rows = plan.valid_rows = []  # free the raw text
     if cfg.packing:
         train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)

@@ -19,6 +19,7 @@ from .errors import DataError
 
 PAD_TO = 32
 BUCKET = 16  # batches per length-sorting bucket
+TOKENIZE_BATCH = 512  # rows per call to the tokenizer (and per progress report)
 
 
 @dataclass
@@ -149,24 +150,31 @@ def _from_lists(seqs: list[list[int]], offsets: list[int]) -> TokenRows:
     return TokenRows(flat, starts, lengths, np.array(offsets, dtype=np.int64))
 
 
-def tokenize(rows: list[dict], fmt: str, tokenizer, cfg) -> TokenRows:
-    """Token ids as mlx-lm's datasets make them (EOS appended to text; chat template for IFT)."""
+def tokenize(rows: list[dict], fmt: str, tokenizer, cfg, progress=None) -> TokenRows:
+    """Token ids as mlx-lm's datasets make them (EOS appended to text; chat template for IFT).
+
+    ``progress(rows_done)`` is called every ``TOKENIZE_BATCH`` rows and at the end.
+    """
     seqs: list[list[int]] = []
     offsets: list[int] = []
     if fmt == "text":
         hf = getattr(tokenizer, "_tokenizer", tokenizer)
         eos = tokenizer.eos_token_id
         texts = [r[cfg.text_feature] for r in rows]
-        for i in range(0, len(texts), 512):
-            for ids in hf(texts[i:i + 512])["input_ids"]:
+        for i in range(0, len(texts), TOKENIZE_BATCH):
+            for ids in hf(texts[i:i + TOKENIZE_BATCH])["input_ids"]:
                 ids = list(ids)
                 if eos is not None and (not ids or ids[-1] != eos):
                     ids.append(eos)
                 seqs.append(ids)
                 offsets.append(0)
+            if progress is not None:
+                progress(len(seqs))
         return _from_lists(seqs, offsets)
     mask = cfg.effective_mask_prompt
-    for row in rows:
+    for n, row in enumerate(rows, 1):
+        if progress is not None and n % TOKENIZE_BATCH == 0:
+            progress(n)
         if fmt == "chat":
             messages = row[cfg.chat_feature]
         else:
@@ -181,6 +189,8 @@ def tokenize(rows: list[dict], fmt: str, tokenizer, cfg) -> TokenRows:
                                                        return_dict=False))
         seqs.append(ids)
         offsets.append(offset)
+    if progress is not None:
+        progress(len(seqs))
     return _from_lists(seqs, offsets)
 
 

@@ -15,7 +15,8 @@ from .config import ConfigFieldError
 from .config_schema import TrainingConfig
 from .distributed_hosts import world_size as ranks_for
 from .errors import ForgeError, ModelError
-from .training_data import DataScan, pack, scan_data, tokenize
+from .token_store import load_or_tokenize
+from .training_data import DataScan, pack, scan_data
 from .training_setup import is_quantized, load_tokenizer, num_model_layers
 
 
@@ -181,8 +182,8 @@ def estimate(config: TrainingConfig) -> Estimate:
     if scan.train_tokens is not None and scan.valid_tokens is not None and not cfg.packing:
         return make_estimate(plan, scan.train_rows, scan.valid_rows, scan.train_tokens, scan.valid_tokens, False, 0)
     tokenizer = load_tokenizer(plan.model_path, cfg)
-    train = tokenize(plan.train_rows, scan.format, tokenizer, cfg)
-    valid = tokenize(plan.valid_rows, scan.format, tokenizer, cfg)
+    train, valid = load_or_tokenize(scan.folder, plan.model_path, plan.train_rows, plan.valid_rows, scan.format,
+                                    tokenizer, cfg)
     truncated = int((train.lengths > cfg.max_seq_length).sum())
     if cfg.packing:
         train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)

@@ -67,3 +67,11 @@ def clock(seconds: float | None, unknown: str = "—") -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def progress_line(event) -> str:
+    """A ``core.events.Progress`` as ``tokenizing: 12,288/51,065 rows (24%) · 2,345 rows/s · ETA 0:16``."""
+    pct = 100 * event.done / event.total if event.total else 100.0
+    rate = f" · {event.per_second:,.0f} {event.unit}/s" if event.per_second else ""
+    eta = f" · ETA {clock(event.eta_seconds, unknown='--:--')}" if event.done < event.total else " · done"
+    return f"{event.task}: {event.done:,}/{event.total:,} {event.unit} ({pct:.0f}%){rate}{eta}"

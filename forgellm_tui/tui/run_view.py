@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core import events as ev
+from .format import progress_line
 
 ACTIVE = ("queued", "starting", "running", "paused", "stopping")
 #: markers in ``stop_reason`` of runs stopped because the terminal or the app went away
@@ -65,6 +66,7 @@ class RunView:
     last_checkpoint: str | None = None
     overfitting: str | None = None
     notice: str | None = None         # e.g. OOM recovery
+    startup: str | None = None        # start-up work in progress ("tokenizing: 12,288/51,065 rows …")
     pid: int | None = None
     threshold: float = 0.3            # overfitting_threshold of the run's config
     world_size: int = 1               # ranks of a distributed run (tokens_per_second is their sum)
@@ -113,7 +115,10 @@ class RunView:
         """One event of a run trained in this app."""
         if isinstance(event, ev.Metrics):
             self.apply_record({**event.record(), "max_iterations": event.max_iterations})
+        elif isinstance(event, ev.Progress):
+            self.startup = progress_line(event) if event.done < event.total else None
         elif isinstance(event, ev.RunStarted):
+            self.startup = None
             self.run_dir, self.name = Path(event.run_dir), event.name
             self.max_iterations, self.iteration = event.max_iterations, event.start_iteration
             self.started_at, self.ended_at, self.error = event.time, None, None
@@ -121,6 +126,7 @@ class RunView:
         elif isinstance(event, ev.StateChanged):
             self.state, self.iteration = event.state, max(self.iteration, event.iteration)
             if event.state in ev.FINAL_STATES:
+                self.startup = None
                 self.reason = event.reason
                 self.ended_at, self.eta_seconds = event.time, None
                 if event.state == ev.FAILED:

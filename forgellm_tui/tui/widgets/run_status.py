@@ -73,6 +73,8 @@ class RunStatus(Static):
         grid.add_row("grad", "—" if view.gradient_norm is None else f"{view.gradient_norm:.4f} norm")
         grid.add_row("ckpt", view.last_checkpoint or "—")
         parts = [Text(view.name or "(starting)", style="bold", no_wrap=True, overflow="ellipsis"), grid]
+        if view.startup and view.is_active:
+            parts.append(Text(f"⋯ {view.startup}", style="cyan", no_wrap=True, overflow="ellipsis"))
         if view.overfitting:
             parts.append(Text(f"⚠ overfitting: {view.overfitting}", style="bold yellow"))
         if view.notice:
