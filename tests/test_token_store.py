@@ -24,7 +24,8 @@ def prepare(ws, name="stored") -> str:
 
 def train_output(ws, data, capsys) -> str:
     capsys.readouterr()
-    assert main(["--workspace", str(ws), "train", "configs/cpt-demo.yaml", "--set", f"data={data}", *TRAIN]) == 0
+    config = str(ws / "configs" / "cpt-demo.yaml")
+    assert main(["--workspace", str(ws), "train", config, "--set", f"data={data}", *TRAIN]) == 0
     return capsys.readouterr().out
 
 
