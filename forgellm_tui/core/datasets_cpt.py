@@ -165,7 +165,8 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
                     break
                 record = {"text": text, "metadata": {"source": doc.label, "chunk_id": n_chunks, "tokens": n,
                                                      "processed_at": stamp}}
-                writers[split].add(json.dumps(record, ensure_ascii=False) + "\n", counter.row_ids(text) if store else None)
+                line = json.dumps(record, ensure_ascii=False) + "\n"
+                writers[split].add(line, counter.row_ids(text) if store else None)
                 n_chunks += 1
                 n_tokens += n
                 tokens[split] += n
@@ -198,11 +199,8 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
                                        f"(add more files to {general_dir.name}/)")
         if progress is not None:
             progress(PROGRESS_TOTAL - 1, PROGRESS_TOTAL, "writing train.jsonl and valid.jsonl")
-        for split in ("train", "valid"):
-            ids = token_store.IdsWriter(tmp, split) if store and writers[split].records else None
-            setattr(result, f"{split}_records", writers[split].finish(tmp / f"{split}.jsonl", ids))
-            if ids is not None:
-                ids.close()
+        result.train_records, result.valid_records = (_finish_split(tmp, split, writers[split], store)
+                                                      for split in ("train", "valid"))
         result.train_tokens, result.valid_tokens = tokens["train"], tokens["valid"]
         if result.train_records == 0:
             raise DataError("no training text left after cleaning", path=dataset, hint="add text files")
@@ -215,6 +213,15 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
     if progress is not None:
         progress(PROGRESS_TOTAL, PROGRESS_TOTAL, "done")
     return result
+
+
+def _finish_split(folder: Path, split: str, writer: ShuffledJsonl, store: bool) -> int:
+    """Write ``<split>.jsonl`` (and its token ids when they are kept); the number of records."""
+    ids = token_store.IdsWriter(folder, split) if store and writer.records else None
+    records = writer.finish(folder / f"{split}.jsonl", ids)
+    if ids is not None:
+        ids.close()
+    return records
 
 
 def _stored_tokens(folder: Path) -> dict[str, int]:
