@@ -75,11 +75,12 @@ class _Printer:
 
 def run(args) -> int:
     from ..core.datasets import PrepareOptions, prepare
+    from ..core.names import check_name
 
+    name = check_name(args.name or args.kind, "--name")
     settings = settings_from(args)
     dataset = Path(args.dataset).expanduser() if args.dataset else settings.dataset_dir
     model = resolve_model(args.model, settings, required=args.kind == "cpt")
-    name = args.name or args.kind
     options = PrepareOptions(
         kind=args.kind, dataset_dir=dataset, output_dir=settings.data_dir / name, model_path=model,
         target_tokens=args.target_tokens, valid_fraction=args.valid_fraction, seed=args.seed,
