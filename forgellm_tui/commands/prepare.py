@@ -74,7 +74,7 @@ class _Printer:
 
 
 def run(args) -> int:
-    from ..core.datasets import PrepareOptions, prepare
+    from ..core.datasets import PrepareOptions, check_replaceable, prepare
     from ..core.names import check_name
 
     name = check_name(args.name or args.kind, "--name")
@@ -86,6 +86,7 @@ def run(args) -> int:
         target_tokens=args.target_tokens, valid_fraction=args.valid_fraction, seed=args.seed,
         mix_ratio=args.mix_ratio, general_dir=Path(args.general) if args.general else None,
         ift_input=Path(args.input) if args.input else None)
+    check_replaceable(options.output_dir)  # before any output: a refused run prints one line only
     print(f"preparing {args.kind.upper()} data from {options.ift_path if args.kind == 'ift' else dataset}"
           + (f" with the tokenizer of {model}" if model else ""), flush=True)
     result = prepare(options, progress=_Printer())
