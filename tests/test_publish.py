@@ -137,7 +137,7 @@ def test_bad_checkpoints_and_names_are_refused(ws):
     assert "missing state.json" in str(err) and "0000008" in str(err) and "4, 12" in err.hint
     _refused(ws, "no checkpoint at iteration 99", checkpoint=99)
     _refused(ws, "unknown checkpoint", checkpoint="newest")
-    _refused(ws, "invalid model name", name="../escape")
+    _refused(ws, "published model name: '../escape' is a path", name="../escape")
     (run / "best/adapters.safetensors").unlink()
     _refused(ws, "best.*incomplete|incomplete.*best", checkpoint="best")
 

@@ -73,7 +73,7 @@ def test_cli_argument_errors(workspace, capsys):
     assert cli.main(["--workspace", str(workspace), "train", str(path), "--set", "batch_size"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
     assert cli.main(["--workspace", str(workspace), "train", "--resume", str(workspace / "data")]) == 2
-    assert "config.yaml" in capsys.readouterr().err
+    assert "not a run folder (no run.json)" in capsys.readouterr().err
     assert cli.main(["--workspace", str(workspace), "train", str(workspace / "configs/nope.yaml")]) == 2
     assert "config file not found" in capsys.readouterr().err
 

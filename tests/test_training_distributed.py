@@ -21,6 +21,7 @@ import yaml
 from forgellm_tui import cli
 from forgellm_tui.core import checkpoints as ck
 from forgellm_tui.core.config import load_config
+from forgellm_tui.core.run_lock import RunLock, RunLocked
 from forgellm_tui.core.training import train
 from forgellm_tui.settings import Settings
 
@@ -246,6 +247,9 @@ def test_ctrl_c_stops_every_rank_after_the_same_step(dist):
         for line in proc.stdout:
             if line.startswith("it ") and line.split()[1].startswith("3/"):
                 break
+        folder = ws / "models" / "cpt" / "ctrl-c"
+        with pytest.raises(RunLocked, match=f"pid {run_json(folder)['pid']}"):  # rank 0 holds the run folder
+            RunLock.acquire(folder)
         proc.send_signal(signal.SIGINT)
         out = proc.communicate(timeout=120)[0]
     finally:

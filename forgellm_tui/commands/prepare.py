@@ -76,17 +76,19 @@ class _Printer:
 
 
 def run(args) -> int:
-    from ..core.datasets import PrepareOptions, prepare
+    from ..core.datasets import PrepareOptions, check_replaceable, prepare
+    from ..core.names import check_name
 
+    name = check_name(args.name or args.kind, "--name")
     settings = settings_from(args)
     dataset = Path(args.dataset).expanduser() if args.dataset else settings.dataset_dir
     model = resolve_model(args.model, settings, required=args.kind == "cpt")
-    name = args.name or args.kind
     options = PrepareOptions(
         kind=args.kind, dataset_dir=dataset, output_dir=settings.data_dir / name, model_path=model,
         target_tokens=args.target_tokens, valid_fraction=args.valid_fraction, seed=args.seed,
         mix_ratio=args.mix_ratio, general_dir=Path(args.general) if args.general else None,
         ift_input=Path(args.input) if args.input else None)
+    check_replaceable(options.output_dir)  # before any output: a refused run prints one line only
     print(f"preparing {args.kind.upper()} data from {options.ift_path if args.kind == 'ift' else dataset}"
           + (f" with the tokenizer of {model}" if model else ""), flush=True)
     result = prepare(options, progress=_Printer())

@@ -61,7 +61,9 @@ def _load(args, settings):
     if args.start_run:
         return load_config(Path(args.start_run) / "config.yaml", overrides, settings)
     if args.resume:
-        path = Path(args.config) if args.config else Path(args.resume) / "config.yaml"
+        from ..core.run_open import resume_target
+
+        path = Path(args.config) if args.config else resume_target(Path(args.resume)) / "config.yaml"
         return load_config(path, overrides, settings)
     if not args.config:
         raise ConfigError("no config given", hint="forgellm-tui train configs/cpt-demo.yaml (or --resume RUN_DIR)")
@@ -77,9 +79,9 @@ def run(args) -> int:
         return run_rank(args)
     settings = settings_from(args)
     if args.resume and not args.workspace:
-        from ..core.training import settings_for_run
+        from ..core.run_open import resume_target, settings_for_run
 
-        settings = settings_for_run(Path(args.resume))
+        settings = settings_for_run(resume_target(Path(args.resume)))
     cfg = _load(args, settings)
     if args.detach:
         return _detach(args, cfg, settings)
@@ -145,8 +147,12 @@ def _detach(args, cfg, settings) -> int:
 
         launch_plan(cfg, settings)
     if args.resume:
-        run_dir = Path(args.resume).resolve()
-        child = ["train", "--resume", str(run_dir)]
+        from ..core.run_lock import check_free
+        from ..core.run_open import resume_target
+
+        run_dir = resume_target(Path(args.resume))
+        check_free(run_dir)  # refuse now, not in the background
+        child = ["train", "--resume", str(Path(args.resume).resolve())]
         if args.config:
             child.insert(1, str(Path(args.config).resolve()))
         for item in args.overrides:

@@ -39,8 +39,11 @@ def launch(args, cfg, settings, run_dir: Path | None = None) -> int:
     plan = launch_plan(cfg, settings)
     child = ["--rank-child", None, "--rank-backend", plan.backend]
     if args.resume:
+        from ..core.run_lock import check_free
+
         adjusted, run_dir, _ = resume_config(cfg, Path(args.resume), None)
         check_divisible(adjusted, len(plan.hosts))
+        check_free(run_dir)  # refuse before the ranks start
         child += ["--rank-resume", *([str(Path(args.config).resolve())] if args.config else [])]
         for item in args.overrides:
             child += ["--set", item]
@@ -49,7 +52,7 @@ def launch(args, cfg, settings, run_dir: Path | None = None) -> int:
     elif run_dir is None:
         run_dir = prepare_run(cfg)
     run_dir = Path(run_dir).resolve()
-    child[1] = str(run_dir)
+    child[1] = str(Path(args.resume).resolve() if args.resume else run_dir)  # a resume may name a checkpoint
     before = read_run_json(run_dir) or {}
     tmp = Path(tempfile.mkdtemp(prefix="forgellm-hosts-"))
     try:

@@ -210,6 +210,10 @@ def _cross_checks(v: dict[str, Any], explicit: set[str]) -> dict[str, str]:
         errors["weight_decay"] = f"optimizer {opt} has no weight decay; use optimizer: adamw"
     errors.update(_schedule_checks(v))
     from .distributed_hosts import section_errors
+    from .names import RULE, name_problem
+
+    if v.get("name") is not None and (problem := name_problem(v["name"])) is not None:
+        errors["name"] = f"{problem} — {RULE}"
 
     for key, message in section_errors(v.get("distributed"), v.get("batch_size")).items():
         errors.setdefault(key, message)

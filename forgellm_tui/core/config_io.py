@@ -12,8 +12,35 @@ from .errors import ConfigError
 def _yaml_loader():
     import yaml
 
+    class DuplicateKey(yaml.YAMLError):
+        def __init__(self, key, line: int, first: int):
+            super().__init__(f"duplicate key {key!r}")
+            self.key, self.line, self.first = key, line, first
+
     class Loader(yaml.SafeLoader):
-        """SafeLoader that also reads 5e-5 as a float (YAML 1.1 needs a dot), like mlx-lm."""
+        """SafeLoader that also reads 5e-5 as a float (YAML 1.1 needs a dot), like mlx-lm.
+
+        A key written twice in one mapping is an error: YAML readers keep the last value, so a
+        forgotten earlier line would silently change the run.
+        """
+
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen: dict = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    line = key_node.start_mark.line + 1
+                    try:
+                        if key in seen:
+                            raise DuplicateKey(key, line, seen[key])
+                    except TypeError:  # an unhashable key: the constructor reports it
+                        continue
+                    seen[key] = line
+            return super().construct_mapping(node, deep)
+
+    Loader.DuplicateKey = DuplicateKey
 
     Loader.add_implicit_resolver(
         "tag:yaml.org,2002:float",
@@ -34,8 +61,12 @@ def read_yaml(path: str | Path) -> dict:
         raise ConfigError("config file not found", path=path, hint="check the path (configs/ holds examples)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file ({exc})", path=path, hint="check the file") from None
+    loader = _yaml_loader()
     try:
-        data = yaml.load(text, Loader=_yaml_loader())
+        data = yaml.load(text, Loader=loader)
+    except loader.DuplicateKey as exc:
+        raise ConfigError(f"key {exc.key!r} appears twice (line {exc.first} and line {exc.line})", path=path,
+                          hint="keep one of them") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

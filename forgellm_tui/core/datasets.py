@@ -20,7 +20,7 @@ from .datasets_cpt import document_chunks, list_documents, prepare_cpt
 from .datasets_ift import check_record, prepare_ift
 from .datasets_io import SkippedFile, normalize_text, read_preview
 from .datasets_scan import CategoryTotals, DatasetScan, FileEntry, scan_dataset
-from .datasets_types import BadLine, PrepareCancelled, PrepareOptions, PrepareResult, Progress
+from .datasets_types import MANIFEST_FORMAT, BadLine, PrepareCancelled, PrepareOptions, PrepareResult, Progress
 from .errors import DataError
 
 __all__ = [
@@ -34,6 +34,7 @@ def prepare(options: PrepareOptions, progress: Progress | None = None,
             cancel: threading.Event | None = None) -> PrepareResult:
     """Prepare CPT or IFT data as ``options.kind`` says. ``progress(done, total, message)``."""
     options.validate()
+    check_replaceable(options.output_dir)
     try:
         if options.kind == "cpt":
             return prepare_cpt(options, progress, cancel)
@@ -41,6 +42,22 @@ def prepare(options: PrepareOptions, progress: Progress | None = None,
     except OSError as exc:  # disk full, permissions changed under us …: one clear line, nothing half-written
         raise DataError(f"cannot read or write ({exc.strerror or exc})", path=exc.filename or options.output_dir,
                         hint="check free space and permissions") from exc
+
+
+def check_replaceable(folder: Path) -> None:
+    """Refuse to replace ``folder`` unless it is missing, empty, or prepared data (our manifest).
+
+    Preparing swaps the whole output folder for the new one, so anything else there would be lost.
+    """
+    folder = Path(folder)
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if folder.is_dir() and not folder.is_symlink():
+        manifest = read_manifest(folder)
+        if (manifest or {}).get("format") == MANIFEST_FORMAT or not any(folder.iterdir()):
+            return
+    raise DataError("exists and is not a prepared-data folder (no manifest.json of ours); it is left as it is",
+                    path=folder, hint="choose another --name, or move that folder away first")
 
 
 def read_manifest(folder: str | Path) -> dict | None:

@@ -56,6 +56,9 @@ def section_errors(value, batch_size: int | None = None) -> dict[str, str]:
         names = split_hosts(hosts)
         if names is None:
             return {"distributed": f"hosts must be a list of host names, got {hosts!r}"}
+        bad = next((n for n in names if host_problem(n)), None)
+        if bad is not None:
+            return {"distributed": host_problem(bad)}
         if len(names) < 2:
             return {"distributed": f"hosts lists {len(names)} host; data-parallel training needs at least 2 ranks"}
         if batch_size and batch_size % len(names):
@@ -81,6 +84,13 @@ def split_hosts(hosts) -> list[str] | None:
     if not all(isinstance(h, str) and h.strip() and not any(c.isspace() for c in h.strip()) for h in hosts):
         return None
     return [h.strip() for h in hosts]
+
+
+def host_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a host; a name starting with '-' would reach ssh as an option."""
+    if name.startswith("-") or name.rpartition("@")[2].startswith("-"):
+        return f"host {name!r} starts with '-' (ssh would read it as an option) — use the machine's name or address"
+    return None
 
 
 def is_local(name: str) -> bool:
@@ -126,6 +136,8 @@ def read_hostfile(path: Path) -> list[Host]:
         else:
             raise HostError(f"host {n} is neither a host name nor {{\"ssh\": NAME, \"ips\": [...]}}", path=path,
                             hint="fix that entry")
+        if host_problem(name):
+            raise HostError(f"host {n}: {host_problem(name)}", path=path, hint="fix that entry")
         hosts.append(_host(name, ips))
     return hosts
 
@@ -145,7 +157,11 @@ def configured_hosts(cfg, settings=None) -> list[Host]:
             workspace = settings.workspace if settings is not None else Path(cfg.workspace or ".")
             path = Path(workspace) / path
         return read_hostfile(path)
-    return [_host(name) for name in split_hosts(section.get("hosts")) or []]
+    names = split_hosts(section.get("hosts")) or []
+    for name in names:
+        if host_problem(name):
+            raise HostError(host_problem(name), path=cfg.source, hint="fix distributed.hosts")
+    return [_host(name) for name in names]
 
 
 def world_size(cfg) -> int:

@@ -97,8 +97,9 @@ def _resolve(host: Host) -> str:
 def check_ssh(host: Host, python: str, workspace: str) -> str | None:
     """None when ``host`` answers over SSH and has this Python and workspace; else why not."""
     remote = f"test -x {shlex.quote(python)} || exit 41; test -d {shlex.quote(workspace)} || exit 42"
+    # "--" ends ssh's options: the host can never be read as one (names starting with '-' are refused too)
     cmd = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={SSH_TIMEOUT}", "-o", "LogLevel=ERROR",
-           host.name, remote]
+           "--", host.name, remote]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=SSH_TIMEOUT + 7,
                               stdin=subprocess.DEVNULL)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import json
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +45,10 @@ def default_name(run_dir: Path, iteration: int) -> str:
 
 
 def check_name(name: str) -> str:
-    """A published model name is one folder name: letters, digits, '.', '_' and '-'."""
-    if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-        raise ForgeError(f"invalid model name '{name}'", hint="use letters, digits, '.', '_' or '-'")
-    return name
+    """A published model name is one folder name under published/ (see ``names``)."""
+    from .names import check_name as check_folder_name
+
+    return check_folder_name(name, "published model name")
 
 
 def metrics_warnings(run_dir: Path) -> list[str]:

@@ -36,8 +36,12 @@ def default_name(cfg) -> str:
 
 
 def check_name(name: str) -> str:
-    if not name or name.strip() != name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
-        raise ConfigError(f"run name {name!r} cannot be a folder name", hint="use letters, digits, - _ and .")
+    """A run name is one folder name under the runs folder (see ``names``)."""
+    from .names import RULE, name_problem
+
+    problem = name_problem(name)
+    if problem is not None:
+        raise ConfigError(f"run name: {problem}", hint=RULE)
     return name
 
 
@@ -49,6 +53,10 @@ def choose_run_dir(cfg, settings) -> Path:
         if (path / RUN_JSON).exists():
             raise ConfigError("run folder already holds a run", path=path,
                               hint="choose another run_dir/--name, or continue it with --resume")
+        if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+            # a run writes config.yaml, best/, checkpoints/ … there: never into a folder of other files
+            raise ConfigError("run_dir is an existing folder that is not a run folder (no run.json)", path=path,
+                              hint="point run_dir (adapter_path) at a new or empty folder")
         return path
     base = Path(cfg.output_dir).expanduser() if cfg.output_dir else (settings.ift_dir if cfg.is_ift else settings.cpt_dir)
     base = base if base.is_absolute() else settings.workspace / base
@@ -71,6 +79,7 @@ class RunFolder:
     def __init__(self, path: Path, info: dict[str, Any]):
         self.path = Path(path)
         self.info = info
+        self.lock = None   # the run_lock.RunLock of a run writing this folder
         self._metrics: fsio.JsonlAppender | None = None
         self._log: fsio.JsonlAppender | None = None
 
@@ -145,3 +154,37 @@ class RunFolder:
             if appender is not None:
                 appender.close()
         self._metrics = self._log = None
+
+    def unlock(self) -> None:
+        """Let another run write this folder (the end of this run)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def remove_leftovers(run_dir: Path) -> list[str]:
+    """Remove the ``.tmp-`` files and folders a killed writer left in a run folder; names removed.
+
+    Call it only while holding the run's lock: a live writer's temporary files look the same. A
+    folder swap killed between its two renames left the previous folder as ``.tmp-NAME.old`` and
+    nothing at ``NAME``: that one is put back instead.
+    """
+    import shutil
+
+    removed = []
+    for folder in (run_dir, run_dir / "checkpoints"):
+        try:
+            entries = sorted(p for p in folder.iterdir() if fsio.is_temp_name(p))
+        except OSError:
+            continue
+        for entry in entries:
+            original = entry.with_name(entry.name[len(fsio.TMP_PREFIX):-len(".old")])
+            if entry.name.endswith(".old") and entry.is_dir() and not original.exists():
+                os.replace(entry, original)
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry.relative_to(run_dir).as_posix())
+    return removed

@@ -7,21 +7,42 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import checkpoints as ck
+from . import fsio
 from .config import ConfigFieldError, load_config
 from .config_schema import SHAPE_FIELDS, TrainingConfig
 from .errors import ConfigError
-from .run_folder import CONFIG, RunFolder, choose_run_dir
+from .run_folder import CONFIG, RUN_JSON, RunFolder, choose_run_dir, remove_leftovers
+from .run_lock import RunLock
 from .training_plan import Plan, check_output, preflight
+
+
+RESUME_HINT = "pass a run folder (models/cpt/<run>) or one of its checkpoints (<run>/checkpoints/<iteration>)"
+
+
+def resume_target(path: Path) -> Path:
+    """The run folder ``--resume PATH`` means: PATH itself, or the run a checkpoint folder belongs to."""
+    path = Path(path).expanduser().resolve()
+    if (path / RUN_JSON).is_file():
+        return path
+    run_dir = path.parent.parent
+    if path.parent.name == "checkpoints" and (run_dir / RUN_JSON).is_file():
+        if not (path / ck.STATE).is_file():
+            raise ConfigError(f"checkpoint is incomplete (no {ck.STATE})", path=path,
+                              hint="resume from the run folder (its newest complete checkpoint) or another checkpoint")
+        return run_dir
+    if (path.parent / RUN_JSON).is_file():
+        raise ConfigError("not a checkpoint a run can continue from", path=path, hint=RESUME_HINT)
+    if not path.exists():
+        raise ConfigError("run folder not found", path=path, hint=RESUME_HINT)
+    raise ConfigError(f"not a run folder (no {RUN_JSON})", path=path, hint=RESUME_HINT)
 
 
 def resume_point(resume_from: Path) -> tuple[Path, Path]:
     """``(run_dir, checkpoint)`` for a run folder (newest complete checkpoint) or a checkpoint folder."""
     resume_from = Path(resume_from).expanduser().resolve()
-    if (resume_from / ck.STATE).is_file() and resume_from.parent.name == "checkpoints":
-        return resume_from.parent.parent, resume_from
-    if not (resume_from / "run.json").is_file():
-        raise ConfigError("not a run folder (no run.json)", path=resume_from,
-                          hint="pass a folder under models/cpt or models/ift")
+    run_dir = resume_target(resume_from)
+    if run_dir != resume_from:
+        return run_dir, resume_from
     from .runs import read_run
 
     info = read_run(resume_from, with_metrics=False)
@@ -50,8 +71,34 @@ def prepare_run(config: TrainingConfig, status: str = "queued") -> Path:
     plan = preflight(config)
     run_dir = choose_run_dir(config, plan.settings)
     check_output(config, run_dir)
-    RunFolder.create(run_dir, config, status=status)
+    create_locked(run_dir, config, status).unlock()  # the process that trains takes the lock again
     return run_dir
+
+
+def create_locked(path: Path, cfg: TrainingConfig, status: str = "starting") -> RunFolder:
+    """A new run folder, locked. Two runs started at once with one name: the second is refused."""
+    fsio.ensure_writable_dir(path)
+    lock = RunLock.acquire(path)
+    try:
+        if (path / RUN_JSON).exists():
+            raise ConfigError("run folder already holds a run", path=path,
+                              hint="choose another run_dir/--name, or continue it with --resume")
+        run = RunFolder.create(path, cfg, status=status)
+    except BaseException:
+        lock.release()
+        raise
+    run.lock = lock
+    return run
+
+
+def lock_existing(resume_from: Path | None, run_dir: Path | None) -> RunLock | None:
+    """The lock of the existing folder a resume (or a ``prepare_run`` folder) writes; None for a new run."""
+    target = resume_target(resume_from) if resume_from is not None else run_dir
+    if target is None:
+        return None
+    if not (Path(target) / RUN_JSON).is_file():
+        raise ConfigError(f"not a run folder (no {RUN_JSON})", path=target, hint=RESUME_HINT)
+    return RunLock.acquire(target)
 
 
 def load_run_config(run_dir: Path, overrides: dict | None = None, settings=None) -> TrainingConfig:
@@ -82,10 +129,29 @@ def resume_config(cfg: TrainingConfig, resume_from: Path | None, run_dir: Path |
     return cfg, run_dir, checkpoint
 
 
-def open_folder(cfg: TrainingConfig, plan: Plan, run_dir: Path | None) -> RunFolder:
-    """The run folder: an existing one (resume, ``prepare_run``) or a new one."""
+def open_folder(cfg: TrainingConfig, plan: Plan, run_dir: Path | None, lock: RunLock | None = None) -> RunFolder:
+    """The run folder: an existing one (resume, ``prepare_run``; ``lock`` is its lock) or a new one."""
     if run_dir is not None:
-        return RunFolder.open(Path(run_dir))
+        run = RunFolder.open(Path(run_dir))
+        run.lock = lock
+        removed = remove_leftovers(run.path) if lock is not None else []
+        if removed:
+            run.log("info", f"removed what an interrupted write left behind: {', '.join(removed)}")
+        return run
     run_path = choose_run_dir(cfg, plan.settings)
     check_output(cfg, run_path)
-    return RunFolder.create(run_path, cfg)
+    return create_locked(run_path, cfg)
+
+
+def open_run(config: TrainingConfig, resume_from: Path | None, run_dir: Path | None):
+    """``(cfg, plan, run, checkpoint)`` of a single-process run; the run folder is locked until ``run.unlock()``."""
+    lock = lock_existing(resume_from, run_dir)
+    try:
+        cfg, run_dir, checkpoint = resume_config(config, resume_from, run_dir)
+        plan = preflight(cfg)
+        run = open_folder(cfg, plan, run_dir, lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return cfg, plan, run, checkpoint

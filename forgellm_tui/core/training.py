@@ -26,8 +26,8 @@ from .control import TrainingControl
 from .distributed import SINGLE, World
 from .errors import ForgeError
 from .run_folder import CONFIG, RunFolder
-from .run_open import (check_shape, load_run_config, open_folder, prepare_run, resume_config,  # noqa: F401
-                       resume_point, settings_for_run)
+from .run_open import (check_shape, load_run_config, open_folder, open_run, prepare_run,  # noqa: F401
+                       resume_config, resume_point, resume_target, settings_for_run)
 from .token_store import load_or_tokenize
 from .training_data import pack
 from .training_plan import Estimate, Plan, check_output, estimate, iterations_for, preflight  # noqa: F401
@@ -124,14 +124,13 @@ def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = 
         cfg, plan, run, checkpoint, control, cleanup = open_distributed(world, config, control, resume_from, run_dir)
     else:
         world = SINGLE
-        cfg, run_dir, checkpoint = resume_config(config, resume_from, run_dir)
-        plan = preflight(cfg)
-        run = open_folder(cfg, plan, run_dir)
-    ctx = _Context(cfg, plan, run, on_event, control, fault_hook, world)
+        cfg, plan, run, checkpoint = open_run(config, resume_from, run_dir)
     try:
+        ctx = _Context(cfg, plan, run, on_event, control, fault_hook, world)
         return _run(ctx, checkpoint, started)
     finally:
         run.close()
+        run.unlock()
         if cleanup is not None:
             cleanup()
 

@@ -16,7 +16,7 @@ from .config import ConfigFieldError
 from .config_schema import TrainingConfig
 from .distributed import NullRunFolder, SyncedControl, World, share_checkpoint
 from .errors import ForgeError
-from .run_open import open_folder, resume_config
+from .run_open import lock_existing, open_folder, resume_config
 from .training_plan import preflight
 
 
@@ -41,24 +41,30 @@ def share_config(world: World, cfg: TrainingConfig | None, workspace: str | None
 def open_distributed(world: World, config: TrainingConfig, control, resume_from: Path | None,
                      run_dir: Path | None):
     """``(cfg, plan, run, checkpoint, control, cleanup)`` for this rank; ForgeError before any work."""
-    cfg, checkpoint, plan, error = config, None, None, None
+    cfg, checkpoint, plan, error, lock = config, None, None, None, None
     try:
-        if world.is_main:
+        if world.is_main:  # rank 0 writes the run folder: it holds the lock before the gate
+            lock = lock_existing(resume_from, run_dir)
             cfg, run_dir, checkpoint = resume_config(config, resume_from, run_dir)
         check_divisible(cfg, world.size)
         plan = preflight(cfg)
     except Exception as exc:  # noqa: BLE001 - shared with the other ranks, then raised
         error = exc
-    world.check_ready(error)
-    cfg = share_config(world, cfg)
-    checkpoint, cleanup = share_checkpoint(world, checkpoint)
-    if world.is_main:
-        run = open_folder(cfg, plan, run_dir)
-        hosts = [h.get("name") for h in host_list(cfg)] or None
-        run.update(distributed={"world_size": world.size, "backend": world.backend, "hosts": hosts,
-                                "rank0_host": socket.gethostname()})
-    else:
-        run = NullRunFolder(Path(run_dir) if run_dir else Path(f"rank-{world.rank}"), {})
+    try:
+        world.check_ready(error)
+        cfg = share_config(world, cfg)
+        checkpoint, cleanup = share_checkpoint(world, checkpoint)
+        if world.is_main:
+            run = open_folder(cfg, plan, run_dir, lock)
+            hosts = [h.get("name") for h in host_list(cfg)] or None
+            run.update(distributed={"world_size": world.size, "backend": world.backend, "hosts": hosts,
+                                    "rank0_host": socket.gethostname()})
+        else:
+            run = NullRunFolder(Path(run_dir) if run_dir else Path(f"rank-{world.rank}"), {})
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     return cfg, plan, run, checkpoint, SyncedControl(world, control), cleanup
 
 

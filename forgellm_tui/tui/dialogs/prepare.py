@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from textual import on
@@ -11,8 +10,6 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
-
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -124,9 +121,11 @@ class PrepareDialog(ModalScreen[PrepareChoice | None]):
         valid = self._number("#prepare-valid", float, 0.0, 0.5, "valid fraction")
         if valid is None:
             return
+        from ...core.names import name_problem
+
         name = self.query_one("#prepare-name", Input).value.strip()
-        if not NAME_RE.match(name):
-            self._error("output name: use letters, digits, '.', '_' or '-' (e.g. cpt-forge-tiny)")
+        if (problem := name_problem(name)) is not None:
+            self._error(f"output name: {problem} — use letters, digits, '.', '_' or '-' (e.g. cpt-forge-tiny)")
             self.query_one("#prepare-name", Input).focus()
             return
         self.dismiss(PrepareChoice(self._kind_value(), self._model_value(), target, mix, valid, name))

@@ -151,8 +151,10 @@ class TrainingSetup:
         base = self.draft.path.stem + "-copy" if self.draft.path else "my-config"
 
         def check(name: str) -> str | None:
-            if not name or "/" in name or name.startswith("."):
-                return "type a file name such as my-run (saved as configs/my-run.yaml)"
+            from ...core.names import name_problem
+
+            if (problem := name_problem(name)) is not None:
+                return f"{problem} — type a file name such as my-run (saved as configs/my-run.yaml)"
             target = configs / (name if name.endswith((".yaml", ".yml")) else f"{name}.yaml")
             return f"{target.name} exists — choose another name" if target.exists() else None
 
