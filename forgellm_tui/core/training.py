@@ -4,7 +4,9 @@
 thread worker, the CLI in the main thread) and returns a ``RunResult``. Bad input raises a
 ``ForgeError`` before any work; a failure during training is recorded (``run.json`` says failed,
 ``error.log`` holds the traceback) and returned as ``status == "failed"``. An out-of-memory error
-halves the batch size, doubles gradient accumulation, reloads the last checkpoint and goes on.
+(from MLX, or a batch that ``memory_guard`` finds too large for the memory this process may use)
+halves the batch size, doubles gradient accumulation, reloads the last checkpoint and goes on; at
+batch size 1 the run fails with the reason.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ from .training_data import pack
 from .training_plan import Estimate, Plan, check_output, estimate, iterations_for, preflight  # noqa: F401
 from .training_setup import adapter_config, load_tokenizer
 
+# MLX's messages for a failed allocation: Metal's "[metal::malloc] Unable to allocate N bytes",
+# "Attempting to allocate N bytes which is greater than the maximum allowed buffer size", a command
+# buffer's "Insufficient Memory"; C++'s std::bad_alloc; MemoryError from core/memory_guard.py.
 OOM_PATTERNS = ("out of memory", "insufficient memory", "resource limit", "bad_alloc", "outofmemory",
-                "failed to allocate", "cannot allocate memory")
-MAX_OOM_RETRIES = 4
+                "failed to allocate", "cannot allocate memory", "unable to allocate", "maximum allowed buffer size")
 
 
 @dataclass
@@ -154,9 +158,11 @@ def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
                 outcome = session.run()
                 break
             except Exception as exc:  # noqa: BLE001
-                if (not is_oom(exc) or ctx.cfg.batch_size < 2 or len(result.oom_recoveries) >= MAX_OOM_RETRIES
-                        or ctx.world.is_distributed):  # ranks cannot change the batch alone
+                if not is_oom(exc) or ctx.world.is_distributed:  # ranks cannot change the batch alone
                     raise
+                if ctx.cfg.batch_size < 2:  # halving ends here, so the retries are bounded
+                    raise MemoryError(f"out of memory at batch_size 1 after {len(result.oom_recoveries)} "
+                                      f"halvings; lower max_seq_length or use a smaller model — {exc}") from exc
                 iteration = session.iteration if session is not None else 0
                 session = None
                 gc.collect()

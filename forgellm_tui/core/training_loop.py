@@ -103,6 +103,7 @@ class Session:
         accum, clip, model, opt = cfg.grad_accumulation_steps, cfg.max_grad_norm, self.model, self.opt
         loss_and_grad = nn.value_and_grad(model, masked_loss)
         self.state = [model.state, opt.state, mx.random.state]
+        self.loss_and_grad = loss_and_grad
 
         @partial(mx.compile, inputs=self.state, outputs=self.state)
         def step(batch, lengths, prev, do_update, scale):
@@ -128,6 +129,32 @@ class Session:
         model.train()
 
     # ------------------------------------------------------------------ pieces
+    def check_memory(self) -> int | None:
+        """Raise ``MemoryError`` before the first step when the batch would not fit in memory.
+
+        MLX on the CPU crashes (SIGSEGV) on a failed allocation instead of raising, so the need is
+        measured on one and two rows of the longest sequence and compared with what the process may
+        still use. Besides the pass itself a step holds the accumulated gradient and, during the
+        optimizer update, new weights and moments next to the old ones (3x the trainable weights).
+        """
+        import mlx.core as mx
+        import numpy as np
+
+        from .memory_guard import check_step_fits, measure_pass
+        from .training_data import make_batch
+
+        cfg, data, world = self.ctx.cfg, self.ctx.train_data, self.world
+        mx.eval(self.model.parameters(), self.opt.state)
+        weights = sum(v.nbytes for v in _leaves(self.model.trainable_parameters()))
+        extra = weights * (3 + (1 if cfg.grad_accumulation_steps > 1 else 0))
+        width = make_batch(data, np.array([int(np.argmax(data.lengths))]), cfg.max_seq_length)[0].shape[1]
+
+        def measure(rows: int, tokens: int) -> int:
+            return measure_pass(self.model, self.loss_and_grad, rows, tokens)
+
+        rows = -(-cfg.batch_size // world.size)  # this rank's share of a batch
+        return check_step_fits(measure, rows, width, extra)
+
     def train_step(self) -> tuple[float, int, float]:
         """One iteration (optimizer update). Returns (mean loss, loss-bearing tokens, gradient norm)."""
         import mlx.core as mx
@@ -228,6 +255,7 @@ class Session:
         ctx, cfg, control = self.ctx, self.ctx.cfg, self.ctx.control
         window = _Window()
         step_times: list[float] = []
+        self.check_memory()
         if self.iteration == 0 and self.val:
             self._validate_and_record(window, step_times)
         while True:
