@@ -115,6 +115,8 @@ def step_bytes(measure, rows: int, width: int) -> int:
     sequence too long even for one row is refused without allocating it.
     """
     w = max(min(width, PROBE_WIDTH), 2)
+    if rows <= 2 and width <= w:  # small enough to measure as it is
+        return measure(rows, width)
     one, two = measure(1, w), measure(2, w)
     row_w = max(two - one, 0)
     fixed = max(one - row_w, 0)
