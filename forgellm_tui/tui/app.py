@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 from ..settings import Settings
 from .commands import ForgeCommands
 from .dialogs import ConfirmDialog, ErrorDialog
+from .fields import FIELD_BINDINGS, is_typing
 from .heap import IdleCollector, freeze_heap
 from .messages import DeviceReady, OpenInChat, ResumeRun
 from .screens import MODE_FACTORIES
@@ -58,6 +59,7 @@ class ForgeApp(App[int]):
                 id="mode-checkpoints"),
         Binding("question_mark", "help", "Keys", tooltip="List every key of every screen.", id="help"),
         Binding("q", "quit", "Quit", tooltip="Quit (asks first while work is running).", id="quit"),
+        *FIELD_BINDINGS,
     ]
 
     device_label = reactive("device: …")
@@ -153,6 +155,14 @@ class ForgeApp(App[int]):
             chat.open_in_chat(event.model_path, event.adapter_path)
 
     # ------------------------------------------------------------------ help, errors, quit
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "quit_from_field":
+            return is_typing(self.screen.focused) or False
+        return True
+
+    async def action_quit_from_field(self) -> None:
+        await self.action_quit()
 
     def action_help(self) -> None:
         """Show every key of every screen."""
