@@ -120,27 +120,25 @@ class ForgeApp(App[int]):
                         group="resume-offer", exit_on_error=False, description="Looking for interrupted runs")
 
     def on_hangup_runs(self, event: HangupRuns) -> None:
-        """Offer to resume the newest run stopped when the terminal (or the app) went away."""
-        from .dialogs.ask import ChoiceDialog
+        """Offer to resume the runs stopped when the terminal went away or the app quit (newest first)."""
+        from .dialogs.resume import ResumeDialog
         from .hangup import dismiss
 
         if not event.runs:
             return
-        run = event.runs[0]
-        total = f" of {run.max_iterations:,}" if run.max_iterations else ""
-        body = (f"{run.name} was stopped at iteration {run.iteration:,}{total}: {run.stop_reason}.\n"
-                "Resume it exactly from its newest checkpoint?")
 
-        async def answered(choice: str | None) -> None:
+        async def answered(answer: tuple | None) -> None:
+            if answer is None:
+                return
+            choice, run_dir = answer
             if choice == "resume":
                 await self.switch_mode("training")
-                self.screen.post_message(ResumeRun(str(run.path)))
+                self.screen.post_message(ResumeRun(str(run_dir)))
             elif choice == "never":
-                dismiss(run.path)
+                for run in event.runs:
+                    dismiss(run.path)
 
-        self.push_screen(ChoiceDialog("Resume training?", body, [("r", "Resume", "resume"), ("n", "Not now", "later"),
-                                                                ("d", "Don't ask again", "never")], default="resume"),
-                         answered)
+        self.push_screen(ResumeDialog(event.runs), answered)
 
     # ------------------------------------------------------------------ across screens
 

@@ -17,8 +17,6 @@ from pathlib import Path
 from ..core import events as ev
 
 ACTIVE = ("queued", "starting", "running", "paused", "stopping")
-#: markers in ``stop_reason`` of runs stopped because the terminal or the app went away
-HANGUP_MARKERS = ("SIGHUP", "the app closed")
 
 
 def parse_time(stamp: str | None) -> float | None:
