@@ -117,10 +117,11 @@ async def test_publish_from_the_keyboard(ws):
         assert _tab(screen) == "tab-published" and name in screen_text(app)
         readme = screen.query_one("#published-readme", Markdown)
         assert "iteration 8" in readme.source
-        # the same name again: refused in the dialog, nothing is started
+        # the same name again, confirmed with ctrl+s like every form dialog: refused in the dialog
         await pilot.press("u", "p")
         await pilot.pause()
-        await pilot.press(*["backspace"] * 40, *name, "enter")
+        assert "ctrl+s publish" in screen_text(app) and "esc cancel" in screen_text(app)
+        await pilot.press(*["backspace"] * 40, *name, "ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, PublishDialog) and "already exists" in screen_text(app)
         await pilot.press("escape")

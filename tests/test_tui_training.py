@@ -167,8 +167,8 @@ async def test_quit_during_a_run_stops_and_saves(workspace):
         run_dir = screen.view.run_dir
         await pilot.press("q")
         await pilot.pause()
-        assert "Stop, save and quit" in screen_text(app)
-        await pilot.press("s")
+        assert "Yes, stop, save and quit" in screen_text(app) and "y / n pick" in screen_text(app)
+        await pilot.press("y")  # a yes/no question: y, as "?" says
         await wait_until(pilot, lambda: not app.is_running, 60)
     info = run_json(run_dir)
     assert info["status"] == "stopped" and "quit" in info["stop_reason"]
@@ -309,7 +309,7 @@ async def test_background_run_keeps_going_after_quit(workspace):
         assert screen.view.source == "folder" and screen.view.is_active
         await pilot.press("q")
         await pilot.pause()
-        assert "Keep running, quit" in screen_text(app)
+        assert "Keep it running, quit" in screen_text(app)
         await pilot.press("k")
         await wait_until(pilot, lambda: not app.is_running, 10)
     deadline = time.monotonic() + 120

@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 from ..settings import Settings
 from .commands import ForgeCommands
 from .dialogs import ConfirmDialog, ErrorDialog
+from .fields import FIELD_BINDINGS, is_typing
 from .heap import IdleCollector, freeze_heap
 from .messages import DeviceReady, OpenInChat, ResumeRun
 from .screens import MODE_FACTORIES
@@ -58,6 +59,7 @@ class ForgeApp(App[int]):
                 id="mode-checkpoints"),
         Binding("question_mark", "help", "Keys", tooltip="List every key of every screen.", id="help"),
         Binding("q", "quit", "Quit", tooltip="Quit (asks first while work is running).", id="quit"),
+        *FIELD_BINDINGS,
     ]
 
     device_label = reactive("device: …")
@@ -118,27 +120,25 @@ class ForgeApp(App[int]):
                         group="resume-offer", exit_on_error=False, description="Looking for interrupted runs")
 
     def on_hangup_runs(self, event: HangupRuns) -> None:
-        """Offer to resume the newest run stopped when the terminal (or the app) went away."""
-        from .dialogs.ask import ChoiceDialog
+        """Offer to resume the runs stopped when the terminal went away or the app quit (newest first)."""
+        from .dialogs.resume import ResumeDialog
         from .hangup import dismiss
 
         if not event.runs:
             return
-        run = event.runs[0]
-        total = f" of {run.max_iterations:,}" if run.max_iterations else ""
-        body = (f"{run.name} was stopped at iteration {run.iteration:,}{total}: {run.stop_reason}.\n"
-                "Resume it exactly from its newest checkpoint?")
 
-        async def answered(choice: str | None) -> None:
+        async def answered(answer: tuple | None) -> None:
+            if answer is None:
+                return
+            choice, run_dir = answer
             if choice == "resume":
                 await self.switch_mode("training")
-                self.screen.post_message(ResumeRun(str(run.path)))
+                self.screen.post_message(ResumeRun(str(run_dir)))
             elif choice == "never":
-                dismiss(run.path)
+                for run in event.runs:
+                    dismiss(run.path)
 
-        self.push_screen(ChoiceDialog("Resume training?", body, [("r", "Resume", "resume"), ("n", "Not now", "later"),
-                                                                ("d", "Don't ask again", "never")], default="resume"),
-                         answered)
+        self.push_screen(ResumeDialog(event.runs), answered)
 
     # ------------------------------------------------------------------ across screens
 
@@ -153,6 +153,14 @@ class ForgeApp(App[int]):
             chat.open_in_chat(event.model_path, event.adapter_path)
 
     # ------------------------------------------------------------------ help, errors, quit
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "quit_from_field":
+            return is_typing(self.screen.focused) or False
+        return True
+
+    async def action_quit_from_field(self) -> None:
+        await self.action_quit()
 
     def action_help(self) -> None:
         """Show every key of every screen."""

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Callable
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .fields import FIELD_BINDINGS
+
 if TYPE_CHECKING:
     from .app import ForgeApp
 
@@ -41,6 +43,8 @@ def command_table(app: "ForgeApp") -> list[Command]:
 
     commands: list[Command] = []
     for binding in bindings_of(type(app)):
+        if binding in FIELD_BINDINGS:
+            continue
         title = _app_title(binding)
         commands.append(Command(title, f"key {app.get_key_display(binding)}",
                                 partial(app.run_action, binding.action), binding.key))

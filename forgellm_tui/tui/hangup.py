@@ -4,7 +4,8 @@ The handler asks every screen that owns a run (``on_hangup(reason)``) to stop it
 the step, saves a checkpoint and writes ``stopped`` with the reason into run.json. The app then
 exits; a watchdog thread makes sure the process ends once the runs are saved, even when writing to
 the vanished terminal blocks Textual's shutdown. On the next start in that workspace
-:func:`hangup_runs` finds such runs and the app offers to resume them.
+:func:`hangup_runs` finds such runs, and those stopped only because the user quit the app, and the
+app offers to resume them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from pathlib import Path
 from ..core import fsio
 
 HANGUP_REASON = "terminal closed (SIGHUP)"
+QUIT_REASON = "stopped by user (quit the app)"
+"""A run trained in the app, stopped because the user quit the app (not because of the run itself)."""
+CLOSED_REASON = "the app closed (resume continues from its checkpoint)"
+"""A run trained in the app when the app closed without asking (an error, the window closed)."""
 GRACE_S = 10.0
 """How long the app may take to exit normally after its runs are saved."""
 DISMISSED = ".resume-offer-dismissed"
@@ -77,11 +82,17 @@ def _exit_after(waits: list[threading.Event]) -> None:
     os._exit(0)
 
 
+def interrupted(reason: str) -> bool:
+    """True when a run stopped for a reason outside the run: the terminal went away (SIGHUP, also of a
+    headless run: "stopped by SIGHUP"), the app closed, or the user quit the app while it trained. A
+    run stopped on purpose (x, SIGTERM, ctrl+c of a headless run) is not offered again."""
+    return "SIGHUP" in reason or reason in (QUIT_REASON, CLOSED_REASON)
+
+
 def hangup_runs(settings) -> list:
-    """Stopped runs whose reason says the terminal or the app went away, with a checkpoint, newest first."""
+    """Stopped runs that :func:`interrupted` says to offer again, with a checkpoint, newest first."""
     from ..core.checkpoints import latest_checkpoint
     from ..core.runs import list_runs
-    from .run_view import HANGUP_MARKERS
 
     found = []
     try:
@@ -89,8 +100,7 @@ def hangup_runs(settings) -> list:
     except OSError:
         return []
     for run in runs:
-        reason = run.stop_reason or ""
-        if run.status != "stopped" or not any(marker in reason for marker in HANGUP_MARKERS):
+        if run.status != "stopped" or not interrupted(run.stop_reason or ""):
             continue
         if (run.path / DISMISSED).exists() or latest_checkpoint(run.path) is None:
             continue

@@ -18,8 +18,6 @@ from ..core import events as ev
 from .format import progress_line
 
 ACTIVE = ("queued", "starting", "running", "paused", "stopping")
-#: markers in ``stop_reason`` of runs stopped because the terminal or the app went away
-HANGUP_MARKERS = ("SIGHUP", "the app closed")
 
 
 def parse_time(stamp: str | None) -> float | None:

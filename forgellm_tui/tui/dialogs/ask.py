@@ -11,12 +11,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from .keys import CANCEL, SUBMIT, key_label, question_hint
+
 Choice = tuple[str, str, str]
-"""``(key, label, value)``: press ``key`` (or the button) to answer ``value``."""
+"""``(key, label, value)``: press ``key`` (underlined in the label), or the button, to answer ``value``."""
 
 
 class ChoiceDialog(ModalScreen[str | None]):
-    """Ask ``question``; dismisses with the chosen value (None for Esc)."""
+    """Ask ``question``; dismisses with the chosen value (None for Esc). Enter picks ``default``."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without choosing.")]
 
@@ -32,7 +34,8 @@ class ChoiceDialog(ModalScreen[str | None]):
             with Horizontal(classes="dialog-buttons"):
                 for key, label, value in self._choices:
                     variant = "primary" if value == self._default else "default"
-                    yield Button(f"{label} ({key})", id=f"choice-{value}", variant=variant, compact=True)
+                    yield Button(key_label(key, label), id=f"choice-{value}", variant=variant, compact=True)
+            yield Label(question_hint([key for key, _label, _value in self._choices]), classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one(f"#choice-{self._default}", Button).focus()
@@ -53,30 +56,32 @@ class ChoiceDialog(ModalScreen[str | None]):
 
 
 class AskDialog(ModalScreen[str | None]):
-    """One text field; ``check(text)`` returns an error message or None; Enter accepts, Esc cancels."""
+    """One text field; ``check(text)`` returns an error message or None; Enter or ctrl+s accepts, Esc cancels.
+    ``restrict`` limits what can be typed (a regular expression for the whole text)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without changing anything.")]
+    BINDINGS = [CANCEL, SUBMIT]
 
     def __init__(self, title: str, prompt: str, value: str = "", check: Callable[[str], str | None] | None = None,
-                 placeholder: str = "") -> None:
+                 placeholder: str = "", restrict: str | None = None) -> None:
         super().__init__()
         self._title, self._prompt, self._value, self._check = title, prompt, value, check
-        self._placeholder = placeholder
+        self._placeholder, self._restrict = placeholder, restrict
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self._title, classes="dialog-title")
             yield Static(self._prompt, classes="dialog-body", markup=False)
-            yield Input(self._value, id="ask-input", compact=True, placeholder=self._placeholder)
+            yield Input(self._value, id="ask-input", compact=True, placeholder=self._placeholder,
+                        restrict=self._restrict)
             yield Static("", id="ask-error", classes="dialog-error", markup=False)
-            yield Label("enter accept · esc cancel", classes="dialog-hint")
+            yield Label("enter or ctrl+s accept · esc cancel", classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#ask-input", Input).focus()
 
     @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
+    def action_submit(self) -> None:
+        text = self.query_one("#ask-input", Input).value.strip()
         problem = self._check(text) if self._check is not None else None
         if problem:
             self.query_one("#ask-error", Static).update(f"✗ {problem}")

@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from .keys import key_label
+
 
 class CommandsDialog(ModalScreen[None]):
     """``commands``: (what it does, command line) pairs."""
@@ -36,8 +38,9 @@ class CommandsDialog(ModalScreen[None]):
             with VerticalScroll(id="commands-scroll"):
                 yield Static(text, id="commands-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Copy (c)", id="copy", compact=True)
+                yield Button(key_label("c", "Copy"), id="copy", compact=True)
                 yield Button("Close", id="close", variant="primary", compact=True)
+            yield Label("c copy · enter or esc close", classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()

@@ -24,6 +24,7 @@ class ErrorDialog(ModalScreen[None]):
             yield Static(self._message, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", id="ok", variant="primary", compact=True)
+            yield Label("enter or esc close", classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#ok", Button).focus()

@@ -11,11 +11,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from .keys import SUBMIT
+
 
 class PathDialog(ModalScreen[Path | None]):
-    """An input for a folder; Enter accepts when the folder exists, Esc cancels."""
+    """An input for a folder; Enter (or ctrl+s) accepts when the folder exists, Esc cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without choosing.")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without choosing."), SUBMIT]
 
     def __init__(self, title: str, prompt: str, value: str = "") -> None:
         super().__init__()
@@ -26,12 +28,14 @@ class PathDialog(ModalScreen[Path | None]):
             yield Label(self._title, classes="dialog-title")
             yield Static(self._prompt, classes="dialog-body")
             yield Input(self._value, id="path-input", placeholder="/path/to/model", compact=True)
-            yield Static("", id="path-error", classes="dialog-error")
+            yield Static("", id="path-error", classes="dialog-error", markup=False)
+            yield Label("enter or ctrl+s accept · esc cancel", classes="dialog-hint")
 
     @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        path = Path(event.value.strip()).expanduser()
-        if not event.value.strip() or not path.is_dir():
+    def action_submit(self) -> None:
+        text = self.query_one("#path-input", Input).value.strip()
+        path = Path(text).expanduser()
+        if not text or not path.is_dir():
             self.query_one("#path-error", Static).update(f"{path}: not a folder — type the path of an existing folder")
             return
         self.dismiss(path.resolve())

@@ -11,6 +11,9 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
+from ..widgets.toggles import MarkedRadioButton
+from .keys import form_hint
+
 
 @dataclass(frozen=True)
 class PrepareChoice:
@@ -34,7 +37,7 @@ class PrepareDialog(ModalScreen[PrepareChoice | None]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without preparing."),
-        Binding("ctrl+s", "submit", "Prepare", tooltip="Start preparing with these settings."),
+        Binding("ctrl+s", "submit", "Prepare", tooltip="Start preparing with these settings (also enter in a field)."),
     ]
 
     def __init__(self, models: list[tuple[str, str]], model_path: str | None, kind: str = "cpt") -> None:
@@ -50,8 +53,8 @@ class PrepareDialog(ModalScreen[PrepareChoice | None]):
             with Grid(id="prepare-form"):
                 yield Label("kind")
                 with RadioSet(id="prepare-kind", compact=True):
-                    yield RadioButton("CPT text chunks", value=self._kind == "cpt", id="kind-cpt")
-                    yield RadioButton("IFT conversations", value=self._kind == "ift", id="kind-ift")
+                    yield MarkedRadioButton("CPT text chunks", value=self._kind == "cpt", id="kind-cpt")
+                    yield MarkedRadioButton("IFT conversations", value=self._kind == "ift", id="kind-ift")
                 yield Label("tokenizer of")
                 yield Select(self._models, value=self._model if self._model else Select.NULL,
                              prompt="word estimate (no model)", id="prepare-model", compact=True)
@@ -70,8 +73,9 @@ class PrepareDialog(ModalScreen[PrepareChoice | None]):
                          classes="dialog-hint")
             yield Static("", id="prepare-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Prepare (ctrl+s)", id="prepare-go", variant="primary", compact=True)
-                yield Button("Cancel (esc)", id="prepare-cancel", compact=True)
+                yield Button("Prepare", id="prepare-go", variant="primary", compact=True)
+                yield Button("Cancel", id="prepare-cancel", compact=True)
+            yield Label(form_hint("prepare"), classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#prepare-kind", RadioSet).focus()

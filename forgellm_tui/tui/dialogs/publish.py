@@ -12,6 +12,9 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from ..widgets.toggles import MarkedCheckbox
+from .keys import form_hint
+
 
 @dataclass(frozen=True)
 class PublishRequest:
@@ -23,9 +26,10 @@ class PublishRequest:
 
 
 class PublishDialog(ModalScreen[PublishRequest | None]):
-    """Enter publishes, Esc cancels. The name follows the checkpoint until it is edited."""
+    """Enter in the name or ctrl+s publishes, Esc cancels. The name follows the checkpoint until it is edited."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without publishing.")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Close without publishing."),
+                Binding("ctrl+s", "submit", "Publish", tooltip="Publish with these settings (also enter in the name).")]
 
     def __init__(self, run_name: str, choices: list[tuple[str, str, int]], published_dir: Path,
                  selected: str = "best", quantized: bool = False) -> None:
@@ -50,8 +54,8 @@ class PublishDialog(ModalScreen[PublishRequest | None]):
                 yield Label("name")
                 yield Input(self._auto_name, id="publish-name", compact=True)
                 yield Label("")
-                yield Checkbox("de-quantize the base while fusing", self._quantized, id="publish-dequantize",
-                               compact=True)
+                yield MarkedCheckbox("de-quantize the base while fusing", self._quantized, id="publish-dequantize",
+                                     compact=True)
             yield Static("", id="publish-error", classes="dialog-error", markup=False)
             yield Static(f"Writes {self._published.name}/<name>/: the fused model, README.md, metadata.json, "
                          "training_config.yaml and dashboard.png." + (
@@ -60,6 +64,7 @@ class PublishDialog(ModalScreen[PublishRequest | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Publish", id="publish-go", variant="primary", compact=True)
                 yield Button("Cancel", id="publish-cancel", compact=True)
+            yield Label(form_hint("publish"), classes="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one("#publish-name", Input).focus()
@@ -73,7 +78,7 @@ class PublishDialog(ModalScreen[PublishRequest | None]):
 
     @on(Input.Submitted, "#publish-name")
     @on(Button.Pressed, "#publish-go")
-    def _submit(self) -> None:
+    def action_submit(self) -> None:
         from ...core.errors import ForgeError
         from ...core.publish import check_name
 

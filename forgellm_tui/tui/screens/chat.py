@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from ...core.errors import ForgeError
 from ..dialogs.model_picker import ModelPickerDialog
+from ..fields import is_typing
 from ..format import human_size
 from ..messages import ModelLoaded, ModelLoadProgress, ModelsFound, OpenInChat, ReplyFinished
 from ..widgets.chat_log import AssistantMessage, ChatLog
@@ -36,15 +37,17 @@ class ChatScreen(ChatActions, ChatWorkers, ForgeScreen):
     """Pick a model, then chat; replies stream in with their stats."""
 
     SCREEN_TITLE = "Chat"
+    # edit and export are in the chat's own hint line and in "?": with them the footer is wider than 80
+    # columns and "? Keys" and "q Quit" fall off its end
     BINDINGS = [
         Binding("escape", "stop", "Stop", tooltip="Stop the reply being generated (also while the prompt is read)."),
-        Binding("escape", "leave", "Leave", show=False,
-                tooltip="Leave the prompt (then 1–4, q and ? work), or cancel an edit."),
+        Binding("escape", "leave", "Leave field",
+                tooltip="Leave the prompt or a setting (then 1–4, q and ? work), or cancel an edit."),
         Binding("ctrl+o", "pick_model", "Model", tooltip="Choose a model, run or checkpoint to chat with."),
         Binding("ctrl+t", "settings", "Settings", tooltip="Show or hide the sampling settings and system prompt."),
         Binding("ctrl+r", "regenerate", "Regen", tooltip="Generate the last reply again."),
-        Binding("ctrl+b", "edit_last", "Edit", tooltip="Edit your last message and send it again."),
-        Binding("ctrl+s", "export", "Export", tooltip="Export the chat as Markdown and JSON into chats/."),
+        Binding("ctrl+b", "edit_last", "Edit", show=False, tooltip="Edit your last message and send it again."),
+        Binding("ctrl+s", "export", "Export", show=False, tooltip="Export the chat as Markdown and JSON into chats/."),
         Binding("ctrl+n", "clear", "New", show=False, tooltip="Clear the conversation and start a new chat."),
         Binding("ctrl+f", "import_chat", "Import", show=False, tooltip="Load a chat saved as JSON."),
         Binding("i", "focus_prompt", "Type", show=False, tooltip="Move to the prompt to type a message."),
@@ -103,9 +106,11 @@ class ChatScreen(ChatActions, ChatWorkers, ForgeScreen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "stop":
             return self.generating
-        if action == "leave":
+        if action == "leave":  # shown while typing; a streaming reply keeps Esc for stopping it
+            return (not self.generating and (self._editing or is_typing(self.focused))) or False
+        if action == "regenerate":  # hidden while a reply streams (esc stops it first)
             return not self.generating
-        return True
+        return super().check_action(action, parameters)
 
     # ------------------------------------------------------------------ model
 
@@ -282,7 +287,8 @@ class ChatScreen(ChatActions, ChatWorkers, ForgeScreen):
         if current is not None:
             return Text.assemble("Chatting with ", (current.ref.name, "bold"),
                                  ". Type below; enter sends, ctrl+j starts a new line.\n"
-                                 "ctrl+t settings · ctrl+o another model · ctrl+f load a saved chat")
+                                 "ctrl+t settings · ctrl+o another model · ctrl+f load a saved chat\n"
+                                 "ctrl+r regenerates a reply · ctrl+b edits your last message · ctrl+s exports")
         text = Text.assemble(("No model loaded. ", "bold"), "ctrl+o chooses one")
         usable = [r for r in self.refs if not r.error]
         if usable:

@@ -33,7 +33,7 @@ class ChatActions:
 
         if self.session.history:
             self.app.push_screen(ConfirmDialog("New chat?", "Forget this conversation?\n(ctrl+s exports it first)",
-                                               yes="Clear", no="Keep"), answered)
+                                               yes="Clear", no="Keep", default=False), answered)
 
     def action_export(self) -> None:
         """Write the chat as Markdown and JSON into ``<workspace>/chats/``."""

@@ -234,7 +234,7 @@ class CheckpointActions:
             if yes:
                 self._delete_worker(fn, what)
 
-        self.app.push_screen(ConfirmDialog("Delete?", question, yes="Delete", no="Keep"), answered)
+        self.app.push_screen(ConfirmDialog("Delete?", question, yes="Delete", no="Keep", default=False), answered)
 
     @work(thread=True, group="delete", exit_on_error=False, description="Deleting")
     def _delete_worker(self, fn, what: str) -> None:

@@ -259,6 +259,10 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
     def action_focus_runs(self) -> None:
         self.query_one("#ckpt-runs").focus()
 
+    def leave_field_target(self, field):
+        """Esc in the filter keeps the filter and goes back to the runs it filters."""
+        return self.query_one("#ckpt-runs") if field.id == "run-filter" else None
+
     def action_published(self) -> None:
         self.query_one("#ckpt-tabs", TabbedContent).active = "tab-published"
         self.query_one("#published-table").focus()

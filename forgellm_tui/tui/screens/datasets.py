@@ -7,6 +7,7 @@ Scanning, previews and preparation run in thread workers that only post messages
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from textual import on, work
@@ -20,14 +21,23 @@ from ...core.datasets_io import printable
 from ..dialogs import PathDialog, PrepareChoice, PrepareDialog
 from ..format import grouped, human_count, human_size, short_path
 from ..listing import has_tokenizer, tokenizer_models
-from ..messages import DataPrepared, PreviewLoaded, PrepareFinished, PrepareProgress, ScanFinished, ScanProgress
+from ..messages import (DataPrepared, ListingLoaded, PreviewLoaded, PrepareFinished, PrepareProgress, ScanFinished,
+                        ScanProgress)
 from ..widgets import (DatasetPane, DatasetTree, FilePreview, JobProgress, ModelSelect, PrepareSummary,
                        SkippedTable, TotalsTable)
 from ..widgets.model_select import OTHER
 from .base import ForgeScreen
+from .listing_worker import ListingMixin
 
 
-class DatasetsScreen(ForgeScreen):
+def next_step_rows(settings) -> list[str]:
+    from ..next_step import next_step
+
+    text = next_step(settings)
+    return [text] if text else []
+
+
+class DatasetsScreen(ListingMixin, ForgeScreen):
     """Browse ``dataset/`` with real token counts and prepare ``data/<name>/``."""
 
     SCREEN_TITLE = "Datasets"
@@ -53,6 +63,7 @@ class DatasetsScreen(ForgeScreen):
             yield Label("tokens by ", classes="toolbar-label")
             yield ModelSelect(self.settings.workspace, id="model-select")
             yield Static("", id="scan-info")
+        yield Static("", id="next-step", markup=False)
         with Horizontal(id="datasets-main"):
             yield DatasetPane(id="tree-pane")
             with TabbedContent(id="dataset-tabs", initial="preview"):
@@ -77,12 +88,19 @@ class DatasetsScreen(ForgeScreen):
         self.action_rescan()
 
     def on_screen_resume(self) -> None:
-        """Offer models published or downloaded since (the counts stay until ``r``)."""
+        """Offer models published or downloaded since (the counts stay until ``r``); say the next step."""
+        self.load_listing("next-step", partial(next_step_rows, self.settings))
         select = self.query_one(ModelSelect)
         known = [Path(v) for _label, v in select.options()]
         fresh = tokenizer_models(self.settings)
         if fresh != known[: len(fresh)] and not select.expanded:
             select.set_models(fresh + [p for p in known if p not in fresh], self._model)
+
+    def on_listing_loaded(self, event: ListingLoaded) -> None:
+        if event.name == "next-step":
+            line = self.query_one("#next-step", Static)
+            line.update(event.rows[0] if event.rows else "")
+            line.set_class(bool(event.rows), "-shown")
 
     # ------------------------------------------------------------------ scanning
 
@@ -271,6 +289,7 @@ class DatasetsScreen(ForgeScreen):
         self.notify(f"{short_path(result.output_dir)}: {grouped(result.train_records)} train / "
                     f"{grouped(result.valid_records)} valid records", title="Prepared", markup=False)
         self.app.post_message(DataPrepared(str(result.output_dir)))
+        self.load_listing("next-step", partial(next_step_rows, self.settings))
 
     def action_cancel_prepare(self) -> None:
         workers = [w for w in self.app.workers if w.group == "prepare" and w.is_running]

@@ -14,11 +14,12 @@ from textual.widgets import Label, Static
 from ..commands import bindings_of
 
 GENERAL_KEYS = [
+    ("esc", "Leave a text field (then 1–4, ? and q work again); in a dialog: cancel; here: close"),
     ("ctrl+p", "Command palette: search every action by name"),
     ("tab / shift+tab", "Move between panes and fields"),
     ("↑ ↓ enter space", "Move, open and toggle in lists and trees"),
-    ("esc", "Close a dialog or this help"),
 ]
+HINT = "esc close · ↑↓ pgup pgdn scroll · ctrl+p find any action"
 
 
 def key_table(title: str, rows: list[tuple[str, str]]) -> Group:
@@ -31,34 +32,50 @@ def key_table(title: str, rows: list[tuple[str, str]]) -> Group:
 
 
 class HelpScreen(ModalScreen[None]):
-    """Lists every key; Esc, q or ? closes it."""
+    """Lists every key; Esc, q or ? closes it. The title says which part of the list is shown."""
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", tooltip="Close the key list.")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog", classes="dialog -wide"):
-            yield Label("Keys", classes="dialog-title")
+            yield Label("Keys", id="help-title", classes="dialog-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(self._content(), id="help-keys")
-            yield Label("esc close · ctrl+p find any action", classes="dialog-hint")
+            yield Label(HINT, classes="dialog-hint")
 
     def _rows(self, cls) -> list[tuple[str, str]]:
-        return [(self.app.get_key_display(b), (b.tooltip or b.description).rstrip(".")) for b in bindings_of(cls)]
+        # a binding without a tooltip is a second key for an action already listed
+        return [(self.app.get_key_display(b), b.tooltip.rstrip(".")) for b in bindings_of(cls) if b.tooltip]
 
     def _content(self) -> Group:
+        from ..dialogs.keys import QUESTION_KEYS
         from . import MODE_SCREENS
 
         sections = [key_table("Everywhere", self._rows(type(self.app)) + GENERAL_KEYS)]
         for number, screen_cls in enumerate(MODE_SCREENS.values(), start=1):
             sections.append(key_table(f"{number} · {screen_cls.SCREEN_TITLE}", self._rows(screen_cls)))
-        from ..dialogs import ConfirmDialog, PrepareDialog
-
-        sections.append(key_table("Prepare dialog", self._rows(PrepareDialog)))
-        sections.append(key_table("Questions", self._rows(ConfirmDialog)))
+        sections.append(key_table("Dialogs and questions", QUESTION_KEYS))
         return Group(*sections)
 
     def on_mount(self) -> None:
-        self.query_one("#help-scroll").focus()
+        scroll = self.query_one("#help-scroll", VerticalScroll)
+        scroll.focus()
+        self.watch(scroll, "scroll_y", self._show_position, init=False)
+        self.call_after_refresh(self._show_position)
+
+    def _show_position(self, _value: float | None = None) -> None:
+        """``Keys · page 1 of 5 · ↓ more`` while the list is longer than the window."""
+        scroll = self.query_one("#help-scroll", VerticalScroll)
+        page = max(scroll.scrollable_content_region.height, 1)
+        total = scroll.virtual_size.height
+        if total <= page:
+            text = "Keys"
+        else:
+            pages = -(-total // page)
+            end = scroll.scroll_y >= scroll.max_scroll_y
+            at = pages if end else min(int(scroll.scroll_y // page) + 1, pages)
+            text = f"Keys · page {at} of {pages} · " + ("end (↑ pgup back)" if end else "↓ pgdn more")
+        self.query_one("#help-title", Label).update(text)
 
     def action_close(self) -> None:
         self.dismiss(None)

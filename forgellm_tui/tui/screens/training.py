@@ -42,16 +42,18 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
     """Configure, start, watch and control training runs."""
 
     SCREEN_TITLE = "Training"
+    # the run keys (p x k e) are listed in the line above the views, not in the footer: with them the
+    # footer is wider than 80 columns and "? Keys" and "q Quit" fall off its end
     BINDINGS = [
         Binding("ctrl+r", "start", "Start", tooltip="Start a run with these settings, trained in this app."),
         Binding("ctrl+d", "start_detached", "Background", show=False,
                 tooltip="Start the run in a background process (keeps going after quit)."),
         Binding("ctrl+w", "save_config", "Save as", show=False, tooltip="Save these settings as a new config."),
         Binding("ctrl+t", "toggle_view", "View", tooltip="Switch between the setup and the run view."),
-        Binding("p", "pause", "Pause", tooltip="Pause or resume the run."),
-        Binding("x", "stop", "Stop", tooltip="Stop the run (asks first); it saves a checkpoint."),
-        Binding("k", "checkpoint", "Ckpt", tooltip="Save a checkpoint after the current step."),
-        Binding("e", "extend", "Extend", tooltip="Add iterations to the run (or continue an ended one)."),
+        Binding("p", "pause", "Pause", show=False, tooltip="Pause or resume the run."),
+        Binding("x", "stop", "Stop", show=False, tooltip="Stop the run (asks first); it saves a checkpoint."),
+        Binding("k", "checkpoint", "Ckpt", show=False, tooltip="Save a checkpoint after the current step."),
+        Binding("e", "extend", "Extend", show=False, tooltip="Add iterations to the run (or continue an ended one)."),
         Binding("f", "follow", "Follow", tooltip="Follow a run folder live (also headless runs)."),
         Binding("o", "open_checkpoints", "Open", tooltip="Open this run on the Checkpoints screen."),
         Binding("r", "refresh", "Refresh", show=False, tooltip="Read the configs and runs again."),
@@ -140,7 +142,7 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
         view = "run" if self.query_one("#training-views", ContentSwitcher).current == "run-view" else "setup"
         run = self.view
         text = ("setup · ctrl+r start · ctrl+d background · ctrl+w save as · ctrl+t run view" if view == "setup"
-                else "run · p pause · x stop · k checkpoint · e extend · ctrl+t setup")
+                else "p pause · x stop · k ckpt · e extend · ctrl+t setup")
         if run is not None:
             total = f"/{run.max_iterations:,}" if run.max_iterations else ""
             text = f"{run.state} {run.iteration:,}{total} · " + text

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from ..dialogs import ConfirmDialog
 from ..dialogs.ask import AskDialog, ChoiceDialog, positive_int
+from ..fields import POSITIVE_CHARS
+from ..hangup import CLOSED_REASON, QUIT_REASON
 from ..run_view import RunView
 from ..training_messages import EventFeed
 from ..widgets.training_charts import TrainingCharts
 
-STOP_QUIT = "stopped by user (quit the app)"
 STOP_USER = "stopped by user"
 
 
@@ -209,7 +210,8 @@ class TrainingActions:
             else:
                 self.resume_run(view.run_dir, extra_iterations=n)
 
-        self.app.push_screen(AskDialog("Extend the run", prompt, default, positive_int), answered)
+        self.app.push_screen(AskDialog("Extend the run", prompt, default, positive_int, restrict=POSITIVE_CHARS),
+                             answered)
 
     def _controllable(self, what: str) -> bool:
         if self.run_active_here():
@@ -305,18 +307,19 @@ class TrainingActions:
             body = (f"{view.name or 'A run'} is training in this app (iteration {view.iteration:,}"
                     f"{f' of {view.max_iterations:,}' if view.max_iterations else ''}).\nQuitting stops it "
                     "after the current step and saves a checkpoint; resume it later exactly from there." + also)
-            choices = [("s", "Stop, save and quit", "stop"), ("n", "Stay", "stay")]
+            choices = [("y", "Yes, stop, save and quit", "stop"), ("n", "No, stay", "stay")]
         else:
             body = (f"{view.name} is training in another process (pid {view.pid}). It can keep running in the "
                     "background, or stop now with a checkpoint." + also)
-            choices = [("k", "Keep running, quit", "keep"), ("s", "Stop it and quit", "stop"), ("n", "Stay", "stay")]
+            choices = [("k", "Keep it running, quit", "keep"), ("s", "Stop it and quit", "stop"),
+                       ("n", "No, stay", "stay")]
 
         def answered(choice: str | None) -> None:
             if choice == "keep":
                 self.app.exit(0)
             elif choice == "stop" and self.run_active_here():
                 self.quitting = True
-                self._stop_current(STOP_QUIT)
+                self._stop_current(QUIT_REASON)
                 self.notify("stopping: saving a checkpoint, then quitting…", timeout=30)
                 self.run_worker(self._exit_when_saved(), group="quit", exit_on_error=False)
             elif choice == "stop":
@@ -324,7 +327,8 @@ class TrainingActions:
                     self._signal_folder_run(signal.SIGTERM)
                 self.app.exit(0)
 
-        self.app.push_screen(ChoiceDialog("Quit?", body, choices, default="stay"), answered)
+        default = "stop" if self.run_active_here() else "keep"  # Enter quits; nothing is lost either way
+        self.app.push_screen(ChoiceDialog("Quit?", body, choices, default=default), answered)
         return True
 
     async def _exit_when_saved(self) -> None:
@@ -343,7 +347,7 @@ class TrainingActions:
         """Never leave a run training with nobody to see it: the app is closing."""
         self.stop_following()
         if self.run_active_here() and not self.control.stop_requested:
-            self.control.stop("the app closed (resume continues from its checkpoint)")
+            self.control.stop(CLOSED_REASON)
 
     # ------------------------------------------------------------------ helpers for the screen
     @property

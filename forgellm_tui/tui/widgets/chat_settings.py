@@ -17,6 +17,7 @@ from textual.widgets import Input, Label, Select, Static, TextArea
 
 from ...core.chat_types import SamplingSettings
 from ...core.errors import ConfigError
+from ..fields import INTEGER_CHARS, NUMBER_CHARS
 
 FIELDS = (  # (SamplingSettings field, label, type); "seed" may be empty (random)
     ("temperature", "temperature", float),
@@ -72,9 +73,10 @@ class ChatSettings(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("sampling", classes="settings-title")
         with Grid():
-            for name, label, _kind in FIELDS:
+            for name, label, kind in FIELDS:
                 yield Label(label)
-                yield Input(id=f"set-{name}", compact=True, select_on_focus=True)
+                yield Input(id=f"set-{name}", compact=True, select_on_focus=True,
+                            restrict=INTEGER_CHARS if kind is int else NUMBER_CHARS)
             yield Label("format")
             yield Select(FORMATS, value="auto", allow_blank=False, compact=True, id="settings-format")
         yield Static("", id="settings-error", markup=False)

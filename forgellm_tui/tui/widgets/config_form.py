@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from ..config_draft import FORM_FIELDS, ConfigDraft, choices
+from ..fields import INTEGER_CHARS, NUMBER_CHARS
 
 LABELS = {"training_type": "type", "fine_tune_type": "fine-tune", "num_layers": "layers (-1 all)",
           "lora_rank": "LoRA rank", "max_iterations": "iterations", "epochs": "or epochs",
@@ -29,6 +30,8 @@ LABELS = {"training_type": "type", "fine_tune_type": "fine-tune", "num_layers": 
           "warmup_steps": "warmup steps", "steps_per_eval": "eval every", "save_every": "save every",
           "early_stopping": "early stopping", "early_stopping_patience": "patience", "batch_size": "batch size",
           "name": "run name"}
+RESTRICT = {"int": INTEGER_CHARS, "float": NUMBER_CHARS}
+"""Number fields refuse other characters as they are typed (a value loaded from a file is shown as is)."""
 PLACEHOLDERS = {"name": "automatic", "epochs": "use iterations", "model": "models/base/…", "data": "data/…"}
 
 
@@ -107,7 +110,7 @@ class ConfigForm(VerticalScroll):
                 options = choices(info)
                 if options is None:
                     field = Input(id=f"f-{info.name}", compact=True, select_on_focus=False,
-                                  placeholder=PLACEHOLDERS.get(info.name, ""))
+                                  placeholder=PLACEHOLDERS.get(info.name, ""), restrict=RESTRICT.get(info.kind))
                     field.tooltip = info.help
                 else:
                     field = ChoiceField(options, id=f"f-{info.name}")
