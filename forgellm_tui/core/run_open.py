@@ -117,15 +117,21 @@ def settings_for_run(run_dir: Path):
     return Settings.load(guess if (guess / "models").is_dir() else None)
 
 
-def resume_config(cfg: TrainingConfig, resume_from: Path | None, run_dir: Path | None):
-    """``(cfg, run_dir, checkpoint)``: the checkpoint a resume continues from, with its batch shape."""
-    if resume_from is None:
-        return cfg, run_dir, None
-    run_dir, checkpoint = resume_point(resume_from)
-    state = ck.read_state(checkpoint)
-    check_shape(cfg, state, checkpoint)
-    cfg = replace(cfg, batch_size=int(state.get("batch_size", cfg.batch_size)),
-                  grad_accumulation_steps=int(state.get("grad_accumulation_steps", cfg.grad_accumulation_steps)))
+def resume_config(cfg: TrainingConfig, resume_from: Path | None, run_dir: Path | None,
+                  batch: tuple[int, int] | None = None):
+    """``(cfg, run_dir, checkpoint)``: the checkpoint a resume continues from, with its batch shape.
+
+    ``batch``: ``(batch_size, grad_accumulation_steps)`` that replace the checkpoint's (and the config's).
+    """
+    checkpoint = None
+    if resume_from is not None:
+        run_dir, checkpoint = resume_point(resume_from)
+        state = ck.read_state(checkpoint)
+        check_shape(cfg, state, checkpoint)
+        batch = batch or (int(state.get("batch_size", cfg.batch_size)),
+                          int(state.get("grad_accumulation_steps", cfg.grad_accumulation_steps)))
+    if batch is not None:
+        cfg = replace(cfg, batch_size=batch[0], grad_accumulation_steps=batch[1])
     return cfg, run_dir, checkpoint
 
 
@@ -143,11 +149,12 @@ def open_folder(cfg: TrainingConfig, plan: Plan, run_dir: Path | None, lock: Run
     return create_locked(run_path, cfg)
 
 
-def open_run(config: TrainingConfig, resume_from: Path | None, run_dir: Path | None):
+def open_run(config: TrainingConfig, resume_from: Path | None, run_dir: Path | None,
+             batch: tuple[int, int] | None = None):
     """``(cfg, plan, run, checkpoint)`` of a single-process run; the run folder is locked until ``run.unlock()``."""
     lock = lock_existing(resume_from, run_dir)
     try:
-        cfg, run_dir, checkpoint = resume_config(config, resume_from, run_dir)
+        cfg, run_dir, checkpoint = resume_config(config, resume_from, run_dir, batch)
         plan = preflight(cfg)
         run = open_folder(cfg, plan, run_dir, lock)
     except BaseException:

@@ -109,11 +109,15 @@ class _Context:
 def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = None,
           control: TrainingControl | None = None, resume_from: Path | None = None, *,
           run_dir: Path | None = None, fault_hook: Callable[[int], None] | None = None,
-          world: World | None = None) -> RunResult:
+          world: World | None = None, batch: tuple[int, int] | None = None,
+          on_open: Callable[[Path], None] | None = None) -> RunResult:
     """Train to the end (or until stopped). ``run_dir``: a folder made by ``prepare_run``.
 
     ``fault_hook(iteration)`` is called before each step (tests inject errors with it). ``world``:
     this rank of a distributed run (``distributed.init_world``); rank 0 writes the run folder.
+    ``batch``: ``(batch_size, grad_accumulation_steps)`` to continue with instead of the checkpoint's
+    (a restart after the process was killed for memory). ``on_open(run_dir)``: called once the run
+    folder is created or opened and locked (a supervising parent learns where the run writes).
     """
     if world is None and config.distributed:
         raise ConfigFieldError({"distributed": "a run on several machines starts its ranks with mlx.launch — run "
@@ -128,8 +132,10 @@ def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = 
         cfg, plan, run, checkpoint, control, cleanup = open_distributed(world, config, control, resume_from, run_dir)
     else:
         world = SINGLE
-        cfg, plan, run, checkpoint = open_run(config, resume_from, run_dir)
+        cfg, plan, run, checkpoint = open_run(config, resume_from, run_dir, batch)
     try:
+        if on_open is not None:
+            on_open(run.path)
         ctx = _Context(cfg, plan, run, on_event, control, fault_hook, world)
         return _run(ctx, checkpoint, started)
     finally:
