@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
+    # run as the program (argv from the command line): ``train`` may supervise a child process;
+    # a call from Python (tests, scripts) trains in the calling process and returns its result
+    args.program = argv is None
     from .core.errors import ForgeError
 
     try:

@@ -3,7 +3,10 @@
 Trains in this process and prints one line per report. SIGINT/SIGTERM/SIGHUP stop the run after
 the current step with a checkpoint (status ``stopped``); a second Ctrl-C aborts. ``--detach`` starts
 the run in a background process (own session; output in ``RUN/train.log``) and prints its folder.
-Exit status: 0 finished or stopped, 1 failed, 2 bad input. A config with a ``distributed:`` section
+Exit status: 0 finished or stopped, 1 failed, 2 bad input. Run as the program (not ``cli.main(argv)``
+from Python), a single-process run trains in a child process under ``core/supervisor.py``: a trainer
+killed for memory (SIGKILL, SIGSEGV) is recorded and restarts at half the batch size from its newest
+checkpoint; ``FORGELLM_NO_SUPERVISOR=1`` trains in this process instead. A config with a ``distributed:`` section
 (or ``--hosts a,b`` / ``--hostfile PATH``) trains data-parallel on several machines through
 ``mlx.launch`` (``train_distributed.py``, docs/distributed.md).
 """
@@ -39,6 +42,8 @@ def register(sub) -> None:
     p.add_argument("--rank-child", metavar="RUN_DIR", help=argparse.SUPPRESS)  # one rank, started by mlx.launch
     p.add_argument("--rank-backend", default="ring", help=argparse.SUPPRESS)
     p.add_argument("--rank-resume", nargs="?", const=True, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--supervised", type=int, metavar="FD", help=argparse.SUPPRESS)  # a child: reports its folder on FD
+    p.add_argument("--restart-batch", metavar="BS,ACCUM", help=argparse.SUPPRESS)   # a restart after a memory kill
     p.set_defaults(handler=run)
 
 
@@ -89,6 +94,8 @@ def run(args) -> int:
         from .train_distributed import launch
 
         return launch(args, cfg, settings, Path(args.start_run) if args.start_run else None)
+    if _supervises(args):
+        return _supervise(args, settings)
     try:
         return _train(args, cfg)
     finally:
@@ -102,14 +109,64 @@ def _train(args, cfg) -> int:
 
     control = TrainingControl()
     printer = Printer()
+    batch = tuple(int(n) for n in args.restart_batch.split(",")) if args.restart_batch else None
     previous = _install_signals(control, printer)
     try:
         result = train(cfg, printer, control, resume_from=Path(args.resume) if args.resume else None,
-                       run_dir=Path(args.start_run) if args.start_run else None)
+                       run_dir=Path(args.start_run) if args.start_run else None, batch=batch,
+                       on_open=_reporter(args.supervised))
     finally:
         _restore_signals(previous)
     printer.summary(result)
     return 1 if result.status == "failed" else 0
+
+
+def _supervises(args) -> bool:
+    """Train in a supervised child: when run as the program, unless this is that child or opted out."""
+    return bool(getattr(args, "program", False)) and args.supervised is None \
+        and not os.environ.get("FORGELLM_NO_SUPERVISOR")
+
+
+def _supervise(args, settings) -> int:
+    """Run the same command as a child under ``Supervisor``; restarts continue the child's run folder."""
+    from ..core.run_open import resume_target
+    from ..core.supervisor import Supervisor
+
+    base = [sys.executable, "-m", "forgellm_tui", "--workspace", str(settings.workspace), "train"]
+    first = sys.argv[1:]   # this very command line, arguments before ``train`` included
+
+    def command(restart, fd: int) -> list[str]:
+        if restart is None:
+            return [sys.executable, "-m", "forgellm_tui", *first, "--supervised", str(fd)]
+        folder = str(supervisor.run_dir)
+        if restart.checkpoint is None:
+            rest = ["--start-run", folder]
+        elif args.resume:   # the user's config and overrides again; a new run's are in its config.yaml
+            rest = [*([str(Path(args.config).resolve())] if args.config else []), "--resume", folder,
+                    *(x for item in args.overrides for x in ("--set", item))]
+        else:
+            rest = ["--resume", folder]
+        batch = f"{restart.batch_size},{restart.grad_accumulation_steps}"
+        return [*base, *rest, "--restart-batch", batch, "--supervised", str(fd)]
+
+    known = Path(args.start_run) if args.start_run else resume_target(Path(args.resume)) if args.resume else None
+    supervisor = Supervisor(command, known)
+    return supervisor.run()
+
+
+def _reporter(fd: int | None):
+    """``on_open`` of a supervised child: the run folder, written once on the supervisor's pipe."""
+    if fd is None:
+        return None
+
+    def report(run_dir: Path) -> None:
+        try:
+            os.write(fd, f"{run_dir}\n".encode())
+            os.close(fd)
+        except OSError:   # the supervisor is gone: train on regardless
+            pass
+
+    return report
 
 
 def _install_signals(control, printer) -> dict:
