@@ -137,13 +137,14 @@ def test_a_detached_run_holds_its_folder(workspace, capsys):
         while run_json(run).get("status") != "running" and time.monotonic() < deadline:
             time.sleep(0.2)
         assert run_json(run)["status"] == "running", (run / "train.log").read_text()[-2000:]
-        assert (run / LOCK).read_text().split()[0] == str(pid)
-        with pytest.raises(RunLocked, match=f"pid {pid}"):
+        trainer = run_json(run)["pid"]   # the printed pid supervises the training process
+        assert (run / LOCK).read_text().split()[0] == str(trainer) != str(pid)
+        with pytest.raises(RunLocked, match=f"pid {trainer}"):
             train(load_run_config(run, None, Settings.load(workspace)), resume_from=run)
         rc = cli.main(["--workspace", str(workspace), "train", "--resume", str(run), "--detach"])
-        assert rc == 2 and f"pid {pid}" in _one_line(capsys.readouterr().err)
+        assert rc == 2 and f"pid {trainer}" in _one_line(capsys.readouterr().err)
     finally:
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)     # passed on to the trainer, which stops with a checkpoint
     deadline = time.monotonic() + 120
     while run_json(run).get("status") not in ("stopped", "finished", "failed") and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -102,7 +102,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(workspace, capsys):
         train(make_cfg(workspace, lora_rank=16, name="x"), resume_from=killed)
 
 
-@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
 def test_signal_to_a_headless_run_saves_and_stops(workspace, signame):
     config = _config(workspace, f"sig-{signame.lower()}")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
