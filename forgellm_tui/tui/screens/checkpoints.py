@@ -190,7 +190,9 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             text.append(f"! {problem}\n", style="red")
         if row is not None:
             text.append(f"{row.label}{'/' if row.label == 'best' else ''} (iteration {row.iteration})", style="bold")
-            text.append(f": {row.reason or 'not among the top three'}\n")
+            text.append(f": {row.reason or 'not among the top three'}")
+            text.append("" if row.gap is None else f" · gap (val − train) {row.gap:+.3f}", style="dim")
+            text.append("\n")
             if row.protected:
                 text.append("protected: cannot be deleted\n", style="dim")
         sign = detail.overfit
@@ -200,6 +202,8 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             text.append(f" · best validation {run.best_validation_loss:.4f} at iteration {run.best_iteration}", style="dim")
         if detail.base_model:
             text.append(f" · base {detail.base_model.name}", style="dim")
+        if detail.settings:
+            text.append(f"\nsettings: {detail.settings}", style="dim")
         return text
 
     # ------------------------------------------------------------------ navigation, sort, filter
