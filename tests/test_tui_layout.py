@@ -129,6 +129,7 @@ async def test_checkpoints_tables_fit_80_columns(tmp_path, monkeypatch):
         assert len(rows) == 2, text
         assert any("stopped" in r and "80" in r and "2.2000" in r for r in rows), rows  # status, iters, best val
         assert any("finished" in r and "2.3100" in r for r in rows), rows
+        assert "runs (2) · → more columns" in text  # type and model are off to the right
         ranked = [line for line in text.splitlines() if "best/" in line]
         assert ranked and "lowest val" in ranked[0], text  # the reason, beside the chart
         screen.query_one("#ckpt-runs").focus()

@@ -131,10 +131,17 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
         if not rows:
             title += " · " + (EMPTY_RUNS if not self.runs else f"no run matches '{text}'")
         self.query_one("#ckpt-runs-title", Label).update(title)
+        self.call_after_refresh(self._hint_columns, title)
         if not rows:
             self._show_detail(None)
         elif self.detail is None or str(self.detail.run.path) != table.current_key():
             self._load_detail(table.current_key())
+
+    def _hint_columns(self, title: str) -> None:
+        """Say so when columns are off to the right (type, model at 80 columns): → scrolls to them."""
+        table = self.query_one("#ckpt-runs", RunsTable)
+        hidden = table.row_count and table.virtual_size.width > table.scrollable_content_region.width
+        self.query_one("#ckpt-runs-title", Label).update(title + (" · → more columns" if hidden else ""))
 
     def _load_detail(self, path: str | None) -> None:
         run = next((r for r in self.runs if str(r.path) == path), None)

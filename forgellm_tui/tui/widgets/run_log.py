@@ -35,18 +35,22 @@ class RunLog(RichLog):
         """Every line shown: (time, level, message)."""
         self._wrapped_at = 0
 
+    def on_mount(self) -> None:
+        self.anchor()  # the newest line stays in view, until the user scrolls up to read
+
     def add(self, when: float | None, level: str, message: str) -> None:
         self.entries.append((when, level, message))
         if len(self.entries) > MAX_LINES:
             del self.entries[:len(self.entries) - MAX_LINES]
         if self._wrapped_at and self.scrollable_content_region.width == self._wrapped_at:
-            self.write(line_text(when, level, message), scroll_end=True)  # scrolls after the next refresh
+            self.write(line_text(when, level, message), scroll_end=False)
         else:
             self._rewrap()
 
     def reset(self) -> None:
         self.entries.clear()
         self.clear()
+        self.anchor()
 
     def on_resize(self, event: Resize) -> None:
         if event.size.width:
@@ -64,7 +68,6 @@ class RunLog(RichLog):
         self.clear()
         for entry in self.entries:
             self.write(line_text(*entry), scroll_end=False)
-        self.scroll_end(animate=False, immediate=False, x_axis=False)
 
     @property
     def text(self) -> str:

@@ -51,12 +51,14 @@ class KeyedTable(DataTable):
     """
 
     COLUMNS: tuple[str, ...] = ()
+    WIDTHS: dict[str, int] = {}
+    """Fixed widths of some columns (the others grow with their content)."""
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
         for label in self.COLUMNS:
-            self.add_column(label, key=label or "mark")
+            self.add_column(label, key=label or "mark", width=self.WIDTHS.get(label))
 
     def current_key(self) -> str | None:
         """The key of the row under the cursor, or None (empty table or a placeholder row)."""
@@ -97,16 +99,22 @@ class CheckpointTable(KeyedTable):
     COLUMNS = ("ckpt", "iter", "val", "#", "why")
     """Short headers and no gap column (the notes under the table give it): at 80 columns the reason
     ("why") must fit beside the loss chart."""
+    WIDTHS = {"ckpt": 7, "iter": 6, "val": 6, "#": 2}
 
     def show(self, rows: list) -> None:
         self.clear()
+        room = self.size.width - sum(self.WIDTHS.values()) - 2 * len(self.COLUMNS) - 1
+        why = self.columns.get(next((k for k in self.columns if k.value == "why"), None))
+        if why is not None and room >= 12:  # the reason fills what is left, cut with "…" if longer
+            why.width, why.auto_width = room, False
         for row in rows:
             style = "bold green" if row.label == "best" else ""
             rank = Text(str(row.rank) if row.rank else "—", justify="right",
                         style="bold" if row.rank == 1 else "")
             self.add_row(Text(row.label + ("/" if row.label == "best" else ""), style=style),
                          Text(str(row.iteration), justify="right"), loss_text(row.validation_loss, style),
-                         rank, Text(short_reason(row.reason), style="dim"), key=str(row.path))
+                         rank, Text(short_reason(row.reason), style="dim", no_wrap=True, overflow="ellipsis"),
+                         key=str(row.path))
 
 
 class CompareTable(KeyedTable):
