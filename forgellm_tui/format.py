@@ -60,16 +60,6 @@ def rel_path(path, workspace) -> str:
         return short_path(path)
 
 
-def clock(seconds: float | None, unknown: str = "—") -> str:
-    """A duration as ``1:02:03`` or ``2:03``; ``unknown`` when missing or not finite."""
-    if seconds is None or not math.isfinite(seconds):
-        return unknown
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 def duration(seconds: float | None, unknown: str = "—") -> str:
     """A duration in at most six characters: ``42s``, ``13m05s``, ``2h14m``, ``3d04h``.
 

@@ -56,7 +56,8 @@ async def test_start_run_from_keyboard_charts_every_point(workspace):
         assert screen.charts.best_val() == min(vals, key=lambda p: p[1])  # the marked best point
         text = screen_text(app)
         assert "finished" in text and "6 / 6 (100%)" in text and "0000006 (final)" in text
-        assert "tokenizing 96 training" in text  # the engine's log line in the log pane
+        assert "tokenizing 96 training" in screen.run_log.text  # the engine's log lines in the log pane
+        assert "finished at iteration 6" in text  # the newest one in view
         assert run_json(run_dir)["status"] == "finished"
         await pilot.press("o")  # the run on the Checkpoints screen
         await wait_until(pilot, lambda: app.current_mode == "checkpoints"

@@ -11,7 +11,7 @@ heap grew by ~5,000 objects a second while keys were pressed, and full garbage c
 from __future__ import annotations
 
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+from textual.widgets._footer import FooterKey  # not exported by textual.widgets; Footer.compose uses it
 
 KEEP = ("help", "quit")
 """Actions whose keys are always shown (``?`` lists every key, ``q`` quits)."""
