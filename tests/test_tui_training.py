@@ -56,7 +56,8 @@ async def test_start_run_from_keyboard_charts_every_point(workspace):
         assert screen.charts.best_val() == min(vals, key=lambda p: p[1])  # the marked best point
         text = screen_text(app)
         assert "finished" in text and "6 / 6 (100%)" in text and "0000006 (final)" in text
-        assert "tokenizing 96 training" in text  # the engine's log line in the log pane
+        assert "tokenizing 96 training" in screen.run_log.text  # the engine's log lines in the log pane
+        assert "finished at iteration 6" in text  # the newest one in view
         assert run_json(run_dir)["status"] == "finished"
         await pilot.press("o")  # the run on the Checkpoints screen
         await wait_until(pilot, lambda: app.current_mode == "checkpoints"
@@ -268,7 +269,7 @@ async def test_follow_a_folder_being_written(workspace):
                                                       "ended_at": "2026-01-01T10:01:30Z"}))
         await wait_until(pilot, lambda: screen.view.state == "finished", 10)
         await pilot.pause(0.3)
-        assert "1:30 elapsed" in screen_text(app)
+        assert "time   1m30s" in screen_text(app)
 
 
 async def test_follow_a_run_started_with_the_cli(workspace):
@@ -292,7 +293,7 @@ async def test_follow_a_run_started_with_the_cli(workspace):
             assert screen.charts.records == metrics_lines(run_dir)
             assert [p[0] for p in screen.charts.val] == [0, 10, 20, 30]
             text = screen_text(app)
-            assert "finished · followed" in text and "30 / 30" in text
+            assert "status · followed" in text and "finished" in text and "30 / 30" in text
     finally:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err[-2000:]

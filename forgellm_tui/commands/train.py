@@ -29,7 +29,7 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train a model from a YAML config (headless)",
                        description="Train from a YAML config. Paths in the config are relative to the workspace.")
     p.add_argument("config", nargs="?", help="YAML config (optional with --resume: the run's own config.yaml)")
-    p.add_argument("--name", help="run folder name (default: derived from model, settings and time)")
+    p.add_argument("--name", help="run folder name (default: <model>-<type>-<n>, e.g. forge-tiny-cpt-3)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set batch_size=8 --set lora_parameters.rank=16")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest complete checkpoint")

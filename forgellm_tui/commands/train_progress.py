@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..core import events as ev
-from ..tui.format import clock, progress_line
+from ..format import duration, progress_line
 
 
 #: info lines worth a headless line: what start-up does with the data
@@ -46,7 +46,7 @@ class Printer:
             if event.gradient_norm is not None:
                 parts.append(f"gn {event.gradient_norm:.2f}")
             parts.append(f"ep {event.epoch:.2f}")
-            parts.append(f"ETA {clock(event.eta_seconds, unknown='--:--')}")
+            parts.append(f"ETA {duration(event.eta_seconds, unknown='?')}")
             self._print("  ".join(parts))
         elif isinstance(event, ev.RunStarted):
             self.run_dir = event.run_dir
@@ -87,5 +87,5 @@ class Printer:
             return
         reason = f" ({result.reason})" if result.reason else ""
         self._print(f"{result.status}{reason} at iteration {result.iteration}/{result.max_iterations} "
-                    f"in {clock(result.seconds, unknown='--:--')}{best}")
+                    f"in {duration(result.seconds, unknown='?')}{best}")
         self._print(f"adapters: {result.run_dir}")

@@ -51,6 +51,8 @@ class RunStarted(Event):
     total_parameters: int
     resumed: bool = False
     world_size: int = 1           # ranks of a distributed run (tokens_per_second is their sum)
+    checkpoint: str = ""          # the checkpoint a resume continues from (its folder name)
+    earlier_seconds: float = 0.0  # training time before this session, from that checkpoint
     time: float = field(default_factory=_now)
 
 

@@ -47,6 +47,7 @@ class RunDetail:
     config_text: str | None
     base_model: Path | None
     problems: list[str] = field(default_factory=list)
+    settings: str = ""                 # the hyper-parameters in one line (the run's name no longer holds them)
 
 
 def _orphan(path: Path) -> RunInfo:
@@ -131,7 +132,28 @@ def run_detail(run: RunInfo, settings=None) -> RunDetail:
         problems.append(str(exc.message) + (f" — {exc.hint}" if exc.hint else ""))
     if not ckpts and best is None:
         problems.append("no complete checkpoint yet: nothing to publish or chat with")
-    return RunDetail(run, rows, train, val, detect_overfitting(records), read_config_text(path), base, problems)
+    from .run_checkpoints import read_run_config
+
+    return RunDetail(run, rows, train, val, detect_overfitting(records), read_config_text(path), base, problems,
+                     settings_line(read_run_config(path)))
+
+
+def settings_line(cfg: dict) -> str:
+    """``lora rank 16 · lr 0.0005 · batch 8 · seq 128 · 200 iterations`` from a run's config.yaml."""
+    parts = []
+    tune = cfg.get("fine_tune_type")
+    lora = cfg.get("lora_parameters") if isinstance(cfg.get("lora_parameters"), dict) else {}
+    rank = lora.get("rank", cfg.get("lora_rank"))
+    if tune:
+        parts.append(f"{tune} rank {rank}" if tune != "full" and rank is not None else str(tune))
+    for key, label in (("learning_rate", "lr"), ("batch_size", "batch"), ("max_seq_length", "seq")):
+        if isinstance(cfg.get(key), (int, float)) and not isinstance(cfg.get(key), bool):
+            parts.append(f"{label} {cfg[key]:g}")
+    if cfg.get("epochs"):
+        parts.append(f"{cfg['epochs']:g} epochs")
+    elif isinstance(cfg.get("max_iterations"), int):
+        parts.append(f"{cfg['max_iterations']:,} iterations")
+    return " · ".join(parts)
 
 
 def _at(val: list[tuple[int, float]], iteration: int) -> float | None:

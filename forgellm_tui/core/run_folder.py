@@ -27,12 +27,15 @@ def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def default_name(cfg) -> str:
-    """Seed-style name: ``<model>_<type>_lr<lr>_bs<bs>_iter<n>_<YYYY-MM-DD_HH-MM>``."""
+def default_name(cfg, base: Path) -> str:
+    """``<model>-<type>-<n>`` (``forge-tiny-cpt-3``): short enough for tables, legends and the status
+    panel, and told apart by its counter (one more than the highest of that model and type in
+    ``base``). The hyper-parameters are in the run's ``config.yaml`` and shown with its details."""
     model = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(cfg.model.rstrip("/")).name) or "model"
-    length = f"ep{cfg.epochs:g}" if cfg.epochs else f"iter{cfg.max_iterations}"
-    stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M")
-    return f"{model}_{cfg.training_type}_lr{cfg.learning_rate:g}_bs{cfg.batch_size}_{length}_{stamp}"
+    prefix = f"{model}-{cfg.training_type}"
+    pattern = re.compile(re.escape(prefix) + r"-(\d+)")
+    taken = [int(m.group(1)) for p in (base.iterdir() if base.is_dir() else ()) if (m := pattern.fullmatch(p.name))]
+    return f"{prefix}-{max(taken, default=0) + 1}"
 
 
 def check_name(name: str) -> str:
@@ -66,10 +69,9 @@ def choose_run_dir(cfg, settings) -> Path:
             raise ConfigError(f"a run named {cfg.name!r} already exists", path=path,
                               hint="choose another --name, or continue it with --resume")
         return path
-    name = default_name(cfg)
-    path, n = base / name, 2
-    while path.exists():
-        path, n = base / f"{name}-{n}", n + 1
+    path = base / default_name(cfg, base)
+    while path.exists():  # a folder made since the listing (another run starting now)
+        path = base / default_name(cfg, base)
     return path
 
 
@@ -117,9 +119,12 @@ class RunFolder:
         self.info.update(fields)
         self.save()
 
-    def started(self, max_iterations: int) -> None:
+    def started(self, max_iterations: int, earlier_seconds: float = 0.0) -> None:
+        """A session starts; ``earlier_seconds``: training time before it (a resumed run's checkpoint),
+        so the elapsed time shown is ``earlier_seconds`` + the time since ``started_at``."""
         self.update(status="running", pid=os.getpid(), host=socket.gethostname(), started_at=utc_now(),
-                    ended_at=None, error=None, stop_reason=None, max_iterations=max_iterations)
+                    ended_at=None, error=None, stop_reason=None, max_iterations=max_iterations,
+                    earlier_seconds=round(earlier_seconds, 1))
 
     def ended(self, status: str, **fields: Any) -> None:
         self.update(status=status, ended_at=utc_now(), **fields)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from ..format import human_count
 from . import checkpoints as ck
 from . import events as ev
 from . import fsio
@@ -103,6 +104,7 @@ class _Context:
         if self.world.is_main:
             fsio.atomic_write_text(self.run.path / CONFIG, self.cfg.to_yaml())
         self.run.update(max_iterations=n)
+        self.log("info", f"max_iterations is now {n:,}")
         self.emit(ev.MaxIterationsChanged(n, self.run.info.get("iteration", 0)))
 
 
@@ -153,6 +155,8 @@ def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
     session = None
     try:
         ctx.set_state(ev.STARTING, 0)
+        ctx.log("info", (f"resuming from checkpoint {checkpoint.name}: " if checkpoint else "starting: ")
+                + f"{cfg.training_type} {cfg.fine_tune_type} on {cfg.model}")
         for note in (f"{k}: ignored by training" for k in cfg.extra):
             ctx.log("info", note)
         _load_data(ctx, checkpoint)
@@ -174,6 +178,8 @@ def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
                 gc.collect()
                 checkpoint = _recover_from_oom(ctx, exc, iteration, result)
         result.status, result.reason, result.iteration = outcome.status, outcome.reason, outcome.iteration
+        ctx.log("info", f"{outcome.status} at iteration {outcome.iteration}"
+                + (f": {outcome.reason}" if outcome.reason else ""))
         run.ended(outcome.status, iteration=outcome.iteration, stop_reason=outcome.reason or None)
         ctx.emit(ev.StateChanged(outcome.status, outcome.iteration, outcome.reason))
     except ForgeError as exc:
@@ -255,11 +261,17 @@ def _started(ctx: _Context, session, checkpoint: Path | None) -> None:
     if checkpoint is not None:
         run.info.setdefault("resumed_from", []).append({"iteration": session.iteration, "checkpoint": checkpoint.name,
                                                         "metrics_dropped": dropped})
-    run.started(ctx.max_iterations)
+    earlier = session.elapsed if checkpoint is not None else 0.0
+    run.started(ctx.max_iterations, earlier)
     ctx.emit(ev.RunStarted(run.path, run.path.name, ctx.cfg.training_type, ctx.cfg.fine_tune_type, session.iteration,
                            ctx.max_iterations, len(ctx.train_data), len(ctx.valid_data), ctx.train_data.tokens,
                            session.trainable, session.total, resumed=checkpoint is not None,
-                           world_size=ctx.world.size))
+                           world_size=ctx.world.size, checkpoint=checkpoint.name if checkpoint else "",
+                           earlier_seconds=earlier))
+    ctx.log("info", f"training iterations {session.iteration:,}→{ctx.max_iterations:,} on {len(ctx.train_data):,} rows "
+                    f"({human_count(ctx.train_data.tokens)} tokens), {human_count(session.trainable)} of "
+                    f"{human_count(session.total)} parameters trained"
+                    + (f", {ctx.world.size} ranks" if ctx.world.size > 1 else ""))
     ctx.set_state(ev.RUNNING, session.iteration)
 
 
@@ -291,6 +303,10 @@ def _aborted(ctx: _Context, result: RunResult, session) -> None:
     iteration = session.iteration if session is not None else ctx.run.info.get("iteration", 0)
     reason = "aborted with Ctrl-C (resume continues from the last checkpoint)"
     result.status, result.reason, result.iteration = ev.STOPPED, reason, iteration
+    try:
+        ctx.log("warning", f"stopped at iteration {iteration}: {reason}")
+    except OSError:
+        pass
     ctx.run.ended(ev.STOPPED, iteration=iteration, stop_reason=reason)
     ctx.emit(ev.StateChanged(ev.STOPPED, iteration, reason))
 
@@ -305,5 +321,6 @@ def _failed(ctx: _Context, result: RunResult, session, message: str, tb: str | N
         ctx.run.ended(ev.FAILED, error=message, iteration=iteration)
     except OSError:
         pass
+    ctx.emit(ev.LogLine("error", message))
     ctx.emit(ev.ErrorEvent(message, kind="error", recovered=False, iteration=iteration))
     ctx.emit(ev.StateChanged(ev.FAILED, iteration, message))

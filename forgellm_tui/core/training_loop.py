@@ -238,6 +238,8 @@ class Session:
         self.saved_at = self.iteration
         ck.prune(ctx.run.path, ctx.cfg.max_checkpoints, protect=path)
         ctx.run.update(iteration=self.iteration, last_checkpoint=path.name)
+        ctx.log("info", f"checkpoint {path.name} saved ({reason})"
+                + (f", val {validation_loss:.4f}" if validation_loss is not None else ""))
         ctx.emit(ev.CheckpointSaved(self.iteration, path, reason, validation_loss))
         return path
 
@@ -248,6 +250,7 @@ class Session:
         weights = None if checkpoint else trainable_weights(self.model)
         path = ck.write_best(ctx.run.path, weights, ctx.adapter_config, self.state_dict("best", loss), checkpoint)
         ctx.run.update(best_iteration=self.iteration, best_validation_loss=loss)
+        ctx.log("info", f"best/ is now iteration {self.iteration} (val {loss:.4f})")
         ctx.emit(ev.CheckpointSaved(self.iteration, path, "best", loss))
 
     # ------------------------------------------------------------------ the loop
@@ -266,12 +269,15 @@ class Session:
                 ctx.set_max_iterations(max(new_max, self.iteration))
             if control.paused and not control.stop_requested:
                 ctx.set_state(ev.PAUSED, self.iteration)
+                ctx.log("info", f"paused at iteration {self.iteration}")
                 while not control.wait_while_paused(0.2):
                     pass
                 if not control.stop_requested:
+                    ctx.log("info", f"resumed at iteration {self.iteration}")
                     ctx.set_state(ev.RUNNING, self.iteration)
                 continue
             if control.stop_requested:
+                ctx.log("info", f"stopping at iteration {self.iteration}: {control.stop_reason}")
                 if self.iteration > self.start_iteration and self.saved_at != self.iteration:
                     self.save("stop", self._val_here())
                 return Outcome(ev.STOPPED, control.stop_reason, self.iteration)
@@ -314,7 +320,6 @@ class Session:
             self.save_best(val, saved)
         if stop_early:
             ctx.emit(ev.EarlyStop(it, verdict.reason, self.tracker.best_iteration, self.tracker.best_loss))
-            ctx.log("info", f"early stop at iteration {it}: {verdict.reason}")
             return Outcome(ev.STOPPED, f"early stop: {verdict.reason}", it)
         return None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..core import events as ev
@@ -37,7 +37,7 @@ def finite(value) -> float | None:
 
 @dataclass
 class RunView:
-    """The state of one run as the user sees it: status fields plus the log lines."""
+    """The state of one run as the user sees it (the log pane reads the run's log.jsonl itself)."""
 
     run_dir: Path | None = None
     name: str = ""
@@ -51,6 +51,7 @@ class RunView:
     eta_seconds: float | None = None
     eta_at: float | None = None       # when eta_seconds was measured (wall clock)
     started_at: float | None = None
+    earlier_seconds: float = 0.0      # trained before this session (the checkpoint a resume continues)
     ended_at: float | None = None
     last_train: float | None = None
     best_train: float | None = None
@@ -68,7 +69,6 @@ class RunView:
     pid: int | None = None
     threshold: float = 0.3            # overfitting_threshold of the run's config
     world_size: int = 1               # ranks of a distributed run (tokens_per_second is their sum)
-    logs: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def is_active(self) -> bool:
@@ -120,6 +120,9 @@ class RunView:
             self.run_dir, self.name = Path(event.run_dir), event.name
             self.max_iterations, self.iteration = event.max_iterations, event.start_iteration
             self.started_at, self.ended_at, self.error = event.time, None, None
+            self.earlier_seconds = float(event.earlier_seconds or 0.0)
+            if event.checkpoint:
+                self.last_checkpoint = f"{event.checkpoint} (resumed)"
             self.world_size = max(int(event.world_size or 1), 1)
         elif isinstance(event, ev.StateChanged):
             self.state, self.iteration = event.state, max(self.iteration, event.iteration)
@@ -137,8 +140,6 @@ class RunView:
                 self.last_checkpoint = f"{Path(event.path).name} ({event.reason})"
         elif isinstance(event, ev.MaxIterationsChanged):
             self.max_iterations = event.max_iterations
-        elif isinstance(event, ev.LogLine):
-            self.logs.append((event.level, event.message))
         elif isinstance(event, ev.ErrorEvent):
             if event.recovered:
                 self.notice = event.message
@@ -154,6 +155,7 @@ class RunView:
         self.error = info.get("error") or None
         self.pid = info.get("pid") if isinstance(info.get("pid"), int) else None
         self.started_at = parse_time(info.get("started_at"))
+        self.earlier_seconds = finite(info.get("earlier_seconds")) or 0.0
         self.ended_at = parse_time(info.get("ended_at")) if not self.is_active else None
         if isinstance(info.get("max_iterations"), int):
             self.max_iterations = info["max_iterations"]
@@ -167,15 +169,12 @@ class RunView:
         if not self.is_active:
             self.eta_seconds = None
 
-    def apply_log(self, rec: dict) -> None:
-        self.logs.append((str(rec.get("level") or "info"), str(rec.get("message") or "")))
-
     # ------------------------------------------------------------------ derived
     def elapsed(self, now: float | None = None) -> float | None:
         if self.started_at is None:
             return None
         end = self.ended_at if self.ended_at is not None else (now or time.time())
-        return max(end - self.started_at, 0.0)
+        return self.earlier_seconds + max(end - self.started_at, 0.0)
 
     def eta(self, now: float | None = None) -> float | None:
         if not self.is_active or self.eta_seconds is None:

@@ -131,10 +131,17 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
         if not rows:
             title += " · " + (EMPTY_RUNS if not self.runs else f"no run matches '{text}'")
         self.query_one("#ckpt-runs-title", Label).update(title)
+        self.call_after_refresh(self._hint_columns, title)
         if not rows:
             self._show_detail(None)
         elif self.detail is None or str(self.detail.run.path) != table.current_key():
             self._load_detail(table.current_key())
+
+    def _hint_columns(self, title: str) -> None:
+        """Say so when columns are off to the right (type, model at 80 columns): → scrolls to them."""
+        table = self.query_one("#ckpt-runs", RunsTable)
+        hidden = table.row_count and table.virtual_size.width > table.scrollable_content_region.width
+        self.query_one("#ckpt-runs-title", Label).update(title + (" · → more columns" if hidden else ""))
 
     def _load_detail(self, path: str | None) -> None:
         run = next((r for r in self.runs if str(r.path) == path), None)
@@ -190,7 +197,9 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             text.append(f"! {problem}\n", style="red")
         if row is not None:
             text.append(f"{row.label}{'/' if row.label == 'best' else ''} (iteration {row.iteration})", style="bold")
-            text.append(f": {row.reason or 'not among the top three'}\n")
+            text.append(f": {row.reason or 'not among the top three'}")
+            text.append("" if row.gap is None else f" · gap (val − train) {row.gap:+.3f}", style="dim")
+            text.append("\n")
             if row.protected:
                 text.append("protected: cannot be deleted\n", style="dim")
         sign = detail.overfit
@@ -200,6 +209,8 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             text.append(f" · best validation {run.best_validation_loss:.4f} at iteration {run.best_iteration}", style="dim")
         if detail.base_model:
             text.append(f" · base {detail.base_model.name}", style="dim")
+        if detail.settings:
+            text.append(f"\nsettings: {detail.settings}", style="dim")
         return text
 
     # ------------------------------------------------------------------ navigation, sort, filter

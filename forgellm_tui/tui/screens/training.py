@@ -14,11 +14,12 @@ from functools import partial
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import ContentSwitcher, Label, OptionList, RichLog, Static, TextArea
+from textual.widgets import ContentSwitcher, Label, OptionList, Static, TextArea
 
 from ..listing import list_configs
 from ..messages import ListingLoaded
 from ..widgets.config_form import ConfigForm
+from ..widgets.run_log import RunLog
 from ..widgets.run_status import RunStatus
 from ..widgets.training_charts import TrainingCharts
 from .base import ForgeScreen
@@ -42,18 +43,18 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
     """Configure, start, watch and control training runs."""
 
     SCREEN_TITLE = "Training"
-    # the run keys (p x k e) are listed in the line above the views, not in the footer: with them the
-    # footer is wider than 80 columns and "? Keys" and "q Quit" fall off its end
+    # at 80 columns the footer drops the least important keys first and always keeps "? Keys" and
+    # "q Quit"; the run keys are also listed in the line above the views
     BINDINGS = [
         Binding("ctrl+r", "start", "Start", tooltip="Start a run with these settings, trained in this app."),
         Binding("ctrl+d", "start_detached", "Background", show=False,
                 tooltip="Start the run in a background process (keeps going after quit)."),
         Binding("ctrl+w", "save_config", "Save as", show=False, tooltip="Save these settings as a new config."),
         Binding("ctrl+t", "toggle_view", "View", tooltip="Switch between the setup and the run view."),
-        Binding("p", "pause", "Pause", show=False, tooltip="Pause or resume the run."),
-        Binding("x", "stop", "Stop", show=False, tooltip="Stop the run (asks first); it saves a checkpoint."),
-        Binding("k", "checkpoint", "Ckpt", show=False, tooltip="Save a checkpoint after the current step."),
-        Binding("e", "extend", "Extend", show=False, tooltip="Add iterations to the run (or continue an ended one)."),
+        Binding("p", "pause", "Pause", tooltip="Pause or resume the run."),
+        Binding("x", "stop", "Stop", tooltip="Stop the run (asks first); it saves a checkpoint."),
+        Binding("k", "checkpoint", "Ckpt", tooltip="Save a checkpoint after the current step."),
+        Binding("e", "extend", "Extend", tooltip="Add iterations to the run (or continue an ended one)."),
         Binding("f", "follow", "Follow", tooltip="Follow a run folder live (also headless runs)."),
         Binding("o", "open_checkpoints", "Open", tooltip="Open this run on the Checkpoints screen."),
         Binding("r", "refresh", "Refresh", show=False, tooltip="Read the configs and runs again."),
@@ -96,12 +97,12 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
                 yield TrainingCharts(id="charts")
                 with Vertical(id="run-side"):
                     yield RunStatus(id="run-status", classes="pane")
-                    yield RichLog(id="run-log", classes="pane", wrap=True, markup=False, max_lines=2000, min_width=1)
+                    yield RunLog(id="run-log", classes="pane")
 
     def on_mount(self) -> None:
         self.query_one("#config-list", OptionList).focus()
         self.query_one("#run-status", RunStatus).border_title = "status"
-        self.query_one("#run-log", RichLog).border_title = "log"
+        self.run_log.border_title = "log"
         self.set_interval(1 / STATUS_HZ, self._tick)
         self._show_line()
 
@@ -114,8 +115,8 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
         return self.query_one("#config-form", ConfigForm)
 
     @property
-    def run_log(self) -> RichLog:
-        return self.query_one("#run-log", RichLog)
+    def run_log(self) -> RunLog:
+        return self.query_one("#run-log", RunLog)
 
     def show_view(self, name: str) -> None:
         """``setup`` or ``run``; the focus goes back to where it was in that view."""
@@ -139,16 +140,33 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
         self.query_one("#config-list").focus()
 
     def _show_line(self) -> None:
+        """The view's keys, for the state the run is in (``p resume`` while paused), in 80 columns."""
         view = "run" if self.query_one("#training-views", ContentSwitcher).current == "run-view" else "setup"
         run = self.view
-        text = ("setup · ctrl+r start · ctrl+d background · ctrl+w save as · ctrl+t run view" if view == "setup"
-                else "p pause · x stop · k ckpt · e extend · ctrl+t setup")
-        if run is not None:
-            total = f"/{run.max_iterations:,}" if run.max_iterations else ""
-            text = f"{run.state} {run.iteration:,}{total} · " + text
+        if view == "setup":
+            where = "" if run is None else f" ({run.state}{self._progress(run)})"
+            text = f"setup · ^r start · ^d background · ^w save as · ^t run view{where}"
+        else:
+            text = f"run · {self._run_keys(run)} · ^t setup"
         if text != self._line:
             self._line = text
             self.query_one("#training-line", Label).update(text, layout=False)
+
+    @staticmethod
+    def _progress(run) -> str:
+        return f" {100 * run.iteration / run.max_iterations:.0f}%" if run.max_iterations and run.is_active else ""
+
+    def _run_keys(self, run) -> str:
+        if self.pending:
+            return self.pending
+        if run is not None and run.source == "app" and self.run_active_here():
+            pause = "p resume" if run.state == "paused" else "p pause"
+            return f"{pause} · x stop · k checkpoint · e extend"
+        if run is not None and run.is_active:
+            return "x stop · f follow another run"
+        if run is not None and run.run_dir is not None:
+            return "e continue · o open in Checkpoints · f follow"
+        return "^r start · f follow a run folder"
 
     def _tick(self) -> None:
         """Redraw the status a few times a second at most: when something changed, and once a second

@@ -75,11 +75,7 @@ class TrainingActions:
         self.pending = ""
         self.charts.reset(None)
         self.show_view("run")
-        self.run_log.clear()
-        what = f"resuming {resume_from.name}" if resume_from is not None else "starting"
-        self.log_line("info", f"{what}: {cfg.training_type} {cfg.fine_tune_type} on {cfg.model}")
-        for line in self.estimate_lines:
-            self.log_line("info", line)
+        self.reset_log()  # the engine's first lines (what it trains, on what) follow at once
         self.train_worker = self._train_worker(self.run_id, cfg, self.feed, self.control, self.run_done, resume_from)
         self.show_view("run")
         self.status_dirty = True
@@ -270,7 +266,7 @@ class TrainingActions:
         self.view.threshold = self._folder_threshold(run_dir)
         self.pending = ""
         self.charts.reset(None)
-        self.run_log.clear()
+        self.reset_log()
         self.follow_stop = threading.Event()
         self._follow_worker(run_dir, self.follow_stop)
         self.show_view("run")

@@ -3,21 +3,25 @@ of a followed run folder, and the end of a run."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from ...core import events as ev
 from ..config_draft import split_errors
-from ..run_view import RunView
+from ..run_view import RunView, parse_time
 from ..training_messages import FeedReady, FolderRead, RunEnded
 
 
 class TrainingEvents:
     """Mixin for :class:`~forgellm_tui.tui.screens.training.TrainingScreen`."""
 
+    _log_offset = 0
+    """How far the run's log.jsonl was read (a run trained in this app)."""
+
     def on_feed_ready(self, event: FeedReady) -> None:
         if event.run_id != self.run_id or self.feed is None:
             return
-        records = []
+        records, logged = [], False
         for item in self.feed.drain():
             self.view.apply_event(item)
             if isinstance(item, ev.Metrics):
@@ -29,13 +33,27 @@ class TrainingEvents:
                 self.charts.reset(item.max_iterations)
                 if item.resumed:
                     self._load_earlier_metrics(Path(item.run_dir))
+                self.reset_log()  # from here on the pane shows the run's log.jsonl (earlier sessions too)
+                logged = True
             elif isinstance(item, ev.LogLine):
-                self.log_line(item.level, item.message)
+                if self.view.run_dir is None:  # before the run folder is known: the event itself
+                    self.log_line(item.level, item.message, item.time)
+                logged = True
             elif isinstance(item, ev.MaxIterationsChanged):
                 self.charts.set_max_iterations(item.max_iterations)
             self.engine_event_note(item)
+        if logged and self.view.run_dir is not None:
+            self._tail_log(self.view.run_dir)
         self.charts.add(records)
         self.status_dirty = True
+
+    def _tail_log(self, run_dir: Path) -> None:
+        """The lines the engine appended to the run's log.jsonl since the last read (a few, small)."""
+        from ...core.runs import read_log
+
+        lines, self._log_offset = read_log(run_dir, self._log_offset)
+        for rec in lines:
+            self.log_record(rec)
 
     def _load_earlier_metrics(self, run_dir: Path) -> None:
         from ...core.runs import read_metrics
@@ -73,7 +91,6 @@ class TrainingEvents:
             return
         if event.reset:
             self.charts.reset(view.max_iterations)
-            self.run_log.clear()
             self.view = view = RunView(run_dir=view.run_dir, name=view.name, source="folder",
                                        threshold=view.threshold)
         if event.info is not None:
@@ -84,8 +101,7 @@ class TrainingEvents:
         for rec in event.records:
             view.apply_record(rec)
         for rec in event.logs:
-            view.apply_log(rec)
-            self.log_line(str(rec.get("level") or "info"), str(rec.get("message") or ""))
+            self.log_record(rec)
         self.charts.set_max_iterations(view.max_iterations)
         self.charts.add(event.records)
         if event.error:
@@ -95,12 +111,17 @@ class TrainingEvents:
             self.pending = ""
         self.status_dirty = True
 
-    def log_line(self, level: str, message: str) -> None:
-        style = {"warning": "yellow", "error": "bold red"}.get(level, "")
-        from rich.text import Text
+    def reset_log(self) -> None:
+        self.run_log.reset()
+        self._log_offset = 0
 
-        self.run_log.write(Text(message if level == "info" else f"{level}: {message}", style=style), scroll_end=False)
-        self.run_log.scroll_end(animate=False, immediate=True, x_axis=False)
+    def log_record(self, rec: dict) -> None:
+        """One line of log.jsonl (``timestamp``, ``level``, ``message``)."""
+        self.run_log.add(parse_time(rec.get("timestamp")), str(rec.get("level") or "info"),
+                         str(rec.get("message") or ""))
+
+    def log_line(self, level: str, message: str, when: float | None = None) -> None:
+        self.run_log.add(time.time() if when is None else when, level, message)
 
     def engine_event_note(self, event: ev.Event) -> None:
         """The notification (if any) one engine event deserves."""

@@ -72,6 +72,11 @@ class TrainingSetup:
         if errors:
             preview.load_text("# fix these first:\n" + "\n".join(f"# {k}: {m}" for k, m in errors.items()))
             command.update("")
+            # forget the last estimate: fixing the value back to it must estimate (and say so) again
+            self._estimate_key = ""
+            if self._estimate_timer is not None:
+                self._estimate_timer.stop()
+                self._estimate_timer = None
             self._show_estimate(["estimate: fix the highlighted values first"])
             return errors
         cfg = self.draft.build(texts)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
+from ...format import distinct_labels
+
 Series = list[tuple[int, float]]
 COLORS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")
 
@@ -51,10 +53,11 @@ class LossPlot(PlotextPlot):
     def show_compare(self, series: list[tuple[str, Series]]) -> None:
         """One validation-loss line per run, overlaid."""
         self._reset("validation loss")
-        for n, (name, points) in enumerate(series):
+        labels = distinct_labels([name for name, _ in series], 24)
+        for n, ((_name, points), label) in enumerate(zip(series, labels)):
             if points:
-                self.lines[name] = points
-                self.plt.plot([i for i, _ in points], [v for _, v in points], label=name[:24],
+                self.lines[label] = points
+                self.plt.plot([i for i, _ in points], [v for _, v in points], label=label,
                               color=COLORS[n % len(COLORS)], marker="braille")
         self.refresh()
 

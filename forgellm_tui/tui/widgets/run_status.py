@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ..format import clock, human_count
+from ..format import duration, human_count, middle
 from ..run_view import RunView
 
 STATE_STYLE = {"running": "bold green", "starting": "green", "paused": "bold yellow", "stopping": "yellow",
@@ -18,6 +18,13 @@ STATE_STYLE = {"running": "bold green", "starting": "green", "paused": "bold yel
 
 def loss(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
+
+
+def lines(text: Text, width: int) -> int:
+    """Lines a text takes when wrapped to ``width`` (about: words may wrap a little earlier)."""
+    if text.no_wrap or width <= 0:
+        return 1
+    return max(1, -(-text.cell_len // width))
 
 
 class RunStatus(Static):
@@ -32,13 +39,18 @@ class RunStatus(Static):
 
         The layout is redone only when the number of lines changes (most updates change numbers only).
         """
-        group = self.render_view(view, now, pending)
-        height = sum(len(part.rows) if isinstance(part, Table) else 1 for part in group.renderables)
+        width = self.content_size.width
+        group = self.render_view(view, now, pending, width)
+        height = sum(len(part.rows) if isinstance(part, Table) else lines(part, width) for part in group.renderables)
         self.update(group, layout=height != self._height)
         self._height = height
+        title = "status · followed" if view is not None and view.source == "folder" else "status"
+        if self.border_title != title:
+            self.border_title = title
 
     @staticmethod
-    def render_view(view: RunView | None, now: float | None = None, pending: str = "") -> Group:
+    def render_view(view: RunView | None, now: float | None = None, pending: str = "", width: int = 0) -> Group:
+        """Rows whose values fit the panel's 25 columns at 80×24 (a clock or a full sentence did not)."""
         if view is None:
             return Group(Text("no run", style="bold dim"),
                          Text("start one (ctrl+r), start it in the background (ctrl+d), or follow a run "
@@ -47,16 +59,15 @@ class RunStatus(Static):
         grid.add_column(style="dim", no_wrap=True, min_width=6)
         grid.add_column(no_wrap=True, overflow="ellipsis")
         state = Text(view.state, style=STATE_STYLE.get(view.state, ""))
-        if pending:
-            state.append(f" ({pending})", style="yellow")
-        if view.source == "folder":
-            state.append(" · followed", style="dim")
+        if pending:  # its first word: the toolbar above says the rest ("stopping: saving a checkpoint…")
+            state.append(f" · {pending.split()[0].rstrip(':…')}…", style="yellow")
         grid.add_row("state", state)
         total = view.max_iterations
         progress = f"{view.iteration:,}" + (f" / {total:,} ({100 * view.iteration / total:.0f}%)" if total else "")
         grid.add_row("iter", progress)
         grid.add_row("epoch", "—" if view.epoch is None else f"{view.epoch:.3f}")
-        grid.add_row("time", f"{clock(view.elapsed(now))} elapsed · ETA {clock(view.eta(now))}")
+        eta = view.eta(now)
+        grid.add_row("time", duration(view.elapsed(now)) + ("" if eta is None else f" · ETA {duration(eta)}"))
         best_train = f" · best {view.best_train:.4f}" if view.best_train is not None else ""
         grid.add_row("train", loss(view.last_train) + best_train)
         best_val = (f" · best {view.best_val:.4f}@{view.best_val_iteration}" if view.best_val is not None else "")
@@ -65,16 +76,17 @@ class RunStatus(Static):
         grid.add_row("ppl", "—" if ppl is None else f"{ppl[1]:,.2f} ({ppl[0]})")
         tps = "—" if view.tokens_per_second is None else f"{view.tokens_per_second:,.0f}"
         ranks = view.world_size  # distributed run: tok/s is the sum over ranks
-        if ranks > 1:
-            per_rank = "" if view.tokens_per_second is None else f"{view.tokens_per_second / ranks:,.0f}/rank · "
-            tps += f" ({per_rank}{ranks} ranks)"
         grid.add_row("tok/s", f"{tps} · {human_count(view.trained_tokens)} trained")
+        if ranks > 1:
+            per_rank = "—" if view.tokens_per_second is None else f"{view.tokens_per_second / ranks:,.0f}"
+            grid.add_row("ranks", f"{per_rank}/rank ({ranks} ranks)")
         grid.add_row("memory", "—" if view.memory_gb is None else f"{view.memory_gb:.2f} GB peak")
         grid.add_row("grad", "—" if view.gradient_norm is None else f"{view.gradient_norm:.4f} norm")
         grid.add_row("ckpt", view.last_checkpoint or "—")
-        parts = [Text(view.name or "(starting)", style="bold", no_wrap=True, overflow="ellipsis"), grid]
-        if view.startup and view.is_active:
-            parts.append(Text(f"⋯ {view.startup}", style="cyan", no_wrap=True, overflow="ellipsis"))
+        name = middle(view.name, width) if width > 0 else view.name
+        parts = [Text(name or "(starting)", style="bold", no_wrap=True, overflow="ellipsis"), grid]
+        if view.startup and view.is_active:  # wrapped: its rate and time left matter as much as its start
+            parts.append(Text(f"⋯ {view.startup}", style="cyan"))
         if view.overfitting:
             parts.append(Text(f"⚠ overfitting: {view.overfitting}", style="bold yellow"))
         if view.notice:

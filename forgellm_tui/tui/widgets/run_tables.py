@@ -7,6 +7,8 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable
 
+from ...format import distinct_labels, middle
+
 STATUS_STYLE = {"running": "bold green", "paused": "yellow", "finished": "cyan", "stopped": "yellow",
                 "failed": "bold red", "interrupted": "bold red", "unknown": "dim"}
 MARK = "●"
@@ -23,9 +25,11 @@ def date_text(stamp: str | None) -> str:
     return stamp.replace("T", " ")[:16]
 
 
-SHORT = (("lowest validation loss", "lowest val"), ("smallest generalisation gap", "smallest gap"),
+NAME_WIDTH = 28
+"""Run names longer than this are cut in the middle (the model and the counter or date stay)."""
+SHORT = (("lowest validation loss", "lowest val"), ("smallest generalisation gap", "small gap"),
          ("most stable recent training loss", "stable"), ("no validation loss recorded", "no val"),
-         ("copy of checkpoint", "copy"), ("not evaluated", "no val"))
+         ("copy of checkpoint", ""), ("not evaluated", "no val"))
 
 
 def short_reason(reason: str) -> str:
@@ -35,8 +39,8 @@ def short_reason(reason: str) -> str:
         short = next((s for long, s in SHORT if part.startswith(long)), None)
         if short is None and part.startswith("validation loss") and "(" in part:
             short = part[part.index("(") + 1:].rstrip(")")  # "+0.0125 vs best"
-        parts.append(short or part)
-    return " · ".join(parts)
+        parts.append(part if short is None else short)
+    return " · ".join(p for p in parts if p)  # "best/" says it is a copy; the notes say of which
 
 
 class KeyedTable(DataTable):
@@ -47,12 +51,14 @@ class KeyedTable(DataTable):
     """
 
     COLUMNS: tuple[str, ...] = ()
+    WIDTHS: dict[str, int] = {}
+    """Fixed widths of some columns (the others grow with their content)."""
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
         for label in self.COLUMNS:
-            self.add_column(label, key=label or "mark")
+            self.add_column(label, key=label or "mark", width=self.WIDTHS.get(label))
 
     def current_key(self) -> str | None:
         """The key of the row under the cursor, or None (empty table or a placeholder row)."""
@@ -67,7 +73,7 @@ class KeyedTable(DataTable):
 class RunsTable(KeyedTable):
     """One row per run; the first column marks runs chosen for comparison."""
 
-    COLUMNS = ("", "run", "type", "model", "status", "iters", "best val", "started (UTC)")
+    COLUMNS = ("", "run", "status", "iters", "best val", "started (UTC)", "type", "model")
     SORT_COLUMNS = {"run": "name", "type": "type", "model": "model", "status": "status", "iters": "iterations",
                     "best val": "best val", "started (UTC)": "date"}
 
@@ -79,10 +85,10 @@ class RunsTable(KeyedTable):
             iters = f"{run.iteration:,}" + (f"/{run.max_iterations:,}" if run.max_iterations and run.is_active else "")
             model = Path(run.model).name if run.model else "—"
             self.add_row(Text(MARK, style="bold magenta") if str(run.path) in marked else "",
-                         run.name, run.training_type.upper(), model,
-                         Text(run.status, style=STATUS_STYLE.get(run.status, "dim")),
+                         middle(run.name, NAME_WIDTH), Text(run.status, style=STATUS_STYLE.get(run.status, "dim")),
                          Text(iters, justify="right"), loss_text(run.best_validation_loss),
-                         date_text(run.started_at or run.updated_at), key=str(run.path))
+                         date_text(run.started_at or run.updated_at), run.training_type.upper(), middle(model, 20),
+                         key=str(run.path))
         if current is not None and current in [str(r.path) for r in runs]:
             self.move_cursor(row=self.get_row_index(current))
 
@@ -90,18 +96,25 @@ class RunsTable(KeyedTable):
 class CheckpointTable(KeyedTable):
     """A run's checkpoints: ``best/`` first, then the newest numbered ones."""
 
-    COLUMNS = ("checkpoint", "iter", "val loss", "gap", "rank", "why")
+    COLUMNS = ("ckpt", "iter", "val", "#", "why")
+    """Short headers and no gap column (the notes under the table give it): at 80 columns the reason
+    ("why") must fit beside the loss chart."""
+    WIDTHS = {"ckpt": 7, "iter": 6, "val": 6, "#": 2}
 
     def show(self, rows: list) -> None:
         self.clear()
+        room = self.size.width - sum(self.WIDTHS.values()) - 2 * len(self.COLUMNS) - 1
+        why = self.columns.get(next((k for k in self.columns if k.value == "why"), None))
+        if why is not None and room >= 12:  # the reason fills what is left, cut with "…" if longer
+            why.width, why.auto_width = room, False
         for row in rows:
             style = "bold green" if row.label == "best" else ""
             rank = Text(str(row.rank) if row.rank else "—", justify="right",
                         style="bold" if row.rank == 1 else "")
-            gap = Text("—" if row.gap is None else f"{row.gap:+.3f}", justify="right")
             self.add_row(Text(row.label + ("/" if row.label == "best" else ""), style=style),
                          Text(str(row.iteration), justify="right"), loss_text(row.validation_loss, style),
-                         gap, rank, Text(short_reason(row.reason), style="dim"), key=str(row.path))
+                         rank, Text(short_reason(row.reason), style="dim", no_wrap=True, overflow="ellipsis"),
+                         key=str(row.path))
 
 
 class CompareTable(KeyedTable):
@@ -111,8 +124,9 @@ class CompareTable(KeyedTable):
 
     def show(self, rows: list) -> None:
         self.clear()
+        labels = distinct_labels([row.name for row in rows], NAME_WIDTH)
         for n, row in enumerate(rows):
-            self.add_row(Text(row.name, style="bold" if n == 0 else ""),
+            self.add_row(Text(labels[n], style="bold" if n == 0 else ""),
                          f"{row.training_type.upper()} {row.fine_tune_type or ''}".strip(),
                          loss_text(row.best_validation_loss, "bold green" if n == 0 else ""),
                          Text("—" if row.best_iteration is None else str(row.best_iteration), justify="right"),
