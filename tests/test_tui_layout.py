@@ -237,9 +237,9 @@ async def test_estimate_comes_back_after_a_fix(workspace):
         screen = await open_training(app, pilot)
         before = list(screen.estimate_lines)
         screen.form.focus_field("max_iterations")
-        await pilot.press("end", "x")
+        await pilot.press("end", "backspace")  # 6 -> empty: invalid
         await wait_until(pilot, lambda: "fix the highlighted values first" in screen_text(app), 10)
-        await pilot.press("backspace")
+        await pilot.press("6")
         await wait_until(pilot, lambda: screen.estimate_lines == before, 20)
         await pilot.pause(0.2)
         assert "fix the highlighted values first" not in screen_text(app)
