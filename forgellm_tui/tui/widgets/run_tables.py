@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 STATUS_STYLE = {"running": "bold green", "paused": "yellow", "finished": "cyan", "stopped": "yellow",
-                "failed": "bold red", "interrupted": "bold red", "unknown": "dim"}
+                "failed": "bold red", "interrupted": "bold red", "unreadable": "bold red", "unknown": "dim"}
 MARK = "●"
 
 
