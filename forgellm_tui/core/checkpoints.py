@@ -63,7 +63,7 @@ def damage(folder: Path) -> str | None:
     try:
         state = read_state(folder)
         config = json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-        _adapters = safetensors_header(folder / ADAPTERS)
+        safetensors_header(folder / ADAPTERS)
         optimizer = safetensors_header(folder / OPTIMIZER)
     except ForgeError as exc:
         return f"{Path(exc.path or folder).name}: {exc.message}"

@@ -109,7 +109,8 @@ class TrainingConfig:
                                   nullable=True, group="model")
     # how long
     max_iterations: int = spec(1000, "optimizer steps to train (one step = batch_size x grad_accumulation_steps "
-                                     "sequences)", kind="int", minimum=1, maximum=MAX_STEPS, aliases=("iters", "max_iters"),
+                                     "sequences)", kind="int", minimum=1, maximum=MAX_STEPS,
+                               aliases=("iters", "max_iters"),
                                form=True)
     epochs: float | None = spec(None, "train this many passes over the data instead of max_iterations",
                                 kind="float", above=0.0, nullable=True, form=True)

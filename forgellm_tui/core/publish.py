@@ -182,7 +182,8 @@ def publish(run_dir: str | Path, published_dir: str | Path, *, checkpoint: str |
         if isinstance(exc, ValueError):  # mlx-lm's load: the adapter does not fit this base model
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ForgeError(f"checkpoint {ckpt.label} does not fit the base model {base} ({first}); nothing was "
-                             "left behind", path=ckpt.path, hint="publish a checkpoint trained on this base model") from None
+                             "left behind", path=ckpt.path,
+                             hint="publish a checkpoint trained on this base model") from None
         if not _write_failure(exc):
             raise
         full = getattr(exc, "errno", None) == errno.ENOSPC or free_bytes(Path(published_dir)) < (64 << 20)

@@ -132,7 +132,8 @@ def _checked_fields(info: dict) -> tuple[dict, list[str]]:
             good[key] = value
         else:
             shown = repr(value) if len(repr(value)) <= 30 else repr(value)[:27] + "..."
-            problems.append(f"field {key!r} is {shown}, not {'a whole number' if key in _INT_FIELDS else 'text' if key in _TEXT_FIELDS else 'a number'}")
+            kind = "a whole number" if key in _INT_FIELDS else "text" if key in _TEXT_FIELDS else "a number"
+            problems.append(f"field {key!r} is {shown}, not {kind}")
     return good, problems
 
 

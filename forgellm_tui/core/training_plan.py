@@ -157,11 +157,10 @@ def check_resume_state(cfg: TrainingConfig, plan: Plan, checkpoint: Path | None)
     hint = "the file was edited or belongs to other data: resume from an older checkpoint folder"
     if not isinstance(pos, dict):
         raise ForgeError(f"data must be a mapping of epoch and index, got {pos!r}", path=where, hint=hint)
-    for key in ("epoch", "index", "batch_size"):
-        value = pos.get(key, 0 if key != "batch_size" else None)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < (key == "batch_size")):
-            raise ForgeError(f"data.{key} is {value!r}, not a whole number ≥ {int(key == 'batch_size')}",
-                             path=where, hint=hint)
+    for key, least in (("epoch", 0), ("index", 0), ("batch_size", 1)):
+        value = pos.get(key, None if key == "batch_size" else 0)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
+            raise ForgeError(f"data.{key} is {value!r}, not a whole number ≥ {least}", path=where, hint=hint)
     for key in ("trained_tokens", "elapsed_seconds", "schedule_steps"):
         value = state.get(key)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
