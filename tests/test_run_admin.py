@@ -68,7 +68,7 @@ def test_problems_are_named(ws):
     assert "no longer present" in text and detail.base_model is None
     assert [c.label for c in detail.checkpoints] == ["best", "0000012", "0000008"]
     orphan = next(r for r in runs if r.name == "orphan")
-    assert orphan.status == "unknown" and "run.json" in "\n".join(run_detail(orphan).problems)
+    assert orphan.status == "unreadable" and "run.json" in "\n".join(run_detail(orphan).problems)
 
 
 def test_sort_filter_compare(ws):

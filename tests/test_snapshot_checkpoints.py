@@ -7,6 +7,7 @@ Same conventions as ``test_snapshots.py``: Textual 8.2.8 only, ``HOME`` set so t
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def snap_workspace(tmp_path, monkeypatch) -> Path:
     model = ws / "models/base/forge-tiny"
     model.mkdir(parents=True)
     (model / "config.json").write_text('{"model_type": "llama"}')
-    (model / "model.safetensors").write_bytes(b"\0" * 4096)
+    (model / "model.safetensors").write_bytes(struct.pack("<Q", 8) + b"{}      ")  # a valid, empty safetensors file
     (model / "tokenizer.json").write_text("{}")
     curve = {0: 3.2, 20: 2.6, 40: 2.31, 60: 2.35, 80: 2.52}
     write_fake_run(ws, "cpt-run", val=curve, train={10: 2.9, 20: 2.55, 30: 2.3, 40: 2.1, 50: 1.9, 60: 1.7,

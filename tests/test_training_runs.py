@@ -56,6 +56,7 @@ def test_list_runs_and_non_runs(tmp_path):
     (tmp_path / "models" / "cpt" / "broken").mkdir()
     (tmp_path / "models" / "cpt" / "broken" / "run.json").write_text("{not json")
     runs = list_runs(settings)
-    assert [r.name for r in runs] == ["b", "a"] and runs[0].error == "boom"
+    assert [r.name for r in runs] == ["b", "a", "broken"] and runs[0].error == "boom"
+    assert runs[2].status == "unreadable" and "broken/run.json: not a JSON object" in runs[2].error
     assert json.loads(json.dumps([r.to_dict() for r in runs]))[1]["status"] == "finished"
     assert read_run(tmp_path / "models" / "cpt" / "not-a-run") is None

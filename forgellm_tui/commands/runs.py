@@ -18,7 +18,7 @@ def _num(value, fmt: str = "{:.4f}") -> str:
 
 
 def run(args) -> int:
-    from ..core.runs import list_runs
+    from ..core.runs import UNREADABLE, list_runs
 
     settings = settings_from(args)
     runs = list_runs(settings)
@@ -36,4 +36,7 @@ def run(args) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for r in runs:
+        if r.status == UNREADABLE:
+            print(f"{r.name}: {r.error}")
     return 0

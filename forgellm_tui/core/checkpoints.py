@@ -49,9 +49,48 @@ def list_complete(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def damage(folder: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from (empty or corrupt files, an optimizer state saved at
+    another iteration), or None. Reads only the safetensors headers and the small JSON files."""
+    from .model_files import safetensors_header
+
+    for name in (ADAPTERS, OPTIMIZER, ADAPTER_CONFIG, STATE):
+        try:
+            if (folder / name).stat().st_size == 0:
+                return f"{name} is empty"
+        except OSError:
+            return f"{name} is missing"
+    try:
+        state = read_state(folder)
+        config = json.loads((folder / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+        safetensors_header(folder / ADAPTERS)
+        optimizer = safetensors_header(folder / OPTIMIZER)
+    except ForgeError as exc:
+        return f"{Path(exc.path or folder).name}: {exc.message}"
+    except (OSError, ValueError) as exc:
+        return f"{ADAPTER_CONFIG} is not readable JSON ({exc})"
+    if not isinstance(config, dict):
+        return f"{ADAPTER_CONFIG} is not a JSON object"
+    stamp = (optimizer.get("__metadata__") or {}).get("iteration")
+    if stamp is not None and stamp != str(state["iteration"]):
+        return f"{OPTIMIZER} was saved at iteration {stamp}, state.json says {state['iteration']}"
+    return None
+
+
+def resumable(run_dir: Path) -> tuple[Path | None, list[str]]:
+    """The newest checkpoint a run can resume from, and a note for each newer one that is damaged."""
+    notes = []
+    for it, folder in reversed([(it, p) for it, p in list_complete(run_dir) if (p / OPTIMIZER).is_file()]):
+        problem = damage(folder)
+        if problem is None:
+            return folder, notes
+        notes.append(f"checkpoint {folder.name} is damaged ({problem}); it is skipped")
+    return None, notes
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = [(it, p) for it, p in list_complete(run_dir) if (p / OPTIMIZER).is_file()]
-    return found[-1][1] if found else None
+    """The newest complete checkpoint with optimizer state whose files are intact."""
+    return resumable(run_dir)[0]
 
 
 def read_state(folder: Path) -> dict:
@@ -70,10 +109,11 @@ def write_checkpoint(run_dir: Path, iteration: int, weights: dict, optimizer_sta
                      adapter_config: dict, state: dict) -> Path:
     """Build ``checkpoints/<iteration>/`` atomically (replaces an older one of the same number)."""
     target = checkpoint_dir(run_dir, iteration)
+    stamp = {"format": "mlx", "iteration": str(iteration)}  # a file copied in from another checkpoint shows
     with fsio.atomic_dir(target, replace=True) as tmp:
-        save_safetensors(tmp / ADAPTERS, weights)
+        save_safetensors(tmp / ADAPTERS, weights, stamp)
         if optimizer_state is not None:
-            save_safetensors(tmp / OPTIMIZER, optimizer_state)
+            save_safetensors(tmp / OPTIMIZER, optimizer_state, stamp)
         fsio.atomic_write_json(tmp / ADAPTER_CONFIG, adapter_config)
         fsio.atomic_write_json(tmp / STATE, state)
     return target

@@ -28,6 +28,8 @@ from .config_schema import (ALIASES, FIELDS, IGNORED_KEYS, LORA_MODULE_PRESETS, 
 from .config_io import cli_command, config_to_yaml, merge_overrides, parse_overrides, read_yaml  # noqa: F401
 from .errors import ConfigError
 
+#: whole numbers beyond a signed 64-bit integer are refused before anything converts them
+_LARGEST = 2**63 - 1
 _NUMBER = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -111,6 +113,8 @@ def normalize(raw: dict) -> Normalized:
 
 def _coerce(info: FieldInfo, value: Any) -> Any:
     """Convert a YAML/CLI value to the field's type; ValueError(message) when it cannot be."""
+    if value is None and info.kind == "schedule":
+        return "constant"  # mlx-lm's default ``lr_schedule: null`` is a constant learning rate
     if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "~")
                          and info.kind not in ("str", "choice", "schedule")):
         if info.nullable:
@@ -123,9 +127,12 @@ def _coerce(info: FieldInfo, value: Any) -> Any:
         if isinstance(value, str) and _NUMBER.match(value.strip()):
             value = float(value.replace("_", ""))
         if not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
-            raise ValueError(f"must be a number, got {value!r}")
+            raise ValueError(f"must be a number, got {_short(value)}")
+        if abs(value) > _LARGEST:  # float() of a 400-digit int overflows; no setting needs such a number
+            got = f"a {len(str(abs(value)))}-digit number" if isinstance(value, int) else f"{value:g}"
+            raise ValueError(f"must be {'an integer' if kind == 'int' else 'a number'} {info.range_text()} (got {got})")
         if kind == "int":
-            if float(value) != int(value):
+            if isinstance(value, float) and not value.is_integer():
                 raise ValueError(f"must be a whole number, got {value!r}")
             return int(value)
         return float(value)
@@ -157,6 +164,11 @@ def _coerce(info: FieldInfo, value: Any) -> Any:
             raise ValueError(f"unknown value {value!r} — {info.range_text()}{hint}")
         return SCHEDULES[value] if kind == "schedule" else value
     return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_range(info: FieldInfo, value: Any) -> str | None:
@@ -206,6 +218,8 @@ def _cross_checks(v: dict[str, Any], explicit: set[str]) -> dict[str, str]:
             if bad:
                 errors["optimizer_config"] = (f"{name} has no argument {bad[0]!r} — one of "
                                               f"{', '.join(OPTIMIZER_KWARGS[name])}")
+            elif (problem := optimizer_value_error(name, kwargs)) is not None:
+                errors["optimizer_config"] = problem
     if v.get("weight_decay") and "weight_decay" in explicit and "weight_decay" not in OPTIMIZER_KWARGS[opt]:
         errors["weight_decay"] = f"optimizer {opt} has no weight decay; use optimizer: adamw"
     errors.update(_schedule_checks(v))
@@ -218,6 +232,37 @@ def _cross_checks(v: dict[str, Any], explicit: set[str]) -> dict[str, str]:
     for key, message in section_errors(v.get("distributed"), v.get("batch_size")).items():
         errors.setdefault(key, message)
     return errors
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+#: optimizer argument -> (test, what it must be); mlx.optimizers takes any value and fails at the first step
+_OPTIMIZER_VALUES = {
+    "betas": (lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v),
+              "two numbers in [0, 1), e.g. [0.9, 0.999]"),
+    "eps": (lambda v: _is_number(v) and v > 0, "a number > 0, e.g. 1e-8"),
+    "weight_decay": (lambda v: _is_number(v) and 0 <= v <= 1, "a number ≥ 0 and ≤ 1"),
+    "momentum": (lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "dampening": (lambda v: _is_number(v) and 0 <= v <= 1, "a number ≥ 0 and ≤ 1"),
+    "clip_threshold": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "decay_rate": (lambda v: _is_number(v) and -1 <= v < 0, "a number in [-1, 0), e.g. -0.8"),
+    "beta_1": (lambda v: v is None or (_is_number(v) and 0 <= v < 1), "a number in [0, 1) or null"),
+    "ns_steps": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 100, "a whole number ≥ 1"),
+}
+_ADAFACTOR_EPS = (lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_number(e) and e > 0 for e in v),
+                  "two numbers > 0, e.g. [1e-30, 1e-3]")
+
+
+def optimizer_value_error(name: str, kwargs: dict) -> str | None:
+    """The first ``optimizer_config.<name>`` argument whose value the optimizer cannot use."""
+    for key, value in kwargs.items():
+        test, what = _ADAFACTOR_EPS if (name, key) == ("adafactor", "eps") else _OPTIMIZER_VALUES.get(
+            key, (lambda v: isinstance(v, bool), "true or false"))
+        if not test(value):
+            return f"{name}.{key} must be {what}, got {_short(value)}"
+    return None
 
 
 _SCHEDULE_ARGS = {"cosine": (2, 3, "[init, decay_steps, end]"), "linear": (3, 3, "[init, end, steps]"),

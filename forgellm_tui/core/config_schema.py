@@ -33,6 +33,9 @@ OPTIMIZER_KWARGS = {
                   "relative_step", "warmup_init"),
     "muon": ("momentum", "weight_decay", "nesterov", "ns_steps"),
 }
+#: upper bound of step counts (iterations, intervals): far above any real run, small enough for every
+#: computation that uses them
+MAX_STEPS = 1_000_000_000
 #: seed LoRA module presets (``lora_modules``) -> block-relative keys (None = every linear layer)
 LORA_MODULE_PRESETS = {
     "default": ["self_attn.q_proj", "self_attn.v_proj"],
@@ -46,6 +49,8 @@ IGNORED_KEYS = {
     "test_batches": "run an evaluation separately",
     "config": "not needed inside a config file",
     "report_to": "metrics go to the run's metrics.jsonl",
+    "wandb": "metrics go to the run's metrics.jsonl",
+    "hf_dataset": "prepare the data with forgellm-tui prepare and set data:",
     "project_name": "metrics go to the run's metrics.jsonl",
     "data_mixture_ratio": "used when preparing data (forgellm-tui prepare), not by training",
     "validation_split": "used when preparing data (forgellm-tui prepare), not by training",
@@ -93,7 +98,7 @@ class TrainingConfig:
     fine_tune_type: str = spec("lora", "lora, dora (weight-decomposed LoRA) or full (all weights of the layers)",
                                kind="choice", choices=FINE_TUNE_TYPES, group="model", form=True)
     num_layers: int = spec(-1, "how many of the last transformer blocks to train; -1 = all", kind="int",
-                           minimum=-1, aliases=("lora_layers",), group="model", form=True)
+                           minimum=-1, maximum=100_000, aliases=("lora_layers",), group="model", form=True)
     lora_rank: int = spec(8, "LoRA rank", kind="int", minimum=1, maximum=4096, group="model", form=True)
     lora_scale: float = spec(20.0, "LoRA scale (mlx-lm's name; the update is multiplied by it)", kind="float",
                              above=0.0, group="model")
@@ -104,7 +109,8 @@ class TrainingConfig:
                                   nullable=True, group="model")
     # how long
     max_iterations: int = spec(1000, "optimizer steps to train (one step = batch_size x grad_accumulation_steps "
-                                     "sequences)", kind="int", minimum=1, aliases=("iters", "max_iters"),
+                                     "sequences)", kind="int", minimum=1, maximum=MAX_STEPS,
+                               aliases=("iters", "max_iters"),
                                form=True)
     epochs: float | None = spec(None, "train this many passes over the data instead of max_iterations",
                                 kind="float", above=0.0, nullable=True, form=True)
@@ -126,6 +132,7 @@ class TrainingConfig:
                                                     "lr_schedule.arguments); null = derived", kind="list",
                                               nullable=True)
     warmup_steps: int = spec(0, "steps of linear warmup from warmup_init to learning_rate", kind="int", minimum=0,
+                             maximum=MAX_STEPS,
                              aliases=("warmup",), form=True)
     warmup_init: float = spec(0.0, "learning rate at the first warmup step", kind="float", minimum=0.0)
     lr_decay_factor: float = spec(0.1, "cosine/linear end at learning_rate x this", kind="float", minimum=0.0,
@@ -143,22 +150,23 @@ class TrainingConfig:
     grad_checkpoint: bool = spec(False, "recompute activations in the backward pass (less memory, ~30% slower)",
                                  kind="bool")
     # reporting, validation, checkpoints
-    steps_per_report: int = spec(10, "steps between metrics records", kind="int", minimum=1,
+    steps_per_report: int = spec(10, "steps between metrics records", kind="int", minimum=1, maximum=MAX_STEPS,
                                  aliases=("report_every",))
-    steps_per_eval: int = spec(50, "steps between validations", kind="int", minimum=1,
+    steps_per_eval: int = spec(50, "steps between validations", kind="int", minimum=1, maximum=MAX_STEPS,
                                aliases=("eval_every",), form=True)
     val_batches: int = spec(25, "validation batches per evaluation; -1 = whole validation set; 0 = none",
-                            kind="int", minimum=-1)
-    save_every: int = spec(100, "steps between checkpoints", kind="int", minimum=1,
+                            kind="int", minimum=-1, maximum=MAX_STEPS)
+    save_every: int = spec(100, "steps between checkpoints", kind="int", minimum=1, maximum=MAX_STEPS,
                            aliases=("steps_per_save", "checkpoint_every"), form=True)
     max_checkpoints: int | None = spec(None, "keep only the newest N numbered checkpoints (best/ is always "
-                                             "kept); null = keep all", kind="int", minimum=1, nullable=True)
+                                             "kept); null = keep all", kind="int", minimum=1, maximum=MAX_STEPS,
+                                     nullable=True)
     # early stopping
     early_stopping: bool | None = spec(None, "stop when validation stops improving (default: on for CPT)",
                                        kind="bool", nullable=True, aliases=("enable_early_stopping",),
                                        group="early stopping", form=True)
     early_stopping_patience: int = spec(3, "evaluations without improvement before stopping", kind="int",
-                                        minimum=1, group="early stopping", form=True)
+                                        minimum=1, maximum=MAX_STEPS, group="early stopping", form=True)
     min_loss_improvement: float = spec(0.001, "smallest validation-loss decrease that counts as improvement",
                                        kind="float", minimum=0.0, group="early stopping")
     overfitting_threshold: float = spec(0.3, "overfitting when validation loss is this fraction above its best "
@@ -175,7 +183,7 @@ class TrainingConfig:
     trust_remote_code: bool = spec(False, "allow model code from the model folder (off: safer)", kind="bool",
                                    group="data")
     clear_cache_threshold: int = spec(0, "free MLX's buffer cache when it exceeds this many bytes; 0 = never",
-                                      kind="int", minimum=0, group="data")
+                                      kind="int", minimum=0, maximum=2**63 - 1, group="data")
     # several machines
     distributed: dict | None = spec(None, "data-parallel training on several machines: {hosts: [mac1, mac2] | "
                                           "hostfile: PATH, backend: ring|mpi, port: 32323}; null = this machine "

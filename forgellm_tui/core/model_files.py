@@ -198,3 +198,22 @@ def check_model_folder(folder: Path) -> None:
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ModelError("model folder has no tokenizer files", path=folder,
                          hint="copy tokenizer.json / tokenizer_config.json from the model's repository")
+    for weights_file in weights:
+        safetensors_header(weights_file)  # a truncated or random file, before MLX reads it
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        _check_json(folder / name)
+
+
+def _check_json(path: Path) -> None:
+    """ModelError naming the file when it exists but is not a JSON object."""
+    if not path.is_file():
+        return
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"corrupt or unreadable JSON ({exc})", path=path,
+                         hint="copy or download the file again from the model's repository") from None
+    if not isinstance(data, dict):
+        raise ModelError("is not a JSON object", path=path,
+                         hint="copy or download the file again from the model's repository")

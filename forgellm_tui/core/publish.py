@@ -22,7 +22,8 @@ from .dashboard import render_dashboard
 from .errors import ForgeError
 from .model_card import build_metadata, build_readme
 from .ranking import rank_checkpoints
-from .run_checkpoints import list_checkpoints, read_run_config, resolve_base_model, select_checkpoint
+from .run_checkpoints import (check_adapter, list_checkpoints, read_run_config, resolve_base_model,
+                              select_checkpoint)
 from .runs import read_metrics
 
 Progress = Callable[[str], None]
@@ -139,6 +140,7 @@ def publish(run_dir: str | Path, published_dir: str | Path, *, checkpoint: str |
     progress = progress or (lambda _m: None)
     run_dir = Path(run_dir)
     ckpt = select_checkpoint(run_dir, checkpoint)
+    check_adapter(ckpt.path)
     base = resolve_base_model(run_dir, hf_cache, settings)
     name = check_name(name or default_name(run_dir, ckpt.iteration))
     target = Path(published_dir) / name
@@ -177,6 +179,11 @@ def publish(run_dir: str | Path, published_dir: str | Path, *, checkpoint: str |
     except ForgeError:
         raise
     except Exception as exc:  # noqa: BLE001 - MLX reports a failed write as RuntimeError
+        if isinstance(exc, ValueError):  # mlx-lm's load: the adapter does not fit this base model
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ForgeError(f"checkpoint {ckpt.label} does not fit the base model {base} ({first}); nothing was "
+                             "left behind", path=ckpt.path,
+                             hint="publish a checkpoint trained on this base model") from None
         if not _write_failure(exc):
             raise
         full = getattr(exc, "errno", None) == errno.ENOSPC or free_bytes(Path(published_dir)) < (64 << 20)

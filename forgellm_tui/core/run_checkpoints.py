@@ -109,6 +109,39 @@ def select_checkpoint(run_dir: str | Path, which: str | int = "best") -> Checkpo
                      hint=f"available: {have}")
 
 
+def check_adapter(folder: Path) -> None:
+    """ForgeError naming the file when a checkpoint's adapter files cannot be fused (headers only).
+
+    ``adapters.safetensors`` must be a safetensors file and ``adapter_config.json`` a JSON object
+    whose LoRA rank is the rank of the weights.
+    """
+    from .model_files import tensor_shapes
+
+    hint = "pick another checkpoint (--checkpoint latest or an iteration number)"
+    weights = folder / ck.ADAPTERS
+    try:
+        if weights.stat().st_size == 0:
+            raise ForgeError("adapter file is empty (0 bytes)", path=weights, hint=hint)
+        shapes = tensor_shapes(weights)
+    except ModelError as exc:
+        raise ForgeError(exc.message, path=weights, hint=hint) from None
+    config_path = folder / ck.ADAPTER_CONFIG
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ForgeError(f"not readable JSON ({exc})", path=config_path, hint=hint) from None
+    if not isinstance(config, dict):
+        raise ForgeError("not a JSON object", path=config_path, hint=hint)
+    params = config.get("lora_parameters") if config.get("fine_tune_type", "lora") != "full" else None
+    rank = params.get("rank") if isinstance(params, dict) else None
+    if params is not None and not isinstance(rank, int):
+        raise ForgeError(f"lora_parameters.rank is {rank!r}, not a whole number", path=config_path, hint=hint)
+    found = sorted({shape[-1] for name, shape in shapes.items() if name.endswith(".lora_a") and shape})
+    if rank is not None and found and found != [rank]:
+        raise ForgeError(f"says rank {rank}, but {ck.ADAPTERS} holds rank-{found[0]} weights", path=config_path,
+                         hint=f"set lora_parameters.rank to {found[0]} in it, or {hint}")
+
+
 def read_run_config(run_dir: str | Path) -> dict:
     """The run's resolved config (``config.yaml``), or ``{}`` when missing or unreadable."""
     import yaml

@@ -7,20 +7,24 @@ atomically on every state change; metrics and log lines are appended and flushed
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
+import shutil
 import socket
 from pathlib import Path
 from typing import Any
 
 from . import fsio
-from .errors import ConfigError
+from .errors import ConfigError, ForgeError
 
 RUN_JSON = "run.json"
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 LOG = "log.jsonl"
 TRAIN_LOG = "train.log"   # stdout/stderr of a detached run
+RESERVE = ".space-reserve"  # freed when the disk fills up, to write run.json and error.log
+RESERVE_BYTES = 256 * 1024
 
 
 def utc_now() -> str:
@@ -55,7 +59,9 @@ def choose_run_dir(cfg, settings) -> Path:
         path = path if path.is_absolute() else settings.workspace / path
         if (path / RUN_JSON).exists():
             raise ConfigError("run folder already holds a run", path=path,
-                              hint="choose another run_dir/--name, or continue it with --resume")
+                              hint="the config's adapter_path (run_dir) chooses this folder, so --name is not "
+                                   "used: change adapter_path in the config (or --set adapter_path=null to name "
+                                   f"the run with --name), or continue it with --resume {path}")
         if path.exists() and not (path.is_dir() and not any(path.iterdir())):
             # a run writes config.yaml, best/, checkpoints/ … there: never into a folder of other files
             raise ConfigError("run_dir is an existing folder that is not a run folder (no run.json)", path=path,
@@ -75,6 +81,33 @@ def choose_run_dir(cfg, settings) -> Path:
     return path
 
 
+def failure_reason(exc: BaseException) -> str:
+    """Why a write failed, in a few words (a full disk says so)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if isinstance(exc, ForgeError):
+        return exc.message
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_new(path: Path) -> None:
+    """Undo a failed ``create``: the files it wrote (the folder is its caller's)."""
+    for name in (CONFIG, RUN_JSON, RESERVE):
+        try:
+            (path / name).unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 class RunFolder:
     """Writes a run's status and records. Create with ``create`` (new) or ``open`` (resume)."""
 
@@ -87,17 +120,25 @@ class RunFolder:
 
     @classmethod
     def create(cls, path: Path, cfg, *, status: str = "starting") -> "RunFolder":
-        fsio.ensure_writable_dir(path)
-        fsio.atomic_write_text(path / CONFIG, cfg.to_yaml())
-        now = utc_now()
-        info = {"name": path.name, "status": status, "training_type": cfg.training_type,
-                "fine_tune_type": cfg.fine_tune_type, "model": cfg.model, "data": cfg.data,
-                "created_at": now, "started_at": None, "ended_at": None, "updated_at": now,
-                "pid": None, "host": socket.gethostname(), "iteration": 0, "max_iterations": cfg.max_iterations,
-                "best_iteration": None, "best_validation_loss": None, "last_checkpoint": None,
-                "stop_reason": None, "error": None, "resumed_from": [], "oom_recoveries": []}
-        run = cls(path, info)
-        run.save()
+        """A new run folder; when it cannot be written (full disk), none of its files are left behind."""
+        path = Path(path)
+        try:
+            fsio.ensure_writable_dir(path)
+            fsio.atomic_write_text(path / CONFIG, cfg.to_yaml())
+            now = utc_now()
+            info = {"name": path.name, "status": status, "training_type": cfg.training_type,
+                    "fine_tune_type": cfg.fine_tune_type, "model": cfg.model, "data": cfg.data,
+                    "created_at": now, "started_at": None, "ended_at": None, "updated_at": now,
+                    "pid": None, "host": socket.gethostname(), "iteration": 0, "max_iterations": cfg.max_iterations,
+                    "best_iteration": None, "best_validation_loss": None, "last_checkpoint": None,
+                    "stop_reason": None, "error": None, "resumed_from": [], "oom_recoveries": []}
+            run = cls(path, info)
+            run.save()
+            run.reserve_space()
+        except (OSError, ForgeError) as exc:
+            _remove_new(path)
+            raise ForgeError(f"cannot create the run folder ({failure_reason(exc)}); nothing was left behind", path=path,
+                             hint="free some disk space, or set output_dir to a folder on another disk") from None
         return run
 
     @classmethod
@@ -108,7 +149,26 @@ class RunFolder:
         if info is None:
             raise ConfigError("not a run folder (no readable run.json)", path=path,
                               hint="pick a folder under models/cpt or models/ift")
-        return cls(path, info)
+        run = cls(path, info)
+        try:
+            run.reserve_space()
+        except OSError as exc:
+            raise ForgeError(f"cannot write to the run folder ({failure_reason(exc)})", path=path,
+                             hint="free some disk space, then resume again") from None
+        return run
+
+    # ------------------------------------------------------------------ space for the last words
+    def reserve_space(self) -> None:
+        """Hold a little disk space that ``release_space`` frees so a full disk can still record why a run failed."""
+        reserve = self.path / RESERVE
+        if not reserve.exists():
+            fsio.atomic_write_bytes(reserve, b"\0" * RESERVE_BYTES)
+
+    def release_space(self) -> None:
+        try:
+            (self.path / RESERVE).unlink(missing_ok=True)
+        except OSError:
+            pass
 
     # ------------------------------------------------------------------ run.json
     def save(self) -> None:
@@ -155,10 +215,13 @@ class RunFolder:
         return len(records) - len(kept)
 
     def close(self) -> None:
-        for appender in (self._metrics, self._log):
+        appenders, self._metrics, self._log = (self._metrics, self._log), None, None
+        for appender in appenders:
             if appender is not None:
-                appender.close()
-        self._metrics = self._log = None
+                try:
+                    appender.close()
+                except OSError:
+                    pass  # every record was flushed when written; a full disk must not hide the real error
 
     def unlock(self) -> None:
         """Let another run write this folder (the end of this run)."""
@@ -174,8 +237,6 @@ def remove_leftovers(run_dir: Path) -> list[str]:
     folder swap killed between its two renames left the previous folder as ``.tmp-NAME.old`` and
     nothing at ``NAME``: that one is put back instead.
     """
-    import shutil
-
     removed = []
     for folder in (run_dir, run_dir / "checkpoints"):
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,10 +11,12 @@ from . import checkpoints as ck
 from . import fsio
 from .config import ConfigFieldError, load_config
 from .config_schema import SHAPE_FIELDS, TrainingConfig
-from .errors import ConfigError
-from .run_folder import CONFIG, RUN_JSON, RunFolder, choose_run_dir, remove_leftovers
-from .run_lock import RunLock
-from .training_plan import Plan, check_output, preflight
+from .errors import ConfigError, ForgeError
+from .run_folder import (CONFIG, RUN_JSON, RunFolder, choose_run_dir, failure_reason, missing_folders,
+                         remove_leftovers)
+from .run_index import register
+from .run_lock import RunLock, RunLocked
+from .training_plan import Plan, check_model, check_output, check_resume_state, preflight
 
 
 RESUME_HINT = "pass a run folder (models/cpt/<run>) or one of its checkpoints (<run>/checkpoints/<iteration>)"
@@ -42,6 +45,10 @@ def resume_point(resume_from: Path) -> tuple[Path, Path]:
     resume_from = Path(resume_from).expanduser().resolve()
     run_dir = resume_target(resume_from)
     if run_dir != resume_from:
+        problem = ck.damage(resume_from)
+        if problem is not None:
+            raise ConfigError(f"checkpoint is damaged ({problem})", path=resume_from,
+                              hint="resume from the run folder (the newest intact checkpoint) or an older checkpoint")
         return run_dir, resume_from
     from .runs import read_run
 
@@ -49,9 +56,10 @@ def resume_point(resume_from: Path) -> tuple[Path, Path]:
     if info is not None and info.is_active and info.pid != os.getpid():
         raise ConfigError(f"the run is still {info.status} (pid {info.pid})", path=resume_from,
                           hint="stop it first (or wait for it to finish), then resume")
-    checkpoint = ck.latest_checkpoint(resume_from)
+    checkpoint, damaged = ck.resumable(resume_from)
     if checkpoint is None:
-        raise ConfigError("run has no complete checkpoint to resume from", path=resume_from / "checkpoints",
+        detail = f" ({damaged[0]})" if damaged else ""
+        raise ConfigError(f"run has no complete checkpoint to resume from{detail}", path=resume_from / "checkpoints",
                           hint="start a new run instead")
     return resume_from, checkpoint
 
@@ -69,23 +77,38 @@ def check_shape(cfg: TrainingConfig, state: dict, checkpoint: Path) -> None:
 def prepare_run(config: TrainingConfig, status: str = "queued") -> Path:
     """Check everything and create the run folder (``config.yaml`` + ``run.json``); for detached runs."""
     plan = preflight(config)
+    check_model(plan)
     run_dir = choose_run_dir(config, plan.settings)
     check_output(config, run_dir)
     create_locked(run_dir, config, status).unlock()  # the process that trains takes the lock again
+    register(plan.settings, run_dir)
     return run_dir
 
 
 def create_locked(path: Path, cfg: TrainingConfig, status: str = "starting") -> RunFolder:
-    """A new run folder, locked. Two runs started at once with one name: the second is refused."""
-    fsio.ensure_writable_dir(path)
-    lock = RunLock.acquire(path)
+    """A new run folder, locked. Two runs started at once with one name: the second is refused.
+
+    When the folder cannot be written (a full disk), the folders this call made are removed again.
+    """
+    made = missing_folders(Path(path))
+    lock = None
     try:
+        fsio.ensure_writable_dir(path)
+        lock = RunLock.acquire(path)
         if (path / RUN_JSON).exists():
             raise ConfigError("run folder already holds a run", path=path,
                               hint="choose another run_dir/--name, or continue it with --resume")
         run = RunFolder.create(path, cfg, status=status)
-    except BaseException:
-        lock.release()
+    except RunLocked:
+        raise  # another run writes there: its folder is left alone
+    except BaseException as exc:
+        if lock is not None:
+            lock.release()
+        if made:
+            shutil.rmtree(made[-1], ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ForgeError(f"cannot create the run folder ({failure_reason(exc)}); nothing was left behind",
+                             path=path, hint="free some disk space, or set output_dir to a folder on another disk") from None
         raise
     run.lock = lock
     return run
@@ -146,7 +169,9 @@ def open_folder(cfg: TrainingConfig, plan: Plan, run_dir: Path | None, lock: Run
         return run
     run_path = choose_run_dir(cfg, plan.settings)
     check_output(cfg, run_path)
-    return create_locked(run_path, cfg)
+    run = create_locked(run_path, cfg)
+    register(plan.settings, run_path)
+    return run
 
 
 def open_run(config: TrainingConfig, resume_from: Path | None, run_dir: Path | None,
@@ -156,6 +181,8 @@ def open_run(config: TrainingConfig, resume_from: Path | None, run_dir: Path | N
     try:
         cfg, run_dir, checkpoint = resume_config(config, resume_from, run_dir, batch)
         plan = preflight(cfg)
+        check_model(plan)
+        check_resume_state(cfg, plan, checkpoint)
         run = open_folder(cfg, plan, run_dir, lock)
     except BaseException:
         if lock is not None:

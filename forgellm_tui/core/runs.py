@@ -18,6 +18,7 @@ from . import fsio
 from .run_folder import CONFIG, LOG, METRICS, RUN_JSON
 
 INTERRUPTED = "interrupted"  # running/paused in run.json, but the process is gone
+UNREADABLE = "unreadable"    # run.json is not JSON or has a field of the wrong type
 
 
 @dataclass
@@ -110,12 +111,54 @@ def _finite(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+#: run.json fields and the types they must have (a wrong type makes the run "unreadable", never a crash)
+_INT_FIELDS = ("iteration", "max_iterations", "best_iteration", "pid")
+_TEXT_FIELDS = ("name", "training_type", "status", "fine_tune_type", "model", "data", "started_at", "ended_at",
+                "updated_at", "error", "stop_reason", "host")
+
+
+def _checked_fields(info: dict) -> tuple[dict, list[str]]:
+    """run.json's fields with wrongly typed ones left out, and a note for each one left out."""
+    good, problems = {}, []
+    for key in _INT_FIELDS + _TEXT_FIELDS + ("best_validation_loss",):
+        value = info.get(key)
+        if key in _INT_FIELDS:
+            ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+        elif key in _TEXT_FIELDS:
+            ok = value is None or isinstance(value, str)
+        else:
+            ok = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+        if ok:
+            good[key] = value
+        else:
+            shown = repr(value) if len(repr(value)) <= 30 else repr(value)[:27] + "..."
+            kind = "a whole number" if key in _INT_FIELDS else "text" if key in _TEXT_FIELDS else "a number"
+            problems.append(f"field {key!r} is {shown}, not {kind}")
+    return good, problems
+
+
+def _unreadable(path: Path, problem: str, info: dict | None = None) -> RunInfo:
+    info = info or {}
+    return RunInfo(path=path, name=info.get("name") or path.name,
+                   training_type=info.get("training_type") or path.parent.name, status=UNREADABLE,
+                   model=info.get("model"), data=info.get("data"), started_at=info.get("started_at"),
+                   updated_at=info.get("updated_at"),
+                   error=f"{path / RUN_JSON}: {problem} — fix or delete that field (or delete the run)")
+
+
 def read_run(path: Path, with_metrics: bool = True) -> RunInfo | None:
-    """A run folder's summary, or None when it is not a run folder."""
+    """A run folder's summary, or None when it is not a run folder.
+
+    A ``run.json`` that is not JSON, or has a field of the wrong type, gives a run whose status is
+    ``unreadable`` and whose ``error`` names the file and the field, so listings still show it.
+    """
     path = Path(path)
-    info = read_run_json(path)
-    if info is None:
-        return None
+    raw = read_run_json(path)
+    if raw is None:
+        return _unreadable(path, "not a JSON object") if is_run_folder(path) else None
+    info, problems = _checked_fields(raw)
+    if problems:
+        return _unreadable(path, "; ".join(problems), info)
     status = str(info.get("status") or "unknown")
     if status in ("starting", "running", "paused", "stopping") and process_alive(info.get("pid"), info.get("host")) is False:
         status = INTERRUPTED
@@ -149,16 +192,19 @@ def run_roots(settings) -> list[Path]:
 
 
 def list_runs(settings, with_metrics: bool = True) -> list[RunInfo]:
-    """Every run under models/cpt and models/ift, newest first."""
-    runs: list[RunInfo] = []
+    """Every run under models/cpt and models/ift, and those the run index lists elsewhere, newest first."""
+    from .run_index import indexed_runs
+
+    folders = []
     for root in run_roots(settings):
-        if not root.is_dir():
-            continue
-        for child in root.iterdir():
-            if child.is_dir() and not fsio.is_temp_name(child) and is_run_folder(child):
-                run = read_run(child, with_metrics=with_metrics)
-                if run is not None:
-                    runs.append(run)
+        if root.is_dir():
+            folders += [c for c in root.iterdir() if c.is_dir() and not fsio.is_temp_name(c) and is_run_folder(c)]
+    folders += [p for p in indexed_runs(settings) if p not in folders]
+    runs: list[RunInfo] = []
+    for child in folders:
+        run = read_run(child, with_metrics=with_metrics)
+        if run is not None:
+            runs.append(run)
     return sorted(runs, key=lambda r: (r.started_at or r.updated_at or "", r.name), reverse=True)
 
 

@@ -11,6 +11,7 @@ batch size 1 the run fails with the reason.
 
 from __future__ import annotations
 
+import errno
 import gc
 import sys
 import time
@@ -24,7 +25,7 @@ from . import checkpoints as ck
 from . import events as ev
 from . import fsio
 from .config import ConfigFieldError
-from .config_schema import SHAPE_FIELDS, TrainingConfig
+from .config_schema import IGNORED_KEYS, SHAPE_FIELDS, TrainingConfig
 from .control import TrainingControl
 from .distributed import SINGLE, World
 from .errors import ForgeError
@@ -33,7 +34,8 @@ from .run_open import (check_shape, load_run_config, open_folder, open_run, prep
                        resume_config, resume_point, resume_target, settings_for_run)
 from .token_store import load_or_tokenize
 from .training_data import pack
-from .training_plan import Estimate, Plan, check_output, estimate, iterations_for, preflight  # noqa: F401
+from .training_plan import (Estimate, Plan, check_model, check_output, check_resume_state, estimate,  # noqa: F401
+                            iterations_for, preflight)
 from .training_setup import adapter_config, load_tokenizer
 
 # MLX's messages for a failed allocation: Metal's "[metal::malloc] Unable to allocate N bytes",
@@ -142,6 +144,7 @@ def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = 
         return _run(ctx, checkpoint, started)
     finally:
         run.close()
+        run.release_space()
         run.unlock()
         if cleanup is not None:
             cleanup()
@@ -157,8 +160,11 @@ def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
         ctx.set_state(ev.STARTING, 0)
         ctx.log("info", (f"resuming from checkpoint {checkpoint.name}: " if checkpoint else "starting: ")
                 + f"{cfg.training_type} {cfg.fine_tune_type} on {cfg.model}")
-        for note in (f"{k}: ignored by training" for k in cfg.extra):
-            ctx.log("info", note)
+        for line in unused_key_warnings(cfg):
+            ctx.log("warning", line)
+        if checkpoint is not None:
+            for note in ck.resumable(run.path)[1]:
+                ctx.log("warning", f"{note}: resuming from checkpoint {checkpoint.name}")
         _load_data(ctx, checkpoint)
         while True:
             try:
@@ -189,8 +195,7 @@ def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
         _aborted(ctx, result, session)
         raise
     except BaseException as exc:  # noqa: BLE001 - recorded, then reported as a failed result
-        message = f"{type(exc).__name__}: {exc}"
-        _failed(ctx, result, session, message, traceback.format_exc())
+        _failed(ctx, result, session, failure_message(exc, run.path), traceback.format_exc())
         if isinstance(exc, SystemExit):
             raise
     finally:
@@ -207,6 +212,17 @@ def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
     return result
 
 
+def unused_key_warnings(cfg: TrainingConfig) -> list[str]:
+    """One line per config key this trainer accepts but does not act on (mlx-lm's ``test``, ``report_to`` …)."""
+    lines = []
+    for key, value in cfg.extra.items():
+        if key == "train" and value in (True, None):  # training is what this does anyway
+            continue
+        lines.append(f"config key {key!r} is not used by this trainer ({IGNORED_KEYS.get(key, 'no effect')}); "
+                     "remove it to silence this line")
+    return lines
+
+
 def _synchronize() -> None:
     """Finish pending MLX work before the caller's thread ends (mlx-lm pitfall 8)."""
     mx = sys.modules.get("mlx.core")
@@ -219,7 +235,7 @@ def _synchronize() -> None:
 
 def _load_data(ctx: _Context, checkpoint: Path | None) -> None:
     cfg, plan = ctx.cfg, ctx.plan
-    tokenizer = load_tokenizer(plan.model_path, cfg)
+    tokenizer = plan.tokenizer or load_tokenizer(plan.model_path, cfg)
     train, valid = load_or_tokenize(
         plan.scan.folder, plan.model_path, plan.train_rows, plan.valid_rows, plan.scan.format, tokenizer, cfg,
         progress=lambda done, total, rate, eta: ctx.emit(ev.Progress("tokenizing", done, total, "rows", rate, eta)),
@@ -311,16 +327,36 @@ def _aborted(ctx: _Context, result: RunResult, session) -> None:
     ctx.emit(ev.StateChanged(ev.STOPPED, iteration, reason))
 
 
+def failure_message(exc: BaseException, run_dir: Path) -> str:
+    """One line for run.json and the user; a full disk says so and how to go on."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        return (f"the disk is full{where} (No space left on device) — free some space, then continue with "
+                f"forgellm-tui train --resume {run_dir}")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _record_failure(ctx: _Context, iteration: int, message: str, tb: str | None) -> None:
+    """run.json first (the status users see), then error.log and the log line."""
+    ctx.run.close()  # a full disk may have left an appender mid-line
+    ctx.run.ended(ev.FAILED, error=message, iteration=iteration)
+    if tb and ctx.world.is_main:
+        fsio.atomic_write_text(ctx.run.path / "error.log", tb)
+    ctx.run.log("error", message)
+    ctx.run.close()
+
+
 def _failed(ctx: _Context, result: RunResult, session, message: str, tb: str | None) -> None:
     iteration = session.iteration if session is not None else ctx.run.info.get("iteration", 0)
     result.status, result.error, result.iteration = ev.FAILED, message, iteration
     try:
-        if tb and ctx.world.is_main:
-            fsio.atomic_write_text(ctx.run.path / "error.log", tb)
-        ctx.run.log("error", message)
-        ctx.run.ended(ev.FAILED, error=message, iteration=iteration)
-    except OSError:
-        pass
+        _record_failure(ctx, iteration, message, tb)
+    except (OSError, ForgeError):
+        ctx.run.release_space()  # the disk is full: the reserved space holds these few small files
+        try:
+            _record_failure(ctx, iteration, message, tb)
+        except (OSError, ForgeError):
+            traceback.print_exc(file=sys.stderr)
     ctx.emit(ev.LogLine("error", message))
     ctx.emit(ev.ErrorEvent(message, kind="error", recovered=False, iteration=iteration))
     ctx.emit(ev.StateChanged(ev.FAILED, iteration, message))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets_ift import ROLES
 from .errors import DataError
 
 PAD_TO = 32
@@ -46,11 +47,16 @@ def read_split(path: Path, cfg, fmt: str | None = None) -> tuple[list[dict], str
     """All rows of a jsonl split and its format; DataError naming file and line when one is bad."""
     rows: list[dict] = []
     try:
-        fh = open(path, encoding="utf-8")
+        fh = open(path, "rb")
     except OSError as exc:
         raise DataError(f"cannot read ({exc.strerror})", path=path, hint="check the file's permissions") from None
     with fh:
-        for n, line in enumerate(fh, 1):
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"line {n} is not UTF-8 text (byte 0x{raw[exc.start]:02X} at column {exc.start + 1})",
+                                path=path, hint="re-save the file as UTF-8, or fix or remove that line") from None
             if not line.strip():
                 continue
             try:
@@ -83,11 +89,32 @@ def _check_row(row: dict, fmt: str, cfg, path: Path, n: int) -> None:
         msgs = row[cfg.chat_feature]
         ok = isinstance(msgs, list) and msgs and all(isinstance(m, dict) and "role" in m for m in msgs)
         what = f"'{cfg.chat_feature}' must be a non-empty list of {{role, content}}"
+        if ok:
+            what = _message_problem(msgs, cfg.chat_feature)
+            ok = what is None
     else:
         ok = isinstance(row[cfg.prompt_feature], str) and isinstance(row[cfg.completion_feature], str)
         what = "prompt and completion must be text"
     if not ok:
         raise DataError(f"line {n}: {what}", path=path, hint="fix that line or prepare the data again")
+
+
+#: the roles chat templates know (as ``prepare`` accepts them); any other makes a template fail or drop it
+CHAT_ROLES = ROLES
+
+
+def _message_problem(msgs: list[dict], key: str) -> str | None:
+    """What is wrong with one conversation's messages (None when every message is usable)."""
+    for i, msg in enumerate(msgs, 1):
+        role, content = msg.get("role"), msg.get("content")
+        if role not in CHAT_ROLES:
+            return f"'{key}' message {i} has role {role!r} (roles: {', '.join(CHAT_ROLES)})"
+        if isinstance(content, str):
+            continue
+        if content is None and role == "assistant" and msg.get("tool_calls"):
+            continue  # an assistant turn that only calls a tool
+        return f"'{key}' message {i} ({role}) has content {content!r}, which is not text"
+    return None
 
 
 def _metadata_tokens(rows: list[dict]) -> int | None:

@@ -17,7 +17,7 @@ from .config_schema import TrainingConfig
 from .distributed import NullRunFolder, SyncedControl, World, share_checkpoint
 from .errors import ForgeError
 from .run_open import lock_existing, open_folder, resume_config
-from .training_plan import preflight
+from .training_plan import check_model, check_resume_state, preflight
 
 
 def check_divisible(cfg: TrainingConfig, ranks: int) -> None:
@@ -48,6 +48,8 @@ def open_distributed(world: World, config: TrainingConfig, control, resume_from:
             cfg, run_dir, checkpoint = resume_config(config, resume_from, run_dir)
         check_divisible(cfg, world.size)
         plan = preflight(cfg)
+        check_model(plan)
+        check_resume_state(cfg, plan, checkpoint)
     except Exception as exc:  # noqa: BLE001 - shared with the other ranks, then raised
         error = exc
     try:

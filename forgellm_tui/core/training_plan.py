@@ -7,10 +7,10 @@ before a model is loaded or a run folder is written.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import fsio
 from .config import ConfigFieldError
 from .config_schema import TrainingConfig
 from .distributed_hosts import world_size as ranks_for
@@ -33,6 +33,7 @@ class Plan:
     scan: DataScan
     train_rows: list
     valid_rows: list
+    tokenizer: object = None  # loaded by ``check_model``; training reuses it
 
 
 def settings_for(cfg: TrainingConfig):
@@ -69,13 +70,18 @@ def resolve_model(cfg: TrainingConfig, settings) -> Path:
             try:
                 check_model_folder(path)
             except ModelError as exc:
-                raise _error(cfg, {"model": f"{path} is not a usable model: {exc.message}"
-                                        + (f" — {exc.hint}" if exc.hint else "")}) from None
+                raise _error(cfg, {"model": _model_problem(path, exc)}) from None
             return path
     hint = ("it is not in the Hugging Face cache either; download it first "
             f"(huggingface-cli download {cfg.model})" if cfg.model.count("/") == 1 else
             "use a folder with config.json + *.safetensors, e.g. models/base/forge-tiny")
     raise _error(cfg, {"model": f"{cfg.model!r} not found (looked in {candidates[0]}) — {hint}"})
+
+
+def _model_problem(folder: Path, exc: ModelError) -> str:
+    """'<folder> is not a usable model: <file>: <problem> — <fix>' (the file only when it is not the folder)."""
+    where = f"{Path(exc.path).name}: " if exc.path and Path(exc.path) != folder else ""
+    return f"{folder} is not a usable model: {where}{exc.message}" + (f" — {exc.hint}" if exc.hint else "")
 
 
 def resolve_data(cfg: TrainingConfig, settings) -> Path:
@@ -113,6 +119,7 @@ def preflight(cfg: TrainingConfig, settings=None) -> Plan:
             path = path / "adapters.safetensors"
         if not path.is_file():
             raise _error(cfg, {"resume_adapter_file": f"{path} does not exist"})
+        _check_adapter_file(cfg, path)
     data_dir = resolve_data(cfg, settings)
     scan, train_rows, valid_rows = scan_data(data_dir, cfg)
     if not cfg.packing and cfg.batch_size > scan.train_rows:
@@ -121,13 +128,81 @@ def preflight(cfg: TrainingConfig, settings=None) -> Plan:
     return Plan(cfg, settings, model_path, data_dir, scan, train_rows, valid_rows)
 
 
-def check_output(cfg: TrainingConfig, path: Path) -> None:
-    """The run folder's parent must be writable (ConfigFieldError on output_dir otherwise)."""
+def _check_adapter_file(cfg: TrainingConfig, path: Path) -> None:
+    """``resume_adapter_file`` must be safetensors whose LoRA rank is the config's (header only)."""
+    from .model_files import tensor_shapes
+
     try:
-        fsio.ensure_writable_dir(path.parent)
-    except ForgeError as exc:
-        raise _error(cfg, {"output_dir": f"cannot write runs to {path.parent}: {exc.message} — "
-                                              "choose a writable output_dir"}) from None
+        shapes = tensor_shapes(path)
+    except ModelError as exc:
+        raise _error(cfg, {"resume_adapter_file": f"{path} is not an adapter file: {exc.message} — point it at "
+                                                  "a run's adapters.safetensors"}) from None
+    if cfg.fine_tune_type == "full":
+        return
+    ranks = {shape[-1] for name, shape in shapes.items() if name.endswith(".lora_a") and shape}
+    if ranks and ranks != {cfg.lora_rank}:
+        raise _error(cfg, {"resume_adapter_file": f"{path} holds rank-{min(ranks)} adapters but lora_rank is "
+                                                  f"{cfg.lora_rank} — set lora_parameters.rank: {min(ranks)}"})
+
+
+def check_resume_state(cfg: TrainingConfig, plan: Plan, checkpoint: Path | None) -> None:
+    """The data position in a checkpoint's state.json must fit the data (ForgeError naming the key)."""
+    if checkpoint is None:
+        return
+    from .checkpoints import STATE, read_state
+
+    state = read_state(checkpoint)
+    pos = state.get("data") if state.get("data") is not None else {}
+    where = checkpoint / STATE
+    hint = "the file was edited or belongs to other data: resume from an older checkpoint folder"
+    if not isinstance(pos, dict):
+        raise ForgeError(f"data must be a mapping of epoch and index, got {pos!r}", path=where, hint=hint)
+    for key, least in (("epoch", 0), ("index", 0), ("batch_size", 1)):
+        value = pos.get(key, None if key == "batch_size" else 0)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
+            raise ForgeError(f"data.{key} is {value!r}, not a whole number ≥ {least}", path=where, hint=hint)
+    for key in ("trained_tokens", "elapsed_seconds", "schedule_steps"):
+        value = state.get(key)
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0):
+            raise ForgeError(f"{key} is {value!r}, not a number ≥ 0", path=where, hint=hint)
+    index = pos.get("index", 0) * (pos.get("batch_size") or cfg.batch_size) // cfg.batch_size
+    batches = plan.scan.train_rows // cfg.batch_size
+    if not cfg.packing and index > batches:
+        raise ForgeError(f"data.index is {pos.get('index')}, but an epoch of {plan.scan.train_rows:,} training rows "
+                         f"has only {batches:,} batches of {cfg.batch_size}", path=where, hint=hint)
+
+
+def check_model(plan: Plan) -> None:
+    """Build the model lazily and load its tokenizer (kept on the plan): before a run folder is made."""
+    from .training_setup import check_model_loads
+
+    cfg = plan.cfg
+    try:
+        check_model_loads(plan.model_path, cfg)
+    except ModelError as exc:
+        raise _error(cfg, {"model": _model_problem(plan.model_path, exc)}) from None
+    try:
+        plan.tokenizer = load_tokenizer(plan.model_path, cfg)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds for a broken tokenizer
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise _error(cfg, {"model": f"the tokenizer of {plan.model_path} cannot be loaded ({first}) — copy "
+                                    "tokenizer.json and tokenizer_config.json from the model's repository"}) from None
+
+
+def check_output(cfg: TrainingConfig, path: Path) -> None:
+    """The run folder must be creatable (ConfigFieldError on output_dir otherwise); creates nothing.
+
+    The nearest existing folder above it must be writable; the run folder and its missing parents
+    are made by ``RunFolder.create``, which removes them again when the run cannot start.
+    """
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = ("is a file, not a folder" if not existing.is_dir() else
+               "is not writable" if not os.access(existing, os.W_OK | os.X_OK) else None)
+    if problem:
+        raise _error(cfg, {"output_dir": f"cannot write runs to {path.parent}: {existing} {problem} — "
+                                              "choose a writable output_dir"})
 
 
 @dataclass(frozen=True)

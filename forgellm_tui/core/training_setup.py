@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from .config_schema import MLX_SCHEDULE, TrainingConfig
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 
 _CKPT_FLAG = "_forgellm_grad_checkpoint"
 _ORIGINAL = "_forgellm_original_call"
@@ -45,6 +45,26 @@ def load_model(path: Path, cfg: TrainingConfig):
 
     return load(str(path), tokenizer_config={"trust_remote_code": cfg.trust_remote_code},
                 trust_remote_code=cfg.trust_remote_code)
+
+
+def check_model_loads(path: Path, cfg: TrainingConfig) -> None:
+    """Build the model from config.json with its weights mapped lazily (no weight data is read).
+
+    mlx-lm checks every weight's name and shape against the config here, so an unknown
+    ``model_type`` or a config whose sizes do not match its weights is a ModelError before a run
+    folder is made, not a failure at iteration 0.
+    """
+    from mlx_lm.utils import load_model as _load
+
+    try:
+        model, _ = _load(Path(path), lazy=True, trust_remote_code=cfg.trust_remote_code)
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0].rstrip(":,") if str(exc).strip() else type(exc).__name__
+        more = " …" if "\n" in str(exc).strip() else ""
+        raise ModelError(f"the model cannot be built from its files ({first}{more})", path=Path(path) / "config.json",
+                         hint="config.json must match the weights (model_type, sizes, layers): copy or download "
+                              "the model again") from None
+    del model
 
 
 def load_tokenizer(path: Path, cfg: TrainingConfig):

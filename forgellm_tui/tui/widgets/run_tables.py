@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 from ...format import distinct_labels, middle
 
 STATUS_STYLE = {"running": "bold green", "paused": "yellow", "finished": "cyan", "stopped": "yellow",
-                "failed": "bold red", "interrupted": "bold red", "unknown": "dim"}
+                "failed": "bold red", "interrupted": "bold red", "unreadable": "bold red", "unknown": "dim"}
 MARK = "●"
 
 
