@@ -194,6 +194,19 @@ def _restore_signals(previous: dict) -> None:
         signal.signal(sig, old)
 
 
+def _mark_starting(run_dir: Path, pid: int) -> None:
+    """The child's pid in run.json at once, so listings say ``starting`` (not ``interrupted``) while it loads.
+
+    The child records its own pid too when it opens the folder; this only fills the gap until then.
+    """
+    from ..core.run_folder import RunFolder
+    from ..core.runs import read_run_json
+
+    info = read_run_json(run_dir)
+    if info is not None and info.get("pid") != pid:
+        RunFolder(run_dir, info).update(status="starting", pid=pid)
+
+
 def _detach(args, cfg, settings) -> int:
     from ..core import fsio
     from ..core.run_folder import TRAIN_LOG
@@ -205,10 +218,11 @@ def _detach(args, cfg, settings) -> int:
         launch_plan(cfg, settings)
     if args.resume:
         from ..core.run_lock import check_free
-        from ..core.run_open import resume_target
+        from ..core.run_open import resume_config, resume_target
 
         run_dir = resume_target(Path(args.resume))
         check_free(run_dir)  # refuse now, not in the background
+        resume_config(cfg, Path(args.resume), None)  # and a setting the resume cannot change
         child = ["train", "--resume", str(Path(args.resume).resolve())]
         if args.config:
             child.insert(1, str(Path(args.config).resolve()))
@@ -225,6 +239,7 @@ def _detach(args, cfg, settings) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "forgellm_tui", "--workspace", str(settings.workspace), *child],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=os.getcwd(), env=dict(os.environ))
+    _mark_starting(run_dir, proc.pid)
     print(run_dir)
     print(f"started in the background (pid {proc.pid}); output: {log_path}", file=sys.stderr)
     print(f"follow it: forgellm-tui --workspace {settings.workspace} (Training screen) or tail -f {log_path}",

@@ -171,6 +171,7 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
 
     # pass 2: write clean, shuffled splits
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    long_count = longest = 0
     with fsio.atomic_dir(options.output_dir, replace=True) as tmp:
         writers = {"train": ShuffledJsonl(tmp, "train", total_bytes, options.seed),
                    "valid": ShuffledJsonl(tmp, "valid", int(total_bytes * max(options.valid_fraction, 0.05)),
@@ -184,6 +185,8 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
             split = "valid" if (unit < options.valid_fraction or key == force_valid) and key != force_train else "train"
             writers[split].add(json.dumps(rec, ensure_ascii=False) + "\n")
             tokens = counter.count(record_text(rec))
+            if tokens > options.target_tokens:
+                long_count, longest = long_count + 1, max(longest, tokens)
             if split == "train":
                 result.train_tokens += tokens
             else:
@@ -193,6 +196,8 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
         result.train_records = writers["train"].finish(tmp / "train.jsonl")
         result.valid_records = writers["valid"].finish(tmp / "valid.jsonl")
         result.documents = good
+        if long_count:
+            result.warnings.append(long_warning(long_count, good, longest, options.target_tokens))
         result.seconds = round(time.perf_counter() - start, 3)
         fsio.atomic_write_json(tmp / "manifest.json", {
             "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "kind": "ift", "created_at": stamp,
@@ -209,6 +214,14 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
     if progress is not None:
         progress(good, good, "done")
     return result
+
+
+def long_warning(count: int, total: int, longest: int, target: int) -> str:
+    """Conversations longer than the target length: training cuts them at max_seq_length, and one whose
+    prompt alone is longer has no answer token left to learn from (its loss would be over nothing)."""
+    return (f"{count:,} of {total:,} conversations are longer than the target length of {target:,} tokens "
+            f"(longest {longest:,}, counted without the chat template): training cuts them at max_seq_length — "
+            f"set max_seq_length above {longest:,} or shorten them")
 
 
 def _sha256(path: Path) -> str:

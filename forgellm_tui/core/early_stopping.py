@@ -30,8 +30,9 @@ class BestTracker:
         self.best_iteration = -1
         self.since_improvement = 0
 
-    def update(self, iteration: int, loss: float) -> Verdict:
-        if iteration <= 0 or not math.isfinite(loss):
+    def update(self, iteration: int, loss: float | None) -> Verdict:
+        """``loss`` None: the validation pass had no loss-bearing token; it never becomes best."""
+        if iteration <= 0 or loss is None or not math.isfinite(loss):
             return Verdict(False, False, False, False, "")
         first = self.best_iteration < 0
         is_best = loss < self.best_loss

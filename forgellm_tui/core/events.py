@@ -83,7 +83,7 @@ class Metrics(Event):
 @dataclass(frozen=True)
 class Validation(Event):
     iteration: int
-    validation_loss: float
+    validation_loss: float | None  # None: the pass had no loss-bearing token
     best_loss: float
     best_iteration: int
     is_best: bool

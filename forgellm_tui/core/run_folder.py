@@ -129,7 +129,8 @@ class RunFolder:
             info = {"name": path.name, "status": status, "training_type": cfg.training_type,
                     "fine_tune_type": cfg.fine_tune_type, "model": cfg.model, "data": cfg.data,
                     "created_at": now, "started_at": None, "ended_at": None, "updated_at": now,
-                    "pid": None, "host": socket.gethostname(), "iteration": 0, "max_iterations": cfg.max_iterations,
+                    "pid": os.getpid() if status == "starting" else None,  # the process that will train it
+                    "host": socket.gethostname(), "iteration": 0, "max_iterations": cfg.max_iterations,
                     "best_iteration": None, "best_validation_loss": None, "last_checkpoint": None,
                     "stop_reason": None, "error": None, "resumed_from": [], "oom_recoveries": []}
             run = cls(path, info)

@@ -10,7 +10,7 @@ from pathlib import Path
 from . import checkpoints as ck
 from . import fsio
 from .config import ConfigFieldError, load_config
-from .config_schema import SHAPE_FIELDS, TrainingConfig
+from .config_schema import FIELDS, SHAPE_FIELDS, TrainingConfig
 from .errors import ConfigError, ForgeError
 from .run_folder import (CONFIG, RUN_JSON, RunFolder, choose_run_dir, failure_reason, missing_folders,
                          remove_leftovers)
@@ -40,8 +40,28 @@ def resume_target(path: Path) -> Path:
     raise ConfigError(f"not a run folder (no {RUN_JSON})", path=path, hint=RESUME_HINT)
 
 
-def resume_point(resume_from: Path) -> tuple[Path, Path]:
-    """``(run_dir, checkpoint)`` for a run folder (newest complete checkpoint) or a checkpoint folder."""
+#: keys a resume cannot change, and why (the run keeps its folder; nothing else depends on a checkpoint)
+FOLDER_KEYS = {"name": "the run keeps its folder name", "run_dir": "the run keeps its folder",
+               "output_dir": "the run keeps its folder", "training_type": "the run's folder is under models/"
+                                                                          "<training_type>"}
+#: keys the checkpoint's saved state depends on
+CHECKPOINT_KEYS = {
+    **{key: "it changes the shape of the trained weights" for key in SHAPE_FIELDS},
+    "data": "the checkpoint's data position counts rows of the run's data",
+    "packing": "the checkpoint's data position counts rows of the run's data",
+    "text_feature": "the run's data is read with it", "chat_feature": "the run's data is read with it",
+    "prompt_feature": "the run's data is read with it", "completion_feature": "the run's data is read with it",
+    "optimizer": "the checkpoint holds this optimizer's state",
+    "resume_adapter_file": "a resume continues from the checkpoint's weights",
+}
+
+
+def resume_point(resume_from: Path) -> tuple[Path, Path | None]:
+    """``(run_dir, checkpoint)`` for a run folder (newest complete checkpoint) or a checkpoint folder.
+
+    A run that has no checkpoint yet (killed or stopped before its first one) starts again from
+    iteration 0 in its own folder: ``checkpoint`` is None.
+    """
     resume_from = Path(resume_from).expanduser().resolve()
     run_dir = resume_target(resume_from)
     if run_dir != resume_from:
@@ -57,10 +77,9 @@ def resume_point(resume_from: Path) -> tuple[Path, Path]:
         raise ConfigError(f"the run is still {info.status} (pid {info.pid})", path=resume_from,
                           hint="stop it first (or wait for it to finish), then resume")
     checkpoint, damaged = ck.resumable(resume_from)
-    if checkpoint is None:
-        detail = f" ({damaged[0]})" if damaged else ""
-        raise ConfigError(f"run has no complete checkpoint to resume from{detail}", path=resume_from / "checkpoints",
-                          hint="start a new run instead")
+    if checkpoint is None and damaged:  # checkpoints there are, but none usable: say so, never start over
+        raise ConfigError(f"run has no complete checkpoint to resume from ({damaged[0]})",
+                          path=resume_from / "checkpoints", hint="start a new run instead")
     return resume_from, checkpoint
 
 
@@ -140,19 +159,64 @@ def settings_for_run(run_dir: Path):
     return Settings.load(guess if (guess / "models").is_dir() else None)
 
 
+def saved_config(run_dir: Path, cfg: TrainingConfig) -> TrainingConfig | None:
+    """The config the run folder records (``config.yaml``), or None when it cannot be read."""
+    from ..settings import Settings
+
+    try:
+        settings = Settings.load(cfg.workspace) if cfg.workspace else settings_for_run(run_dir)
+        return load_config(Path(run_dir) / CONFIG, None, settings)
+    except (ConfigError, OSError):
+        return None
+
+
+def config_changes(before: TrainingConfig | None, after: TrainingConfig) -> dict[str, tuple]:
+    """``{key: (old, new)}`` for every setting that differs (in field order)."""
+    if before is None:
+        return {}
+    return {name: (getattr(before, name), getattr(after, name)) for name in FIELDS
+            if getattr(before, name) != getattr(after, name)}
+
+
+def check_resume_changes(cfg: TrainingConfig, run_dir: Path,
+                         checkpoint: Path | None) -> tuple[TrainingConfig, dict[str, tuple]]:
+    """``(cfg, changes)`` a resume makes to the run's config; ConfigFieldError naming a key that cannot change.
+
+    A config that leaves the folder keys unset (``name``, ``run_dir``, ``output_dir``: the original
+    file of a run named with ``--name``) keeps the run's own values.
+    """
+    saved = saved_config(run_dir, cfg)
+    if saved is not None:
+        cfg = replace(cfg, **{k: getattr(saved, k) for k in ("name", "run_dir", "output_dir") if getattr(cfg, k) is None})
+    changes = config_changes(saved, cfg)
+    fixed = {**FOLDER_KEYS, **(CHECKPOINT_KEYS if checkpoint is not None else {})}
+    if checkpoint is not None and cfg.packing:
+        fixed["max_seq_length"] = "packed rows are cut at max_seq_length; the checkpoint's data position counts them"
+    for key, (old, new) in changes.items():
+        if key in fixed:
+            raise ConfigFieldError({key: f"cannot change on resume ({old!r} -> {new!r}): {fixed[key]} — keep "
+                                         f"{old!r}, or start a new run"}, path=Path(run_dir) / CONFIG)
+    return cfg, changes
+
+
 def resume_config(cfg: TrainingConfig, resume_from: Path | None, run_dir: Path | None,
                   batch: tuple[int, int] | None = None):
     """``(cfg, run_dir, checkpoint)``: the checkpoint a resume continues from, with its batch shape.
 
-    ``batch``: ``(batch_size, grad_accumulation_steps)`` that replace the checkpoint's (and the config's).
+    Settings that differ from the run's ``config.yaml`` are applied from the checkpoint on (and
+    recorded when the run starts), except those the checkpoint depends on, which are refused. The
+    batch shape is the checkpoint's unless a new one is asked for. ``batch``: ``(batch_size,
+    grad_accumulation_steps)`` that replace both (a restart after the process was killed for memory).
     """
     checkpoint = None
     if resume_from is not None:
         run_dir, checkpoint = resume_point(resume_from)
-        state = ck.read_state(checkpoint)
-        check_shape(cfg, state, checkpoint)
-        batch = batch or (int(state.get("batch_size", cfg.batch_size)),
-                          int(state.get("grad_accumulation_steps", cfg.grad_accumulation_steps)))
+        state = ck.read_state(checkpoint) if checkpoint is not None else {}
+        if checkpoint is not None:
+            check_shape(cfg, state, checkpoint)
+        cfg, changes = check_resume_changes(cfg, run_dir, checkpoint)
+        kept = {k: int(state[k]) for k in ("batch_size", "grad_accumulation_steps") if k in state and k not in changes}
+        cfg = replace(cfg, **kept)
     if batch is not None:
         cfg = replace(cfg, batch_size=batch[0], grad_accumulation_steps=batch[1])
     return cfg, run_dir, checkpoint
@@ -175,17 +239,20 @@ def open_folder(cfg: TrainingConfig, plan: Plan, run_dir: Path | None, lock: Run
 
 
 def open_run(config: TrainingConfig, resume_from: Path | None, run_dir: Path | None,
-             batch: tuple[int, int] | None = None):
-    """``(cfg, plan, run, checkpoint)`` of a single-process run; the run folder is locked until ``run.unlock()``."""
+             batch: tuple[int, int] | None = None, load=None):
+    """``(cfg, plan, run, checkpoint, loaded)`` of a single-process run; the run folder is locked until
+    ``run.unlock()``. ``loaded = load(cfg, plan)`` runs before a new folder is created, so input it
+    refuses leaves nothing behind."""
     lock = lock_existing(resume_from, run_dir)
     try:
         cfg, run_dir, checkpoint = resume_config(config, resume_from, run_dir, batch)
         plan = preflight(cfg)
         check_model(plan)
         check_resume_state(cfg, plan, checkpoint)
+        loaded = load(cfg, plan) if load is not None else None
         run = open_folder(cfg, plan, run_dir, lock)
     except BaseException:
         if lock is not None:
             lock.release()
         raise
-    return cfg, plan, run, checkpoint
+    return cfg, plan, run, checkpoint, loaded

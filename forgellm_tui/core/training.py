@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import errno
 import gc
+import os
+import shutil
+import socket
 import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -30,10 +34,10 @@ from .control import TrainingControl
 from .distributed import SINGLE, World
 from .errors import ForgeError
 from .run_folder import CONFIG, RunFolder
-from .run_open import (check_shape, load_run_config, open_folder, open_run, prepare_run,  # noqa: F401
-                       resume_config, resume_point, resume_target, settings_for_run)
+from .run_open import (check_shape, config_changes, load_run_config, open_folder, open_run,  # noqa: F401
+                       prepare_run, resume_config, resume_point, resume_target, saved_config, settings_for_run)
 from .token_store import load_or_tokenize
-from .training_data import pack
+from .training_data import check_loss_tokens, pack
 from .training_plan import (Estimate, Plan, check_model, check_output, check_resume_state, estimate,  # noqa: F401
                             iterations_for, preflight)
 from .training_setup import adapter_config, load_tokenizer
@@ -81,15 +85,12 @@ class _Context:
         self.adapter_config = adapter_config(cfg, plan.model_path)
         self.shape = {k: getattr(cfg, k) for k in SHAPE_FIELDS}
         self.initial_weights = None
+        self.data_notes: list[tuple[str, str]] = []  # (level, line) about the data, for the run's log
+        self.resuming = False  # --resume: from the newest checkpoint, or from 0 when the run has none
         self.state = ev.STARTING
 
     def emit(self, event: ev.Event) -> None:
-        if self._on_event is None:
-            return
-        try:
-            self._on_event(event)
-        except Exception:  # noqa: BLE001 - a broken listener must not kill the run
-            traceback.print_exc(file=sys.stderr)
+        _emit_to(self._on_event, event)
 
     def log(self, level: str, message: str) -> None:
         self.run.log(level, message)
@@ -108,6 +109,15 @@ class _Context:
         self.run.update(max_iterations=n)
         self.log("info", f"max_iterations is now {n:,}")
         self.emit(ev.MaxIterationsChanged(n, self.run.info.get("iteration", 0)))
+
+
+def _emit_to(on_event, event: ev.Event) -> None:
+    if on_event is None:
+        return
+    try:
+        on_event(event)
+    except Exception:  # noqa: BLE001 - a broken listener must not kill the run
+        traceback.print_exc(file=sys.stderr)
 
 
 def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = None,
@@ -129,18 +139,22 @@ def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = 
                                path=config.source)
     control = control or TrainingControl()
     started = time.perf_counter()
-    cleanup = None
+    cleanup = data = None
     if world is not None and world.is_distributed:
         from .training_dist import open_distributed
 
         cfg, plan, run, checkpoint, control, cleanup = open_distributed(world, config, control, resume_from, run_dir)
     else:
         world = SINGLE
-        cfg, plan, run, checkpoint = open_run(config, resume_from, run_dir, batch)
+        cfg, plan, run, checkpoint, data = open_run(
+            config, resume_from, run_dir, batch, lambda cfg, plan: tokenized_data(cfg, plan, partial(_emit_to, on_event)))
     try:
         if on_open is not None:
             on_open(run.path)
         ctx = _Context(cfg, plan, run, on_event, control, fault_hook, world)
+        ctx.resuming = resume_from is not None
+        if data is not None:
+            ctx.train_data, ctx.valid_data, ctx.data_notes = data
         return _run(ctx, checkpoint, started)
     finally:
         run.close()
@@ -157,8 +171,12 @@ def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
     result = RunResult(ev.FAILED, run.path)
     session = None
     try:
-        ctx.set_state(ev.STARTING, 0)
-        ctx.log("info", (f"resuming from checkpoint {checkpoint.name}: " if checkpoint else "starting: ")
+        # this process's pid tells listings the run is starting (not interrupted); a resume keeps
+        # the iteration the run reached until it really continues
+        run.info.update(pid=os.getpid(), host=socket.gethostname())
+        ctx.set_state(ev.STARTING, int(run.info.get("iteration") or 0) if ctx.resuming else 0)
+        ctx.log("info", (f"resuming from checkpoint {checkpoint.name}: " if checkpoint else
+                         "starting again from iteration 0 (no checkpoint yet): " if ctx.resuming else "starting: ")
                 + f"{cfg.training_type} {cfg.fine_tune_type} on {cfg.model}")
         for line in unused_key_warnings(cfg):
             ctx.log("warning", line)
@@ -233,13 +251,23 @@ def _synchronize() -> None:
             pass
 
 
-def _load_data(ctx: _Context, checkpoint: Path | None) -> None:
-    cfg, plan = ctx.cfg, ctx.plan
+def tokenized_data(cfg: TrainingConfig, plan: Plan, emit: Callable[[ev.Event], None]):
+    """``(train, valid, notes)``: the splits as token rows, checked to have loss-bearing tokens.
+
+    Runs before the run folder exists, so data that cannot train leaves nothing behind; ``notes``
+    (level, line) go to the run's log once it is open (info lines are shown at once through ``emit``).
+    """
+    notes: list[tuple[str, str]] = []
+
+    def log(message: str) -> None:
+        notes.append(("info", message))
+        emit(ev.LogLine("info", message))
+
     tokenizer = plan.tokenizer or load_tokenizer(plan.model_path, cfg)
     train, valid = load_or_tokenize(
         plan.scan.folder, plan.model_path, plan.train_rows, plan.valid_rows, plan.scan.format, tokenizer, cfg,
-        progress=lambda done, total, rate, eta: ctx.emit(ev.Progress("tokenizing", done, total, "rows", rate, eta)),
-        log=lambda message: ctx.log("info", message))
+        progress=lambda done, total, rate, eta: emit(ev.Progress("tokenizing", done, total, "rows", rate, eta)),
+        log=log)
     plan.train_rows = plan.valid_rows = []  # free the raw text
     if cfg.packing:
         train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)
@@ -250,11 +278,25 @@ def _load_data(ctx: _Context, checkpoint: Path | None) -> None:
     for name, data in (("training", train), ("validation", valid)):
         long = int((data.lengths > cfg.max_seq_length).sum())
         if long:
-            ctx.log("warning", f"{long:,} of {len(data):,} {name} sequences are longer than max_seq_length="
-                               f"{cfg.max_seq_length} and are truncated (longest {int(data.lengths.max()):,} tokens); "
-                               + ("use packing: true or a larger max_seq_length" if not cfg.is_ift
-                                  else "raise max_seq_length"))
-    ctx.train_data, ctx.valid_data = train, valid
+            notes.append(("warning", f"{long:,} of {len(data):,} {name} sequences are longer than max_seq_length="
+                                     f"{cfg.max_seq_length} and are truncated (longest {int(data.lengths.max()):,} "
+                                     "tokens); " + ("use packing: true or a larger max_seq_length" if not cfg.is_ift
+                                                    else "raise max_seq_length")))
+    check_loss_tokens(cfg, train, plan.data_dir / "train.jsonl")
+    if cfg.val_batches != 0:
+        check_loss_tokens(cfg, valid, plan.data_dir / "valid.jsonl")
+    return train, valid, notes
+
+
+def _load_data(ctx: _Context, checkpoint: Path | None) -> None:
+    cfg, plan = ctx.cfg, ctx.plan
+    if ctx.train_data is None:  # a distributed rank tokenizes once its folder is open
+        ctx.train_data, ctx.valid_data, ctx.data_notes = tokenized_data(cfg, plan, ctx.emit)
+    for level, line in ctx.data_notes:
+        ctx.run.log(level, line)
+        if level != "info":
+            ctx.emit(ev.LogLine(level, line))
+    train, valid = ctx.train_data, ctx.valid_data
     if len(valid) == 0 or cfg.val_batches == 0:
         ctx.log("warning", "no validation data: no validation loss, best checkpoint or early stopping")
     state = ck.read_state(checkpoint) if checkpoint else {}
@@ -274,14 +316,20 @@ def _started(ctx: _Context, session, checkpoint: Path | None) -> None:
     run = ctx.run
     ctx.start_iteration = session.iteration
     dropped = run.truncate_metrics(session.iteration if checkpoint is not None else -1)
-    if checkpoint is not None:
-        run.info.setdefault("resumed_from", []).append({"iteration": session.iteration, "checkpoint": checkpoint.name,
+    if ctx.resuming:
+        run.info.setdefault("resumed_from", []).append({"iteration": session.iteration,
+                                                        "checkpoint": checkpoint.name if checkpoint else None,
                                                         "metrics_dropped": dropped})
+        if checkpoint is None:  # nothing to continue from: the run starts again from iteration 0
+            run.info.update(best_iteration=None, best_validation_loss=None, last_checkpoint=None)
+            if ctx.world.is_main:  # a best/ of the earlier attempt has no metrics left to stand on
+                shutil.rmtree(run.path / "best", ignore_errors=True)
+        _record_changes(ctx, session.iteration)
     earlier = session.elapsed if checkpoint is not None else 0.0
     run.started(ctx.max_iterations, earlier)
     ctx.emit(ev.RunStarted(run.path, run.path.name, ctx.cfg.training_type, ctx.cfg.fine_tune_type, session.iteration,
                            ctx.max_iterations, len(ctx.train_data), len(ctx.valid_data), ctx.train_data.tokens,
-                           session.trainable, session.total, resumed=checkpoint is not None,
+                           session.trainable, session.total, resumed=ctx.resuming,
                            world_size=ctx.world.size, checkpoint=checkpoint.name if checkpoint else "",
                            earlier_seconds=earlier))
     ctx.log("info", f"training iterations {session.iteration:,}→{ctx.max_iterations:,} on {len(ctx.train_data):,} rows "
@@ -289,6 +337,18 @@ def _started(ctx: _Context, session, checkpoint: Path | None) -> None:
                     f"{human_count(session.total)} parameters trained"
                     + (f", {ctx.world.size} ranks" if ctx.world.size > 1 else ""))
     ctx.set_state(ev.RUNNING, session.iteration)
+
+
+def _record_changes(ctx: _Context, iteration: int) -> None:
+    """Settings a resume changed: into config.yaml, and into run.json with the iteration they took effect."""
+    changes = config_changes(saved_config(ctx.run.path, ctx.cfg), ctx.cfg)
+    if not changes or not ctx.world.is_main:
+        return
+    fsio.atomic_write_text(ctx.run.path / CONFIG, ctx.cfg.to_yaml())
+    ctx.run.info.setdefault("config_changes", []).append(
+        {"iteration": iteration, "changes": {k: {"from": old, "to": new} for k, (old, new) in changes.items()}})
+    ctx.log("info", f"from iteration {iteration}: " + ", ".join(f"{k} {old!r} -> {new!r}"
+                                                                 for k, (old, new) in changes.items()))
 
 
 def _recover_from_oom(ctx: _Context, exc: BaseException, iteration: int, result: RunResult) -> Path | None:

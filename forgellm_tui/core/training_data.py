@@ -269,6 +269,30 @@ def target_tokens(lengths: np.ndarray) -> int:
     return int(np.maximum(lengths[:, 1] - np.maximum(lengths[:, 0], 1), 0).sum())
 
 
+def loss_tokens(data: TokenRows, max_seq_length: int) -> int:
+    """Loss-bearing tokens of every row once cut to ``max_seq_length`` (as ``target_tokens`` counts them)."""
+    lens = np.minimum(data.lengths, max_seq_length)
+    return int(np.maximum(lens - np.maximum(data.offsets, 1), 0).sum())
+
+
+def check_loss_tokens(cfg, data: TokenRows, path: Path) -> None:
+    """DataError when a split that has rows has no token to compute a loss on.
+
+    An IFT answer that starts past ``max_seq_length`` is cut off entirely; a split made only of such
+    rows would train on nothing (a loss of 0 that looks perfect).
+    """
+    if len(data) == 0 or loss_tokens(data, cfg.max_seq_length) > 0:
+        return
+    if cfg.is_ift and int(data.offsets.min()) >= cfg.max_seq_length:
+        raise DataError(f"no answer token fits in max_seq_length={cfg.max_seq_length}: in all {len(data):,} rows the "
+                        f"prompt alone is at least that long (shortest prompt {int(data.offsets.min()):,} tokens)",
+                        path=path, hint=f"raise max_seq_length above {int(data.offsets.min()) + 1:,}, or shorten "
+                                        "the conversations and prepare the data again")
+    raise DataError(f"no row has a token to learn from within max_seq_length={cfg.max_seq_length} "
+                    f"({len(data):,} rows)", path=path,
+                    hint="raise max_seq_length, or prepare the data again with longer rows")
+
+
 class BatchStream:
     """Batches in training order with a resumable position ``(epoch, index)``.
 

@@ -79,7 +79,10 @@ class Session:
         self.opt = build_optimizer(cfg, ctx.schedule_steps)
         self.opt.init(self.model.trainable_parameters())
         if checkpoint is not None:
+            lr = self.opt.learning_rate if not self.opt._schedulers else None
             self.opt.state = ck.load_optimizer_state(checkpoint)
+            if lr is not None:  # a constant rate is kept in the state: the config's (maybe changed) one wins
+                self.opt.learning_rate = lr
         self.iteration = int(state.get("iteration", 0))
         self.trained_tokens = int(state.get("trained_tokens", 0))
         self.elapsed = float(state.get("elapsed_seconds", 0.0))
@@ -96,6 +99,8 @@ class Session:
                                    cfg.effective_early_stopping)
         self.tracker.load(state.get("tracker"))
         self.last_train_loss = state.get("training_loss")
+        self.window = _Window()
+        self.window.load(state.get("report_window"))
         self.last_val, self.last_val_iteration = None, -1
         self.eval_seconds = 0.0
         self.start_iteration = self.saved_at = self.iteration
@@ -155,12 +160,16 @@ class Session:
         rows = -(-cfg.batch_size // world.size)  # this rank's share of a batch
         return check_step_fits(measure, rows, width, extra)
 
-    def train_step(self) -> tuple[float, int, float]:
-        """One iteration (optimizer update). Returns (mean loss, loss-bearing tokens, gradient norm)."""
+    def train_step(self) -> tuple[float | None, int, float]:
+        """One iteration (optimizer update). Returns (mean loss, loss-bearing tokens, gradient norm).
+
+        The mean is over the micro-batches that have loss-bearing tokens; None when none has (a
+        loss over zero tokens is undefined, not 0).
+        """
         import mlx.core as mx
 
         cfg, accum, world = self.ctx.cfg, self.ctx.cfg.grad_accumulation_steps, self.world
-        grad, losses, total_toks, norm = None, [], 0, 0.0
+        grad, losses, sizes, total_toks, norm = None, [], [], 0, 0.0
         counts = [] if world.size > 1 else None  # loss-bearing tokens of each global micro-batch
         for micro in range(accum):
             batch, lengths = self.stream.next()
@@ -174,7 +183,8 @@ class Session:
             loss, ntoks, gnorm, grad = self.step(mx.array(batch), mx.array(lengths), grad, micro == accum - 1, scale)
             mx.eval(self.state, loss, ntoks, gnorm, grad)
             losses.append(loss.item() * ntoks.item() if counts is not None else loss.item())
-            total_toks += int(ntoks.item())
+            sizes.append(int(ntoks.item()))
+            total_toks += sizes[-1]
             norm = gnorm.item()
         if cfg.clear_cache_threshold and mx.get_cache_memory() > cfg.clear_cache_threshold:
             mx.clear_cache()
@@ -182,8 +192,9 @@ class Session:
             sums = world.sum_floats(losses + self.ctx.control.requests(self.ctx.max_iterations))
             self.ctx.control.absorb(sums[accum:])
             losses = [s / max(c, 1.0) for s, c in zip(sums, counts)]
-            total_toks = int(sum(counts))
-        return sum(losses) / accum, total_toks, norm
+            sizes, total_toks = counts, int(sum(counts))
+        counted = [loss for loss, n in zip(losses, sizes) if n > 0]
+        return (sum(counted) / len(counted) if counted else None), total_toks, norm
 
     def evaluate(self) -> float | None:
         import mlx.core as mx
@@ -203,7 +214,7 @@ class Session:
         self.model.train()
         if self.world.size > 1:
             loss_sum, toks = self.world.sum_floats([loss_sum, toks])
-        return loss_sum / max(toks, 1)
+        return loss_sum / toks if toks > 0 else None  # no target token: no loss (never 0, never best)
 
     def state_dict(self, reason: str, validation_loss: float | None) -> dict:
         cfg = self.ctx.cfg
@@ -213,7 +224,7 @@ class Session:
                                   "data order numpy RandomState(seed, epoch)", "seed": cfg.seed},
                 "trained_tokens": self.trained_tokens, "elapsed_seconds": self.elapsed,
                 "training_loss": self.last_train_loss, "validation_loss": validation_loss,
-                "tracker": self.tracker.state(), "batch_size": cfg.batch_size,
+                "tracker": self.tracker.state(), "report_window": self.window.state(), "batch_size": cfg.batch_size,
                 "grad_accumulation_steps": cfg.grad_accumulation_steps, "shape": self.ctx.shape,
                 "world_size": self.world.size,
                 "reason": reason, "timestamp": utc_now()}
@@ -256,7 +267,7 @@ class Session:
     # ------------------------------------------------------------------ the loop
     def run(self) -> Outcome:
         ctx, cfg, control = self.ctx, self.ctx.cfg, self.ctx.control
-        window = _Window()
+        window = self.window
         step_times: list[float] = []
         self.check_memory()
         if self.iteration == 0 and self.val:
@@ -295,7 +306,7 @@ class Session:
             self.trained_tokens += toks
             step_times.append(dt)
             window.add(loss, toks, dt, norm)
-            if not math.isfinite(loss):
+            if loss is not None and not math.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss} at iteration {self.iteration} — lower "
                                          "learning_rate or set max_grad_norm")
             outcome = self._after_step(window, step_times)

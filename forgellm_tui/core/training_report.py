@@ -4,7 +4,11 @@ from __future__ import annotations
 
 
 class Window:
-    """Training losses, tokens and time since the last report."""
+    """Training losses, tokens and time since the last report.
+
+    A report averages the steps since the previous one; a checkpoint saved between two reports keeps
+    those steps' losses (``state``), so a resumed run reports exactly what the uninterrupted one did.
+    """
 
     def __init__(self):
         self.losses: list[float] = []
@@ -13,11 +17,23 @@ class Window:
         self.last_tps: float | None = None
         self.last_norm: float | None = None
 
-    def add(self, loss: float, tokens: int, seconds: float, norm: float) -> None:
-        self.losses.append(loss)
+    def add(self, loss: float | None, tokens: int, seconds: float, norm: float) -> None:
+        """``loss`` None: the step had no loss-bearing token (it counts for time, not for the mean)."""
+        if loss is not None:
+            self.losses.append(loss)
         self.tokens += tokens
         self.seconds += seconds
         self.last_norm = norm
+
+    def state(self) -> dict:
+        """What a checkpoint keeps so a resumed run's next report averages the same steps."""
+        return {"losses": list(self.losses), "tokens": self.tokens}
+
+    def load(self, state: dict | None) -> None:
+        if not isinstance(state, dict):
+            return
+        self.losses = [float(x) for x in state.get("losses") or []]
+        self.tokens = int(state.get("tokens") or 0)
 
     def take(self) -> tuple[float | None, float | None, float | None]:
         if not self.losses:

@@ -97,7 +97,7 @@ class CheckpointActions:
         for c in detail.checkpoints:
             val = "—" if c.validation_loss is None else f"{c.validation_loss:.4f}"
             label = f"best/ · it {c.iteration} · val {val}" if c.label == "best" else \
-                f"it {c.iteration} · val {val}" + (f" · rank {c.rank}" if c.rank else "")
+                f"it {c.iteration} · val {val}" + (f" · recommended #{c.rank}" if c.rank else "")
             choices.append((label, "best" if c.label == "best" else str(c.iteration), c.iteration))
         chosen = self._selected_checkpoint()
         selected = "best" if chosen is None or chosen.label == "best" else str(chosen.iteration)
@@ -164,7 +164,7 @@ class CheckpointActions:
         self.app.screen.post_message(message)
 
     async def action_resume(self) -> None:
-        """Continue the selected run from its newest checkpoint on the Training screen."""
+        """Continue the selected run from its newest checkpoint (iteration 0 when it has none) on the Training screen."""
         detail = self._current_detail()
         if detail is None:
             return
@@ -172,8 +172,7 @@ class CheckpointActions:
             self.notify(f"{detail.run.name} is still {detail.run.status}", severity="warning")
             return
         if not [c for c in detail.checkpoints if c.label != "best"]:
-            self.notify("this run has no complete checkpoint to resume from", severity="error")
-            return
+            self.notify("no checkpoint yet: the run starts again from iteration 0 with its config")
         await self.app.switch_mode("training")
         self.app.screen.post_message(ResumeRun(str(detail.run.path)))
 
