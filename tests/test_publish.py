@@ -86,7 +86,7 @@ def test_publish_best_equals_base_plus_adapter(ws):
         assert img.format == "PNG" and img.size[0] > 400
     readme = (out / "README.md").read_text()
     assert f"**iteration {result.checkpoint_iteration}** (`best`)" in readme and f"{RUN}/best/adapters" in readme
-    assert "## Best checkpoints" in readme and "mlx_lm" in readme
+    assert "## Recommended checkpoints" in readme and "lowest validation loss" in readme and "mlx_lm" in readme
     assert (out / "training_config.yaml").read_text() == (run / "config.yaml").read_text()
 
 

@@ -67,3 +67,42 @@ def test_missing_and_bad_values_do_not_crash():
     assert len(ranked) == 2 and "no validation loss" in ranked[0].reason
     assert not detect_overfitting(recs).overfitting
     assert rank_checkpoints([], []) == []
+
+
+def test_a_checkpoint_saved_between_validations_is_not_ranked_by_an_earlier_loss(tmp_path):
+    from forgellm_tui.core.run_analysis import run_detail
+    from forgellm_tui.core.run_checkpoints import select_checkpoint
+    from forgellm_tui.core.runs import read_run
+
+    from publish_helpers import write_fake_run
+
+    # validated at 40 and 80; 45 was saved by "save now" (or a stop) between the two validations
+    run = write_fake_run(tmp_path, "saved-now", val={0: 9.0, 40: 7.5, 80: 7.6}, train={40: 7.6, 45: 7.55, 80: 7.7},
+                         checkpoints=(40, 45, 80), best=40)
+    rows = {r.label: r for r in run_detail(read_run(run)).checkpoints}
+    assert rows["0000045"].validation_loss is None and rows["0000045"].gap is None
+    assert "not validated" in rows["0000045"].reason and "lowest validation loss" not in rows["0000045"].reason
+    assert rows["0000045"].rank == 3                      # after every validated checkpoint
+    assert rows["best"].rank == rows["0000040"].rank == 1 and "lowest validation loss" in rows["0000040"].reason
+    assert select_checkpoint(run, "recommended").iteration == 40
+
+
+def test_model_card_names_best_and_recommended_apart():
+    from forgellm_tui.core.model_card import build_readme
+    from forgellm_tui.core.publish import _why
+    from forgellm_tui.core.ranking import CheckpointScore
+
+    ranked = [CheckpointScore(40, 2.10, 2.05, 0.05, 0.01, rank=1, reasons=["smallest generalisation gap (+0.0500)"]),
+              CheckpointScore(80, 2.00, 1.60, 0.40, 0.01, rank=2, reasons=["lowest validation loss (2.0000)"])]
+    meta = {"model_name": "m", "base_model": "b", "training_type": "CPT", "checkpoint_iteration": 80,
+            "checkpoint": "best", "dequantized": False,
+            "performance": {"tokens_trained": 10, "best_validation_loss": 2.0, "final_loss": 1.6}}
+    why = _why("best", 80, ranked)
+    readme = build_readme(meta=meta, cfg={}, ranked=ranked, records=[], why=why, run_name="r", data=None,
+                          best_iteration=80)
+    assert "lowest validation loss" in why and "ranks first" not in why
+    assert "## Recommended checkpoints" in readme and "## Best checkpoints" not in readme
+    assert "`best/` is the checkpoint with the lowest validation loss: iteration 80" in readme
+    assert "The recommended one (rank 1) is iteration 40" in readme
+    assert "| 2 | 80 (`best/`) | 2.0000 |" in readme and "| 1 | 40 | 2.1000 |" in readme
+    assert "recommended checkpoint (rank 1)" in _why("0000040", 40, ranked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .ranking import CheckpointScore, split_series
+from .ranking import BEST_WORDS, RANK_WORDS, CheckpointScore, split_series
 
 HYPER_KEYS = ("fine_tune_type", "num_layers", "batch_size", "learning_rate", "lr_schedule", "max_iterations",
               "iters", "max_seq_length", "warmup_steps", "grad_accumulation_steps", "optimizer", "lora_parameters",
@@ -52,8 +52,22 @@ def _fmt(x, digits=4) -> str:
     return "—" if x is None else (f"{x:.{digits}f}" if isinstance(x, float) else str(x))
 
 
+def _ranking_note(ranked: list[CheckpointScore], best_iteration: int | None) -> str:
+    """What the rank means, and how it relates to ``best/`` (two different choices, named apart)."""
+    text = (f"Ranked by a score: {RANK_WORDS} first (validation loss 50%, generalisation gap 20%, stability of "
+            "the recent training loss 20%, convergence 10%); a checkpoint saved between validations is "
+            "not validated and ranks last.")
+    if best_iteration is not None:
+        text += f" `best/` is the checkpoint with the {BEST_WORDS}: iteration {best_iteration}."
+        top = ranked[0].iteration if ranked else None
+        if top is not None and top != best_iteration:
+            text += f" The {RANK_WORDS} one (rank 1) is iteration {top}."
+    return text
+
+
 def build_readme(*, meta: dict, cfg: dict, ranked: list[CheckpointScore], records: list[dict], why: str,
-                 run_name: str, data: str | None, warnings: list[str] | None = None) -> str:
+                 run_name: str, data: str | None, warnings: list[str] | None = None,
+                 best_iteration: int | None = None) -> str:
     train, val = split_series(records)
     it = meta["checkpoint_iteration"]
     lines = [
@@ -84,19 +98,21 @@ def build_readme(*, meta: dict, cfg: dict, ranked: list[CheckpointScore], record
             lines.append(f"| {key} | `{cfg[key]}` |")
     if warnings:
         lines += ["", "## Notes", ""] + [f"- {w}" for w in warnings]
-    lines += ["", "## Best checkpoints", "", "| rank | iteration | validation loss | gap (val − train) | reason |",
-              "|---|---|---|---|---|"]
+    lines += ["", "## Recommended checkpoints", "", _ranking_note(ranked, best_iteration), "",
+              "| recommended | iteration | validation loss | gap (val − train) | reason |", "|---|---|---|---|---|"]
     if not ranked or all(s.validation_loss is None for s in ranked):
         lines.append("| — | — | — | — | no validation losses recorded |")
     for s in ranked[:3] if any(s.validation_loss is not None for s in ranked) else []:
-        lines.append(f"| {s.rank} | {s.iteration} | {_fmt(s.validation_loss)} | {_fmt(s.gap)} | {s.reason or '—'} |")
+        mark = " (`best/`)" if s.iteration == best_iteration else ""
+        lines.append(f"| {s.rank} | {s.iteration}{mark} | {_fmt(s.validation_loss)} | {_fmt(s.gap)} | "
+                     f"{s.reason or '—'} |")
     first_train = train[0][1] if train else None
     lines += [
         "",
         "## Loss summary",
         "",
         f"- Training loss: {_fmt(first_train)} at the start → {_fmt(train[-1][1] if train else None)} at the end",
-        f"- Best validation loss: {_fmt(meta['performance']['best_validation_loss'])}"
+        f"- Lowest validation loss: {_fmt(meta['performance']['best_validation_loss'])}"
         + (f" (iteration {min(val, key=lambda p: p[1])[0]})" if val else ""),
         f"- Evaluations: {len(val)}; training reports: {len(train)}",
         "",

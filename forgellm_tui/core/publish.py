@@ -21,9 +21,9 @@ from . import fsio
 from .dashboard import render_dashboard
 from .errors import ForgeError
 from .model_card import build_metadata, build_readme
-from .ranking import rank_checkpoints
-from .run_checkpoints import (check_adapter, list_checkpoints, read_run_config, resolve_base_model,
-                              select_checkpoint)
+from .ranking import BEST_WORDS, RANK_WORDS, rank_checkpoints
+from .run_checkpoints import (best_checkpoint, check_adapter, ranked_checkpoints, read_run_config,
+                              resolve_base_model, select_checkpoint)
 from .runs import read_metrics
 
 Progress = Callable[[str], None]
@@ -80,12 +80,14 @@ def metrics_warnings(run_dir: Path) -> list[str]:
     return notes
 
 
-def _why(label: str, iteration: int, ranked) -> str:
+def _why(label: str, iteration: int, ranked, asked: str = "") -> str:
     pos = next((s for s in ranked if s.iteration == iteration), None)
     if label == "best":
-        base = "it has the lowest validation loss of the run (the run's `best/` checkpoint)"
+        base = f"it has the {BEST_WORDS} of the run (the run's `best/` checkpoint)"
     elif pos is not None and pos.rank == 1:
-        base = "it ranks first among the run's checkpoints"
+        base = f"it is the {RANK_WORDS} checkpoint (rank 1)"
+    elif asked == "latest":
+        base = "it is the newest checkpoint"
     else:
         base = "it was chosen by the user"
     if pos is not None and pos.reason:
@@ -156,7 +158,8 @@ def publish(run_dir: str | Path, published_dir: str | Path, *, checkpoint: str |
     for note in warnings:
         progress(f"warning: {note}")
     records, _ = read_metrics(run_dir)
-    ranked = rank_checkpoints(records, [c.iteration for c in list_checkpoints(run_dir)] or [ckpt.iteration])
+    ranked = ranked_checkpoints(run_dir, records) or rank_checkpoints(records, [ckpt.iteration])
+    best = best_checkpoint(run_dir)
     progress(f"fusing checkpoint {ckpt.label} (iteration {ckpt.iteration}) into {base.name}")
     try:
         with fsio.atomic_dir(target) as out:
@@ -168,8 +171,9 @@ def publish(run_dir: str | Path, published_dir: str | Path, *, checkpoint: str |
             meta["run"] = run_dir.name
             meta["checkpoint_path"] = ckpt.path.relative_to(run_dir).as_posix()
             readme = build_readme(meta=meta, cfg=cfg, ranked=ranked, records=records, run_name=run_dir.name,
-                                  why=_why(ckpt.label, ckpt.iteration, ranked), data=cfg.get("data"),
-                                  warnings=warnings)
+                                  why=_why(ckpt.label, ckpt.iteration, ranked, str(checkpoint).lower()),
+                                  data=cfg.get("data"), warnings=warnings,
+                                  best_iteration=best.iteration if best is not None else None)
             fsio.atomic_write_text(out / "README.md", readme)
             fsio.atomic_write_json(out / "metadata.json", meta)
             config_text = (run_dir / "config.yaml").read_text(encoding="utf-8") if cfg else ""

@@ -1,5 +1,9 @@
 """Rank a run's checkpoints and spot overfitting, from its metrics (seed "Checkpoint Analysis").
 
+Two different choices, two different names: ``best/`` is the checkpoint with the *lowest
+validation loss*; the rank is a *recommended* order by the score below. Only a checkpoint validated
+at its own iteration has a validation loss; the others rank after every validated one.
+
 Pure functions over metrics records (dicts with ``iteration``, ``training_loss``,
 ``validation_loss``), so they are easy to test and cheap to call from the UI.
 
@@ -16,6 +20,10 @@ from statistics import pvariance
 from typing import Iterable, Sequence
 
 WEIGHTS = {"val": 0.5, "gap": 0.2, "stability": 0.2, "convergence": 0.1}
+#: the words for the two different things a run's checkpoints are chosen by, used on every surface
+BEST_WORDS = "lowest validation loss"      # best/, run.json best_iteration, ``publish --checkpoint best``
+RANK_WORDS = "recommended"                 # rank 1 of the score below
+NOT_VALIDATED = "not validated (saved between validations)"
 RECENT = 5
 
 
@@ -66,14 +74,13 @@ def split_series(records: Iterable[dict]) -> tuple[list[tuple[int, float]], list
 
 
 def _val_at(val: Sequence[tuple[int, float]], iteration: int) -> float | None:
-    """Validation loss measured at this checkpoint (the last evaluation at or before it)."""
-    best = None
-    for it, v in val:
-        if it <= iteration:
-            best = v
-        else:
-            break
-    return best
+    """Validation loss measured at this checkpoint's own iteration, else None.
+
+    A checkpoint saved between validations (save now, stop, hang-up, quit, or ``save_every`` not a
+    multiple of ``steps_per_eval``) was not validated: an earlier iteration's loss says nothing
+    about its weights, so it is never ranked by one.
+    """
+    return next((v for it, v in val if it == iteration), None)
 
 
 def _recent_train(train: Sequence[tuple[int, float]], iteration: int) -> list[float]:
@@ -150,7 +157,7 @@ def _explain(top: list[CheckpointScore], everyone: list[CheckpointScore]) -> Non
         if s.instability is not None and inst and s.instability == min(inst):
             s.reasons.append("most stable recent training loss")
         if s.validation_loss is None:
-            s.reasons.append("not evaluated")
+            s.reasons.append(NOT_VALIDATED)
 
 
 def detect_overfitting(records: Iterable[dict], threshold: float = 0.3, window: int = 3) -> OverfitSignal:

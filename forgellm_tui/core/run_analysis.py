@@ -13,9 +13,10 @@ from pathlib import Path
 from . import fsio
 from .errors import ForgeError
 from .publish import metrics_warnings
-from .ranking import OverfitSignal, detect_overfitting, rank_checkpoints, split_series
+from .ranking import OverfitSignal, detect_overfitting, split_series
 from .run_admin import protected_reason
-from .run_checkpoints import best_checkpoint, incomplete_checkpoints, list_checkpoints, resolve_base_model
+from .run_checkpoints import (best_checkpoint, incomplete_checkpoints, list_checkpoints, ranked_checkpoints,
+                              resolve_base_model)
 from .runs import RunInfo, is_run_folder, list_runs, read_config_text, read_metrics, run_roots
 
 SORT_KEYS = ("date", "name", "type", "model", "status", "iterations", "best val")
@@ -97,14 +98,13 @@ def filter_runs(runs: list[RunInfo], text: str) -> list[RunInfo]:
 
 
 def run_detail(run: RunInfo, settings=None) -> RunDetail:
-    """The run's checkpoints ranked (lowest validation loss, gap, stability) with reasons and problems."""
+    """The run's checkpoints in recommended order (validation loss, gap, stability) with reasons and problems."""
     path = run.path
     records, _ = read_metrics(path)
     train, val = split_series(records)
     ckpts = list_checkpoints(path)
     best = best_checkpoint(path)
-    iterations = [c.iteration for c in ckpts] + ([best.iteration] if best is not None and best.iteration >= 0 else [])
-    ranked = {s.iteration: s for s in rank_checkpoints(records, iterations)}
+    ranked = {s.iteration: s for s in ranked_checkpoints(path, records)}
     rows = []
     if best is not None:
         score = ranked.get(best.iteration)

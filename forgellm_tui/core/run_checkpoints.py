@@ -69,6 +69,33 @@ def best_checkpoint(run_dir: str | Path) -> Checkpoint | None:
     return Checkpoint(Path(run_dir), best, it if it is not None else -1, "best")
 
 
+def ranked_checkpoints(run_dir: str | Path, records: list[dict]) -> list:
+    """Every complete checkpoint of the run (numbered ones and ``best/``) in recommended order.
+
+    One ranking for the Checkpoints screen, ``publish`` and the model card, so they agree.
+    """
+    from .ranking import rank_checkpoints
+
+    best = best_checkpoint(run_dir)
+    iterations = [c.iteration for c in list_checkpoints(run_dir)]
+    if best is not None and best.iteration >= 0:
+        iterations.append(best.iteration)
+    return rank_checkpoints(records, iterations)
+
+
+def _recommended(run_dir: Path, checkpoints: list[Checkpoint]) -> Checkpoint:
+    """Rank 1 of :func:`ranked_checkpoints`: its numbered folder, else ``best/`` when only that holds it."""
+    from .runs import read_metrics
+
+    ranked = ranked_checkpoints(run_dir, read_metrics(run_dir)[0])
+    if not ranked:
+        raise ForgeError("run has no complete checkpoint", path=run_dir / "checkpoints",
+                         hint="train until a checkpoint is saved (save_every) or save one from the Training screen")
+    top = ranked[0].iteration
+    best = best_checkpoint(run_dir)
+    return next((c for c in checkpoints if c.iteration == top), best)
+
+
 def _incomplete_error(folder: Path, run_dir: Path) -> ForgeError:
     have = ", ".join(str(c.iteration) for c in list_checkpoints(run_dir)) or "none"
     return ForgeError(f"checkpoint is incomplete (missing {', '.join(missing_files(folder))})", path=folder,
@@ -76,7 +103,8 @@ def _incomplete_error(folder: Path, run_dir: Path) -> ForgeError:
 
 
 def select_checkpoint(run_dir: str | Path, which: str | int = "best") -> Checkpoint:
-    """``best`` (the latest when the run has no ``best/`` yet), ``latest``, or an iteration number."""
+    """``best`` (lowest validation loss: ``best/``; the latest when the run has none yet), ``recommended``
+    (rank 1 of :func:`ranked_checkpoints`), ``latest``, or an iteration number."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ForgeError("run folder not found", path=run_dir, hint="pick a folder under models/cpt or models/ift")
@@ -89,6 +117,8 @@ def select_checkpoint(run_dir: str | Path, which: str | int = "best") -> Checkpo
         if (run_dir / "best").is_dir():
             raise _incomplete_error(run_dir / "best", run_dir)
         which = "latest"
+    if which == "recommended":
+        return _recommended(run_dir, checkpoints)
     if which == "latest":
         if not checkpoints:
             raise ForgeError("run has no complete checkpoint", path=run_dir / "checkpoints",
@@ -97,7 +127,7 @@ def select_checkpoint(run_dir: str | Path, which: str | int = "best") -> Checkpo
     try:
         wanted = int(which)
     except ValueError:
-        raise ForgeError(f"unknown checkpoint '{which}'", path=run_dir, hint="use best, latest or an iteration number")
+        raise ForgeError(f"unknown checkpoint '{which}'", path=run_dir, hint="use best, recommended, latest or an iteration number")
     for ckpt in checkpoints:
         if ckpt.iteration == wanted:
             return ckpt

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Markdown, Static, TabbedContent, TabPane, TextArea
 
+from ...core.ranking import BEST_WORDS, RANK_WORDS
 from ...core.run_analysis import SORT_KEYS, all_runs, filter_runs, published_models, run_detail, sort_runs
 from ..format import human_size
 from ..listing import read_text
@@ -197,6 +198,9 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             text.append(f"! {problem}\n", style="red")
         if row is not None:
             text.append(f"{row.label}{'/' if row.label == 'best' else ''} (iteration {row.iteration})", style="bold")
+            if row.label == "best":
+                text.append(f" — {BEST_WORDS}")
+            text.append(f" — {RANK_WORDS} #{row.rank}" if row.rank else "")
             text.append(f": {row.reason or 'not among the top three'}")
             text.append("" if row.gap is None else f" · gap (val − train) {row.gap:+.3f}", style="dim")
             text.append("\n")
@@ -206,7 +210,7 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
         text.append("⚠ overfitting: " if sign.overfitting else "✓ ", style="bold yellow" if sign.overfitting else "green")
         text.append(sign.message, style="yellow" if sign.overfitting else "dim")
         if run.best_iteration is not None and run.best_validation_loss is not None:
-            text.append(f" · best validation {run.best_validation_loss:.4f} at iteration {run.best_iteration}", style="dim")
+            text.append(f" · {BEST_WORDS} {run.best_validation_loss:.4f} at iteration {run.best_iteration}", style="dim")
         if detail.base_model:
             text.append(f" · base {detail.base_model.name}", style="dim")
         if detail.settings:

@@ -29,7 +29,7 @@ NAME_WIDTH = 28
 """Run names longer than this are cut in the middle (the model and the counter or date stay)."""
 SHORT = (("lowest validation loss", "lowest val"), ("smallest generalisation gap", "small gap"),
          ("most stable recent training loss", "stable"), ("no validation loss recorded", "no val"),
-         ("copy of checkpoint", ""), ("not evaluated", "no val"))
+         ("copy of checkpoint", ""), ("not evaluated", "no val"), ("not validated", "not validated"))
 
 
 def short_reason(reason: str) -> str:
@@ -94,7 +94,11 @@ class RunsTable(KeyedTable):
 
 
 class CheckpointTable(KeyedTable):
-    """A run's checkpoints: ``best/`` first, then the newest numbered ones."""
+    """A run's checkpoints: ``best/`` (lowest validation loss) first, then the newest numbered ones.
+
+    ``#``: the recommended order (validation loss, gap, stability), a different choice from best/
+    (lowest validation loss).
+    """
 
     COLUMNS = ("ckpt", "iter", "val", "#", "why")
     """Short headers and no gap column (the notes under the table give it): at 80 columns the reason
