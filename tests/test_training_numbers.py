@@ -4,7 +4,6 @@ and ``--set`` on resume applied (and recorded) or refused."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,7 +15,6 @@ import yaml
 
 from forgellm_tui import cli
 from forgellm_tui.core.control import TrainingControl
-from forgellm_tui.core.errors import DataError
 from forgellm_tui.core.runs import read_run
 from forgellm_tui.core.training import train
 

@@ -164,7 +164,7 @@ def _finish(run_dir: Path, before: dict, resumed: bool) -> int:
         return 1
     never_started = info.get("updated_at") == before.get("updated_at")
     if never_started:  # refused (the reason is printed above) or mlx.launch could not start the ranks
-        if not resumed and status == "queued" and not (run_dir / "checkpoints").exists():
+        if not resumed and status in ("queued", "starting") and not (run_dir / "checkpoints").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
         return 2
     message = "rank 0 ended without recording an outcome (killed?) — the last checkpoint is intact"

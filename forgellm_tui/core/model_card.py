@@ -54,9 +54,9 @@ def _fmt(x, digits=4) -> str:
 
 def _ranking_note(ranked: list[CheckpointScore], best_iteration: int | None) -> str:
     """What the rank means, and how it relates to ``best/`` (two different choices, named apart)."""
-    text = (f"Ranked by a score: {RANK_WORDS} first (validation loss 50%, generalisation gap 20%, stability of "
-            "the recent training loss 20%, convergence 10%); a checkpoint saved between validations is "
-            "not validated and ranks last.")
+    text = (f"The {RANK_WORDS} order ranks the checkpoints by a score (validation loss 50%, generalisation gap "
+            "20%, stability of the recent training loss 20%, convergence 10%); a checkpoint saved between "
+            "validations is not validated and ranks last.")
     if best_iteration is not None:
         text += f" `best/` is the checkpoint with the {BEST_WORDS}: iteration {best_iteration}."
         top = ranked[0].iteration if ranked else None

@@ -286,7 +286,7 @@ def check_loss_tokens(cfg, data: TokenRows, path: Path) -> None:
     if cfg.is_ift and int(data.offsets.min()) >= cfg.max_seq_length:
         raise DataError(f"no answer token fits in max_seq_length={cfg.max_seq_length}: in all {len(data):,} rows the "
                         f"prompt alone is at least that long (shortest prompt {int(data.offsets.min()):,} tokens)",
-                        path=path, hint=f"raise max_seq_length above {int(data.offsets.min()) + 1:,}, or shorten "
+                        path=path, hint=f"raise max_seq_length above {int(data.offsets.min()):,}, or shorten "
                                         "the conversations and prepare the data again")
     raise DataError(f"no row has a token to learn from within max_seq_length={cfg.max_seq_length} "
                     f"({len(data):,} rows)", path=path,
