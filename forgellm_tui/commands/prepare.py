@@ -26,7 +26,8 @@ def register(sub) -> None:
     p.add_argument("--kind", choices=("cpt", "ift"), default="cpt", help="cpt: raw text (default); ift: chat JSONL")
     p.add_argument("--name", help="output folder name under the data folder (default: the kind)")
     p.add_argument("--model", metavar="PATH", help="model folder (or name under models/base) whose tokenizer to use")
-    p.add_argument("--target-tokens", type=int, default=512, metavar="N", help="CPT tokens per chunk; IFT: warn about longer conversations (default 512)")
+    p.add_argument("--target-tokens", type=int, default=512, metavar="N",
+                   help="CPT tokens per chunk; IFT: warn about longer conversations (default 512)")
     p.add_argument("--valid-fraction", type=float, default=0.1, metavar="F", help="validation share (default 0.1)")
     p.add_argument("--mix-ratio", type=float, default=0.8, metavar="R",
                    help="CPT domain share; 1-R comes from general/ (default 0.8; 1 = no general text)")

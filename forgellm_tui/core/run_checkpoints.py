@@ -127,7 +127,8 @@ def select_checkpoint(run_dir: str | Path, which: str | int = "best") -> Checkpo
     try:
         wanted = int(which)
     except ValueError:
-        raise ForgeError(f"unknown checkpoint '{which}'", path=run_dir, hint="use best, recommended, latest or an iteration number")
+        raise ForgeError(f"unknown checkpoint '{which}'", path=run_dir,
+                         hint="use best, recommended, latest or an iteration number")
     for ckpt in checkpoints:
         if ckpt.iteration == wanted:
             return ckpt

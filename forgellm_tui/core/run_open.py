@@ -187,7 +187,8 @@ def check_resume_changes(cfg: TrainingConfig, run_dir: Path,
     """
     saved = saved_config(run_dir, cfg)
     if saved is not None:
-        cfg = replace(cfg, **{k: getattr(saved, k) for k in ("name", "run_dir", "output_dir") if getattr(cfg, k) is None})
+        unset = ("name", "run_dir", "output_dir")
+        cfg = replace(cfg, **{k: getattr(saved, k) for k in unset if getattr(cfg, k) is None})
     changes = config_changes(saved, cfg)
     fixed = {**FOLDER_KEYS, **(CHECKPOINT_KEYS if checkpoint is not None else {})}
     if checkpoint is not None and cfg.packing:

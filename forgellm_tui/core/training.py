@@ -146,8 +146,8 @@ def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = 
         cfg, plan, run, checkpoint, control, cleanup = open_distributed(world, config, control, resume_from, run_dir)
     else:
         world = SINGLE
-        cfg, plan, run, checkpoint, data = open_run(
-            config, resume_from, run_dir, batch, lambda cfg, plan: tokenized_data(cfg, plan, partial(_emit_to, on_event)))
+        load = lambda cfg, plan: tokenized_data(cfg, plan, partial(_emit_to, on_event))  # noqa: E731
+        cfg, plan, run, checkpoint, data = open_run(config, resume_from, run_dir, batch, load)
     try:
         if on_open is not None:
             on_open(run.path)

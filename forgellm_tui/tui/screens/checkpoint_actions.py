@@ -164,7 +164,7 @@ class CheckpointActions:
         self.app.screen.post_message(message)
 
     async def action_resume(self) -> None:
-        """Continue the selected run from its newest checkpoint (iteration 0 when it has none) on the Training screen."""
+        """Continue the selected run on the Training screen from its newest checkpoint (from 0 when it has none)."""
         detail = self._current_detail()
         if detail is None:
             return

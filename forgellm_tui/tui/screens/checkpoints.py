@@ -210,7 +210,8 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
         text.append("⚠ overfitting: " if sign.overfitting else "✓ ", style="bold yellow" if sign.overfitting else "green")
         text.append(sign.message, style="yellow" if sign.overfitting else "dim")
         if run.best_iteration is not None and run.best_validation_loss is not None:
-            text.append(f" · {BEST_WORDS} {run.best_validation_loss:.4f} at iteration {run.best_iteration}", style="dim")
+            text.append(f" · {BEST_WORDS} {run.best_validation_loss:.4f} at iteration {run.best_iteration}",
+                        style="dim")
         if detail.base_model:
             text.append(f" · base {detail.base_model.name}", style="dim")
         if detail.settings:
