@@ -58,6 +58,21 @@ def test_ift_data_whose_answers_are_all_cut_off_is_refused_before_any_work(works
     assert _run_dirs(workspace) == []           # nothing left behind
 
 
+def test_a_detached_run_whose_answers_are_all_cut_off_is_recorded_as_failed(workspace):
+    config = workspace / "configs" / "ift-demo.yaml"
+    overrides = ["--set", "max_seq_length=8", "--set", "max_iterations=2", "--set", "warmup_steps=0"]
+    out = subprocess.run([sys.executable, "-m", "forgellm_tui", "--workspace", str(workspace), "train", str(config),
+                          "--name", "cut-bg", *overrides, "--detach"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    run = Path(out.stdout.strip())
+    deadline = time.monotonic() + 120
+    while read_run(run).status in ("queued", "starting") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    info = run_json(run)
+    assert read_run(run).status == "failed", (run / "train.log").read_text()[-2000:]
+    assert "no answer token fits in max_seq_length=8" in info["error"] and not (run / "metrics.jsonl").exists()
+
+
 def test_steps_and_validations_without_target_tokens_record_null_and_never_become_best(workspace):
     # batch_size 1: every step is one conversation; the long prompts leave no answer token in 48
     train_rows = [SHORT, LONG, SHORT, LONG, SHORT, LONG]

@@ -147,7 +147,12 @@ def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = 
     else:
         world = SINGLE
         load = lambda cfg, plan: tokenized_data(cfg, plan, partial(_emit_to, on_event))  # noqa: E731
-        cfg, plan, run, checkpoint, data = open_run(config, resume_from, run_dir, batch, load)
+        try:
+            cfg, plan, run, checkpoint, data = open_run(config, resume_from, run_dir, batch, load)
+        except ForgeError as exc:
+            if run_dir is not None and resume_from is None:
+                _refused_before_start(Path(run_dir), exc)
+            raise
     try:
         if on_open is not None:
             on_open(run.path)
@@ -162,6 +167,24 @@ def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = 
         run.unlock()
         if cleanup is not None:
             cleanup()
+
+
+def _refused_before_start(run_dir: Path, exc: ForgeError) -> None:
+    """A folder made ahead (``--detach``) whose run was refused before it opened (its data cannot
+    train, say): run.json says failed and why, instead of waiting as ``starting`` for a process that
+    has exited. A resume refused the same way leaves the run as it was."""
+    from .run_lock import RunLock
+
+    try:
+        lock = RunLock.acquire(run_dir)
+    except ForgeError:  # another process writes it: its own record stands
+        return
+    try:
+        RunFolder.open(run_dir).ended(ev.FAILED, error=str(exc))
+    except (ForgeError, OSError):
+        pass
+    finally:
+        lock.release()
 
 
 def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
