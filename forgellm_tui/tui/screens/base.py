@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -24,6 +25,11 @@ class ForgeScreen(Screen):
     SCREEN_TITLE = "ForgeLLM"
     """Shown in the status bar and the help screen."""
     BINDINGS = [LEAVE_FIELD]
+
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+    """Textual's ``Screen.focused``, without its repaint of the whole screen on every focus change: the
+    widgets that gain and lose focus (and their focus-within ancestors) repaint themselves. The repaint
+    drew the whole screen a second time after every view switch, screen switch or Tab."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.SCREEN_TITLE, short_path(self.app.settings.workspace), id="status-bar")
