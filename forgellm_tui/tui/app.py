@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from textual import on
+from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -72,6 +72,8 @@ class ForgeApp(App[int]):
         self.settings = settings
         """Workspace folders."""
         self._detect_device = detect_device
+        self.collector = IdleCollector()
+        """Garbage collection between key presses, not during them."""
 
     def on_mount(self) -> None:
         from .hangup import HangupGuard
@@ -83,9 +85,13 @@ class ForgeApp(App[int]):
         self.hangup_guard.install()
         self.call_after_refresh(self._offer_resume)
         self.call_after_refresh(freeze_heap)
-        self.collector = IdleCollector()  # garbage collection between key presses, not during them
         self.collector.start()
-        self.set_interval(IdleCollector.YOUNG_S, self.collector.tick)
+        self.set_interval(IdleCollector.TICK_S, self.collector.tick)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):  # keys reach the app first: full collections wait for a quiet moment
+            self.collector.key_pressed()
+        await super().on_event(event)
 
     def on_unmount(self) -> None:
         self.hangup_guard.uninstall()
