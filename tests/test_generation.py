@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from chat_fixtures import build_model_workspace, make_adapter, tree_bytes
+from forgellm_tui.core import chunk_channel
 from forgellm_tui.core.chat_export import apply_record, export_json, export_markdown, load_json, record_of
 from forgellm_tui.core.errors import DataError, ForgeError, ModelError
 from forgellm_tui.core.generation import ChatSession, ModelCache, SamplingSettings
@@ -121,6 +122,45 @@ def test_stop_mid_stream_from_another_thread(env):
     chat.sampling = GREEDY
     tokens, _, next_stats = reply(chat, "Shorter please.")
     assert next_stats.cached_tokens > 0 and tokens == reply(follow, "Shorter please.")[0]
+
+
+def test_chunk_channel_hands_the_first_chunk_at_once_and_the_rest_in_batches():
+    channel = chunk_channel.ChunkChannel(interval=600.0)
+    batches = channel.batches()
+    channel.put("first")
+    assert next(batches) == ["first"]  # the reader waiting for a chunk gets it without the interval
+    channel.put("progress")
+    channel.put("first token", now=True)
+    assert next(batches) == ["progress", "first token"]  # a chunk put with now=True does not wait either
+    for i in range(5):
+        channel.put(i)
+    channel.close()
+    assert next(batches) == [0, 1, 2, 3, 4]  # one batch; the end does not wait out the interval
+    assert list(batches) == []
+
+
+def test_tokens_reach_the_reader_in_batches(env, monkeypatch):
+    """The MLX thread does not wake the reader (and hand it the GIL) for every token."""
+    seen: list[list] = []
+    batches = chunk_channel.ChunkChannel.batches
+
+    def spy(self):
+        for batch in batches(self):
+            seen.append(batch)
+            yield batch
+
+    monkeypatch.setattr(chunk_channel.ChunkChannel, "batches", spy)
+    _, refs, cache = env
+    cache.load(refs["forge-tiny"])
+    sampling = SamplingSettings(temperature=0.0, max_tokens=200)
+    batched = ChatSession(cache, sampling=sampling, handoff_s=0.5)
+    tokens, text, stats = reply(batched, "Tell me everything about the os module.")
+    assert stats.generated_tokens == len(tokens) > 50
+    with_tokens = [[c for c in batch if c.token is not None] for batch in seen]
+    assert len(next(b for b in with_tokens if b)) == 1  # the first token is handed over alone, at once
+    assert len(seen) < len(tokens) / 4  # then many tokens per hand-over
+    each = ChatSession(cache, sampling=sampling, handoff_s=0)  # every chunk as it comes: the same reply
+    assert reply(each, "Tell me everything about the os module.")[:2] == (tokens, text)
 
 
 def test_stop_during_prompt_processing(env):

@@ -6,8 +6,10 @@ work the same way: the rendered prompt shares a prefix with the cache, which is 
 
 Threads: ``stream``/``send``/``regenerate``/``edit_last_user`` may be iterated from any thread
 (e.g. a Textual thread worker); the MLX work runs on the ModelCache's MLX thread and chunks come
-back through a queue. ``stop()`` is safe from any thread: generation ends within one token, and
-prompt processing ends after the current ``prefill_step_size`` chunk.
+back through a :class:`~.chunk_channel.ChunkChannel`: the first one at once, then in batches
+(``handoff_s``), so decoding does not pay a thread switch per token. ``stop()`` is safe from any
+thread: generation ends within one token, and prompt processing ends after the current
+``prefill_step_size`` chunk.
 
 ``history`` only changes when a turn ends: a reply stopped mid-way is kept as it is; a turn
 stopped before its first token, or one that failed, leaves ``history`` as it was. A UI should
@@ -21,17 +23,18 @@ the ids that were generated, the cache is reused up to that point only.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from typing import Callable, Iterator, Sequence
 
 from .chat_types import ChatMessage, Chunk, ReplyStats, SamplingSettings
+from .chunk_channel import ChunkChannel
 from .errors import ForgeError, ModelError
 from .model_cache import LoadedModel, ModelCache
 from .prompt_format import THINK_START, PromptFormatter, tokenizer_render
 
-_END = object()
+HANDOFF_S = 0.05
+"""Chunks reach the reader at most this often once a reply streams (a UI redraws ~15 times a second)."""
 
 
 class _Stopped(Exception):
@@ -42,13 +45,16 @@ class ChatSession:
     """History, system prompt, sampling and the prompt cache of one chat."""
 
     def __init__(self, cache: ModelCache, system_prompt: str = "", sampling: SamplingSettings | None = None,
-                 instruct: bool | None = None, reuse_prompt_cache: bool = True, prefill_step_size: int = 512):
+                 instruct: bool | None = None, reuse_prompt_cache: bool = True, prefill_step_size: int = 512,
+                 handoff_s: float = HANDOFF_S):
         self.cache = cache
         self.system_prompt = system_prompt
         self.sampling = (sampling or SamplingSettings()).validate()
         self.instruct_override = instruct
         self.reuse_prompt_cache = reuse_prompt_cache
         self.prefill_step_size = prefill_step_size
+        self.handoff_s = handoff_s
+        """Batching of the hand-over from the MLX thread (0: every chunk as it comes)."""
         self.history: list[ChatMessage] = []
         self.last_stats: ReplyStats | None = None
         self._kv: list | None = None          # mlx-lm prompt cache (MLX thread only)
@@ -166,22 +172,31 @@ class ChatSession:
                 raise ForgeError("a reply is already being generated", hint="wait, or stop it with Esc")
             self._busy = True
             self._stop_event = stop = threading.Event()
-        chunks: queue.SimpleQueue = queue.SimpleQueue()
+        channel = ChunkChannel(self.handoff_s)
         fut = None
+
+        first_token = [True]
+
+        def emit(chunk: Chunk) -> None:
+            now = first_token[0] and chunk.token is not None  # the time to first token is not batched
+            first_token[0] = first_token[0] and not now
+            channel.put(chunk, now=now)
+            if channel.interval <= 0:
+                time.sleep(0)  # let the reader take the GIL now (not after the 5 ms switch interval)
 
         def job() -> None:
             try:
-                self._turn(before, prompt, stop, chunks.put)
+                self._turn(before, prompt, stop, emit)
             finally:
-                chunks.put(_END)
+                channel.close()
 
         try:
             if self.cache.thread.is_current():  # called on the MLX thread: runs inline, no streaming
                 job()
             else:
                 fut = self.cache.thread.submit(job)
-            while (item := chunks.get()) is not _END:
-                yield item
+            for batch in channel.batches():
+                yield from batch
             if fut is not None:
                 fut.result()
         finally:
@@ -259,7 +274,6 @@ class ChatSession:
                 tokens.append(resp.token)
                 pieces.append(resp.text)
                 emit(Chunk(text=resp.text, token=resp.token))
-                time.sleep(0)  # let the consumer thread take the GIL now (not after the 5 ms switch interval)
                 if resp.finish_reason:
                     finish = resp.finish_reason
                 elif stop.is_set():
