@@ -319,8 +319,8 @@ def main() -> int:
     ap.add_argument("--skip-startup", action="store_true")
     ap.add_argument("--skip-count", action="store_true")
     ap.add_argument("--skip-first-step", action="store_true")
-    ap.add_argument("--first-step-mb", type=int, default=90,
-                    help="corpus for the first-step measurement (default 90 MB: > 20 M tokens of the demo tokenizer)")
+    ap.add_argument("--first-step-mb", type=int, default=100,
+                    help="corpus for the first-step measurement (default 100 MB: 22 M tokens of the demo tokenizer)")
     ap.add_argument("--rounds", type=int, default=1, help="first-step rounds (median; default 1)")
     args = ap.parse_args()
     small, big = (5, 20) if args.quick else (50, 500)
