@@ -3,7 +3,8 @@
     python scripts/screenshots.py                  # builds a demo workspace in a temp folder
     python scripts/screenshots.py --workspace DIR  # reuses (or completes) a demo workspace in DIR
 
-The app runs headless (``run_test``) at 120×36; nothing is typed into the real terminal.
+The app runs headless (``run_test``) at 80×24 by default, the smallest terminal it is built for
+(``--size 120x36`` for a roomier set); nothing is typed into the real terminal.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from forgellm_tui.core import runtime  # noqa: E402
 
-SIZE = (120, 36)
+SIZE = (80, 24)
 CHAT_SYSTEM = "You answer questions about the Python standard library in one short paragraph."
 CHAT_TURNS = ("What does os.path.join do?", "And how is pathlib different?")
 
@@ -107,14 +108,14 @@ def add_demo_run(workspace: Path) -> None:
         print(f"  published {done.name}")
 
 
-async def take(workspace: Path, out: Path) -> list[Path]:
+async def take(workspace: Path, out: Path, size: tuple[int, int] = SIZE) -> list[Path]:
     from forgellm_tui.settings import Settings
     from forgellm_tui.tui.app import ForgeApp
 
     app = ForgeApp(Settings.load(workspace))
     OUT[:] = [out]
     saved = []
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         for name, keys in SHOTS:
             for key in keys:
                 if callable(key):
@@ -135,11 +136,19 @@ async def take(workspace: Path, out: Path) -> list[Path]:
     return saved
 
 
+def _size(text: str) -> tuple[int, int]:
+    cols, _, rows = text.lower().partition("x")
+    if not (cols.isdigit() and rows.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r}: give the size as COLSxROWS, e.g. 80x24")
+    return int(cols), int(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     runtime.maybe_reexec_with_blas()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, help="demo workspace to use (built when missing)")
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots", help="output folder")
+    parser.add_argument("--size", type=_size, default=SIZE, help="terminal size as COLSxROWS (default 80x24)")
     args = parser.parse_args(argv)
     from forgellm_tui.core.demo import build_demo
 
@@ -152,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["HOME"] = tmp  # the status bar then shows ~/forgellm-demo, not a random temp path
         args.out.mkdir(parents=True, exist_ok=True)
         try:
-            for path in asyncio.run(take(workspace, args.out)):
+            for path in asyncio.run(take(workspace, args.out, args.size)):
                 print(f"wrote {path}")
         finally:
             runtime.shutdown_mlx()
