@@ -54,3 +54,25 @@ def workspace(demo_dir, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def demo_model(demo_dir) -> Path:
     return demo_dir / "models" / "base" / "forge-tiny"
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """Mount a small tmpfs of the given size (``"2m"``) for disk-full tests; skipped where mounting is
+    not allowed. Every mount is undone after the test."""
+    import subprocess
+
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        folder = tmp_path / f"tmpfs-{len(mounts)}"
+        folder.mkdir()
+        if shutil.which("mount") is None or subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("cannot mount a small tmpfs here")
+        mounts.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounts:
+        subprocess.run(["umount", str(folder)], capture_output=True)

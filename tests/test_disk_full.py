@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import errno
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -30,15 +28,9 @@ def _mlx_exit():
 
 
 @pytest.fixture
-def tiny_fs(tmp_path):
+def tiny_fs(mount_tmpfs):
     """An 8 MB tmpfs."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-                                                       capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
-    yield mount
-    subprocess.run(["umount", str(mount)], capture_output=True)
+    return mount_tmpfs("8m")
 
 
 def _fill(folder: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import errno
 import json
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -170,15 +168,9 @@ def test_full_disk_during_publish_leaves_nothing(ws, monkeypatch):
 
 
 @pytest.fixture
-def tiny_fs(tmp_path):
+def tiny_fs(mount_tmpfs):
     """A 2 MB tmpfs (needs root and mount permission; skipped elsewhere)."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                                                       capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
-    yield mount
-    subprocess.run(["umount", str(mount)], capture_output=True)
+    return mount_tmpfs("2m")
 
 
 def test_really_full_disk(ws, tiny_fs, monkeypatch):

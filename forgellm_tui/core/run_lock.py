@@ -40,7 +40,8 @@ def _holder(fd: int) -> tuple[int | None, str]:
     return pid, text[1] if len(text) > 1 else ""
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine (one we may not signal counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -103,7 +104,7 @@ def _lock(fd: int, path: Path) -> None:
 
 def _pid_file_lock(fd: int, path: Path) -> None:
     pid, host = _holder(fd)
-    if pid is not None and pid != os.getpid() and host == socket.gethostname() and _alive(pid):
+    if pid is not None and pid != os.getpid() and host == socket.gethostname() and pid_alive(pid):
         raise _refusal(fd, path)
 
 

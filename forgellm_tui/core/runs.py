@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from . import fsio
 from .run_folder import CONFIG, LOG, METRICS, RUN_JSON
+from .run_lock import pid_alive
 
 INTERRUPTED = "interrupted"  # running/paused in run.json, but the process is gone
 UNREADABLE = "unreadable"    # run.json is not JSON or has a field of the wrong type
@@ -73,13 +73,7 @@ def process_alive(pid: int | None, host: str | None = None) -> bool | None:
         return False
     if host and host != socket.gethostname():
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def read_metrics(path: Path, start: int = 0) -> tuple[list[dict], int]:
