@@ -34,9 +34,9 @@ from forgellm_tui.core import runtime  # noqa: E402
 
 runtime.maybe_reexec_with_blas()
 
-from forgellm_tui.core.demo import build_demo  # noqa: E402
-from forgellm_tui.core.generation import ChatSession, ModelCache, SamplingSettings  # noqa: E402
-from forgellm_tui.core.models import inspect_path  # noqa: E402
+from forgellm_tui.core.demo.builder import build_demo  # noqa: E402
+from forgellm_tui.core.chat import ChatSession, ModelCache, SamplingSettings  # noqa: E402
+from forgellm_tui.core.models.discovery import inspect_path  # noqa: E402
 
 
 def corpus_words(workspace: Path) -> list[str]:

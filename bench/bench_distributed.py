@@ -51,8 +51,8 @@ def config(name: str, iters: int) -> Path:
 def run_ours(ws: Path, name: str, iters: int, hosts: str | None, plain_launcher: bool = False) -> dict:
     import shutil
 
-    from forgellm_tui.core.distributed_hosts import LAUNCHER_VAR
-    from forgellm_tui.core.distributed_launch import find_launcher
+    from forgellm_tui.core.distributed.hosts import LAUNCHER_VAR
+    from forgellm_tui.core.distributed.launch import find_launcher
 
     shutil.rmtree(ws / "models" / "cpt" / name, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if k != LAUNCHER_VAR}
@@ -73,8 +73,8 @@ def run_ours(ws: Path, name: str, iters: int, hosts: str | None, plain_launcher:
 
 
 def run_mlx_lm(ws: Path, name: str, iters: int) -> dict:
-    from forgellm_tui.core import runtime
-    from forgellm_tui.core.distributed_launch import find_launcher, free_ports
+    from forgellm_tui.core.runtime import backend as runtime
+    from forgellm_tui.core.distributed.launch import find_launcher, free_ports
 
     env = ["--env", "OPENBLAS_NUM_THREADS=1"]
     lib = runtime.find_openblas()
@@ -106,9 +106,9 @@ def comm_child(model_dir: str, reps: int) -> None:
     from mlx.utils import tree_flatten, tree_map
     from mlx_lm import load
 
-    from forgellm_tui.core.config import from_dict
-    from forgellm_tui.core.distributed import init_world
-    from forgellm_tui.core.training_setup import apply_fine_tune
+    from forgellm_tui.core.config.model import from_dict
+    from forgellm_tui.core.distributed.group import init_world
+    from forgellm_tui.core.training.setup import apply_fine_tune
 
     world = init_world("ring")
     result = {}
@@ -140,8 +140,8 @@ def comm_child(model_dir: str, reps: int) -> None:
 
 
 def run_comm(ws: Path, reps: int) -> dict:
-    from forgellm_tui.core import runtime
-    from forgellm_tui.core.distributed_launch import find_launcher, free_ports
+    from forgellm_tui.core.runtime import backend as runtime
+    from forgellm_tui.core.distributed.launch import find_launcher, free_ports
 
     env = ["--env", "OPENBLAS_NUM_THREADS=1"]
     if runtime.find_openblas():
@@ -165,7 +165,7 @@ def main() -> int:
     if args.comm_child:
         comm_child(args.comm_child[0], int(args.comm_child[1]))
         return 0
-    from forgellm_tui.core.demo import build_demo
+    from forgellm_tui.core.demo.builder import build_demo
 
     WORK.mkdir(parents=True, exist_ok=True)
     ws = WORK / "ws"

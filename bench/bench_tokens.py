@@ -48,7 +48,7 @@ CORPUS_VERSION = 1
 
 
 def demo_workspace() -> Path:
-    from forgellm_tui.core.demo import build_demo
+    from forgellm_tui.core.demo.builder import build_demo
 
     folder = WORK / "demo"
     build_demo(folder, progress=lambda line: None)
@@ -99,7 +99,7 @@ def bench_count(dataset: Path, model: Path) -> dict:
     from transformers import AutoTokenizer
 
     from forgellm_tui.core.datasets import scan_dataset
-    from forgellm_tui.core.text_stats import TokenCounter
+    from forgellm_tui.core.tokens.stats import TokenCounter
 
     counter = TokenCounter(model_path=model, strict=True)
     hf = AutoTokenizer.from_pretrained(str(model))
@@ -152,7 +152,7 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 from forgellm_tui.core.datasets import PrepareOptions, prepare
-from forgellm_tui.core.text_stats import TokenCounter
+from forgellm_tui.core.tokens.stats import TokenCounter
 TokenCounter(model_path=sys.argv[3], strict=True, like_mlx_lm=True).count("warm up")  # what prepare loads
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 t = time.perf_counter()
@@ -190,7 +190,7 @@ def bench_prepare(dataset: Path, model: Path) -> dict:
 STARTUP_CHILD = r"""
 import os, sys
 sys.path.insert(0, sys.argv[1])
-from forgellm_tui.core import runtime
+from forgellm_tui.core.runtime import backend as runtime
 runtime.maybe_reexec_with_blas()
 from forgellm_tui.settings import Settings
 from forgellm_tui.tui.app import ForgeApp

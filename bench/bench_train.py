@@ -40,7 +40,7 @@ CORE: dict[str, str | None] = {"name": None}
 
 def env(blas: bool, core: str | None | bool = True) -> dict:
     """Children's environment. ``core``: True = the app's kernel choice, None = OpenBLAS's own, or a name."""
-    from forgellm_tui.core import runtime
+    from forgellm_tui.core.runtime import backend as runtime
 
     base = {k: v for k, v in os.environ.items() if k not in BLAS_VARS}
     base.update(TOKENIZERS_PARALLELISM="true", TRANSFORMERS_VERBOSITY="error", FORGELLM_NO_BLAS_PRELOAD="1")
@@ -65,9 +65,9 @@ def steady(values: list[float]) -> float:
 def child_ours(config: str, workspace: str) -> None:
     """Train with our engine; print one JSON line with the tokens/s of every report window."""
     from forgellm_tui.core import events as ev
-    from forgellm_tui.core import runtime
-    from forgellm_tui.core.config import load_config
-    from forgellm_tui.core.training import train
+    from forgellm_tui.core.runtime import backend as runtime
+    from forgellm_tui.core.config.model import load_config
+    from forgellm_tui.core.training.engine import train
     from forgellm_tui.settings import Settings
 
     tps: list[float] = []
@@ -90,7 +90,7 @@ def child_sgemm() -> None:
     """Print the kernel set this process's OpenBLAS runs and its sgemm peak through MLX (one JSON line)."""
     import mlx.core as mx
 
-    from forgellm_tui.core import runtime
+    from forgellm_tui.core.runtime import backend as runtime
 
     print(json.dumps({"core": runtime.openblas_core(), "gflops": sgemm_peak(mx)}))
 
@@ -207,7 +207,8 @@ def flops_per_token(model_dir: Path, seq: int, trainable_share: float = 0.0) -> 
 
 def kernel_sets() -> tuple[str, str]:
     """``(the set the app runs, the set OpenBLAS detects)``; fixes ``CORE`` for every OpenBLAS child."""
-    from forgellm_tui.core import blas_cores, runtime
+    from forgellm_tui.core.runtime import blas_cores
+    from forgellm_tui.core.runtime import backend as runtime
 
     lib = runtime.find_openblas()
     clean = {k: v for k, v in os.environ.items() if k not in BLAS_VARS}
@@ -221,7 +222,7 @@ def kernel_sets() -> tuple[str, str]:
 
 def peak_candidates() -> list[str | None]:
     """Kernel sets worth timing on this CPU: OpenBLAS's own (None) and every one its flags allow."""
-    from forgellm_tui.core import blas_cores
+    from forgellm_tui.core.runtime import blas_cores
 
     best = blas_cores.best_core(blas_cores.read_cpuinfo() or blas_cores.CpuInfo("", "", "", "", frozenset()))
     named = {"SkylakeX": ["SkylakeX", "Cooperlake", "SapphireRapids", "Haswell"], "Zen": ["Zen", "Haswell"],
@@ -231,7 +232,8 @@ def peak_candidates() -> list[str | None]:
 
 def best_sgemm_peak(ws: Path) -> tuple[float, str, dict]:
     """sgemm GFLOP/s through MLX per kernel set (only sets that pass the correctness check): the best."""
-    from forgellm_tui.core import blas_cores, runtime
+    from forgellm_tui.core.runtime import blas_cores
+    from forgellm_tui.core.runtime import backend as runtime
 
     peaks: dict[str, float] = {}
     for core in peak_candidates():
@@ -328,8 +330,8 @@ def main() -> int:
     if args.sgemm:
         child_sgemm()
         return 0
-    from forgellm_tui.core.demo import build_demo
-    from forgellm_tui.core import runtime
+    from forgellm_tui.core.demo.builder import build_demo
+    from forgellm_tui.core.runtime import backend as runtime
 
     WORK.mkdir(parents=True, exist_ok=True)
     ws = build_demo(WORK / "ws").folder

@@ -68,9 +68,9 @@ def child_headless(workspace: str, config: str) -> None:
 
     renice()
     from forgellm_tui.core import events as ev
-    from forgellm_tui.core.config import load_config
-    from forgellm_tui.core.runtime import shutdown_mlx
-    from forgellm_tui.core.training import train
+    from forgellm_tui.core.config.model import load_config
+    from forgellm_tui.core.runtime.backend import shutdown_mlx
+    from forgellm_tui.core.training.engine import train
     from forgellm_tui.settings import Settings
 
     tps: list[float] = []
@@ -87,7 +87,7 @@ def child_headless(workspace: str, config: str) -> None:
 
 
 def child_tui(workspace: str, config: str, keys: bool) -> None:
-    from forgellm_tui.core.runtime import shutdown_mlx
+    from forgellm_tui.core.runtime.backend import shutdown_mlx
 
     result = asyncio.run(_tui(workspace, Path(config).name, keys))
     print(json.dumps(result))
@@ -140,7 +140,7 @@ async def _tui(workspace: str, config_name: str, keys: bool) -> dict:
 # --------------------------------------------------------------------------- parent
 
 def _spawn(args: list[str]) -> subprocess.Popen:
-    from forgellm_tui.core import runtime
+    from forgellm_tui.core.runtime import backend as runtime
 
     env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "true",
            "FORGELLM_NO_BLAS_PRELOAD": "1"}
@@ -172,8 +172,8 @@ def main() -> int:
             child_tui(ws, config, keys=kind == "tui-keys")
         return 0
 
-    from forgellm_tui.core import runtime
-    from forgellm_tui.core.demo import build_demo
+    from forgellm_tui.core.runtime import backend as runtime
+    from forgellm_tui.core.demo.builder import build_demo
 
     WORK.mkdir(parents=True, exist_ok=True)
     ws = WORK / "ws"

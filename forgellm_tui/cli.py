@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .core import runtime
+    from forgellm_tui.core.runtime import backend as runtime
 
     if argv is None:
         runtime.maybe_reexec_with_blas()
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     # run as the program (argv from the command line): ``train`` may supervise a child process;
     # a call from Python (tests, scripts) trains in the calling process and returns its result
     args.program = argv is None
-    from .core.errors import ForgeError
+    from forgellm_tui.core.errors import ForgeError
 
     try:
         if args.command is None:

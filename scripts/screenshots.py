@@ -93,9 +93,9 @@ DEMO_RUN = {"name": "cpt-demo-short", "max_iterations": 40, "batch_size": 4, "st
 
 def add_demo_run(workspace: Path) -> None:
     """Train ``DEMO_RUN`` (a few seconds) and publish its best checkpoint, unless already there."""
-    from forgellm_tui.core.config import load_config
-    from forgellm_tui.core.publish import publish
-    from forgellm_tui.core.training import train
+    from forgellm_tui.core.config.model import load_config
+    from forgellm_tui.core.publish.fuse import publish
+    from forgellm_tui.core.training.engine import train
     from forgellm_tui.settings import Settings
 
     settings = Settings.load(workspace)
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots", help="output folder")
     parser.add_argument("--size", type=_size, default=SIZE, help="terminal size as COLSxROWS (default 80x24)")
     args = parser.parse_args(argv)
-    from forgellm_tui.core.demo import build_demo
+    from forgellm_tui.core.demo.builder import build_demo
 
     with tempfile.TemporaryDirectory(prefix="forgellm-shots-") as tmp:
         # a short, stable path: it shows in the status bar of every screenshot

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from forgellm_tui.core import blas_cores, runtime
+from forgellm_tui.core.runtime import blas_cores
+from forgellm_tui.core.runtime import backend as runtime
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
@@ -36,7 +37,7 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> Path:
     """A complete demo workspace (corpus, tokenizer, model, configs, prepared data). Do not modify."""
-    from forgellm_tui.core.demo import build_demo
+    from forgellm_tui.core.demo.builder import build_demo
 
     folder = tmp_path_factory.mktemp("demo") / "ws"
     build_demo(folder)

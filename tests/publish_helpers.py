@@ -21,7 +21,7 @@ _CACHE: dict[str, Path] = {}
 def trained_workspace(tmp_path_factory, demo_dir: Path) -> Path:
     """The demo workspace with ``models/cpt/demo-run`` trained (once per test session)."""
     if "ws" not in _CACHE:
-        from forgellm_tui.core.training import train
+        from forgellm_tui.core.training.engine import train
 
         from train_helpers import make_cfg
 

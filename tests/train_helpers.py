@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from forgellm_tui.core.config import from_dict
+from forgellm_tui.core.config.model import from_dict
 
 MODEL = "models/base/forge-tiny"
 

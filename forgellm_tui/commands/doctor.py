@@ -40,8 +40,8 @@ def _rows(d: dict) -> list[tuple[str, str]]:
 
 
 def run(args) -> int:
-    from ..core import runtime
-    from ..core.diagnostics import collect
+    from forgellm_tui.core.runtime import backend as runtime
+    from forgellm_tui.core.runtime.diagnostics import collect
 
     try:
         data = collect()

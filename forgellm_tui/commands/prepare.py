@@ -40,8 +40,8 @@ def register(sub) -> None:
 
 def resolve_model(value: str | None, settings, *, required: bool) -> Path | None:
     """A model folder from a path or a name under models/base; None (or an error) when not given."""
-    from ..core.errors import ModelError
-    from ..core.text_stats import has_tokenizer_files
+    from forgellm_tui.core.errors import ModelError
+    from forgellm_tui.core.tokens.stats import has_tokenizer_files
 
     if value:
         for candidate in (Path(value).expanduser(), settings.base_models_dir / value, settings.models_dir / value):
@@ -77,8 +77,8 @@ class _Printer:
 
 
 def run(args) -> int:
-    from ..core.datasets import PrepareOptions, check_replaceable, prepare
-    from ..core.names import check_name
+    from forgellm_tui.core.datasets import PrepareOptions, check_replaceable, prepare
+    from forgellm_tui.core.names import check_name
 
     name = check_name(args.name or args.kind, "--name")
     settings = settings_from(args)
@@ -102,7 +102,7 @@ def run(args) -> int:
 
 
 def summary(result, options) -> str:
-    from ..core.datasets_io import printable
+    from forgellm_tui.core.datasets.io import printable
 
     lines = [f"prepared {result.kind.upper()} data in {result.output_dir} ({result.seconds:.1f} s, "
              f"tokenizer {result.tokenizer_used})",

@@ -35,11 +35,11 @@ def _size(n: int) -> str:
 
 
 def run(args) -> int:
-    from ..core.datasets import scan_dataset
-    from ..core.datasets_io import ROOT_CATEGORY, printable
-    from ..core.datasets_scan import FileEntry, file_stats
-    from ..core.errors import DataError
-    from ..core.text_stats import WORDS_PER_PAGE, TokenCounter
+    from forgellm_tui.core.datasets import scan_dataset
+    from forgellm_tui.core.datasets.io import ROOT_CATEGORY, printable
+    from forgellm_tui.core.datasets.scan import FileEntry, file_stats
+    from forgellm_tui.core.errors import DataError
+    from forgellm_tui.core.tokens.stats import WORDS_PER_PAGE, TokenCounter
     from .prepare import resolve_model
 
     settings = settings_from(args)

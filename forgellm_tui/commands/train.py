@@ -48,8 +48,8 @@ def register(sub) -> None:
 
 
 def _load(args, settings):
-    from ..core.config import load_config, parse_overrides
-    from ..core.errors import ConfigError
+    from forgellm_tui.core.config.model import load_config, parse_overrides
+    from forgellm_tui.core.errors import ConfigError
 
     overrides = parse_overrides(args.overrides)
     if args.name:
@@ -66,7 +66,7 @@ def _load(args, settings):
     if args.start_run:
         return load_config(Path(args.start_run) / "config.yaml", overrides, settings)
     if args.resume:
-        from ..core.run_open import resume_target
+        from forgellm_tui.core.training.run_open import resume_target
 
         path = Path(args.config) if args.config else resume_target(Path(args.resume)) / "config.yaml"
         return load_config(path, overrides, settings)
@@ -76,7 +76,7 @@ def _load(args, settings):
 
 
 def run(args) -> int:
-    from ..core import runtime
+    from forgellm_tui.core.runtime import backend as runtime
 
     if args.rank_child:
         from .train_distributed import run_rank
@@ -84,7 +84,7 @@ def run(args) -> int:
         return run_rank(args)
     settings = settings_from(args)
     if args.resume and not args.workspace:
-        from ..core.run_open import resume_target, settings_for_run
+        from forgellm_tui.core.training.run_open import resume_target, settings_for_run
 
         settings = settings_for_run(resume_target(Path(args.resume)))
     cfg = _load(args, settings)
@@ -103,8 +103,8 @@ def run(args) -> int:
 
 
 def _train(args, cfg) -> int:
-    from ..core.control import TrainingControl
-    from ..core.training import train
+    from forgellm_tui.core.training.control import TrainingControl
+    from forgellm_tui.core.training.engine import train
     from .train_progress import Printer
 
     control = TrainingControl()
@@ -129,8 +129,8 @@ def _supervises(args) -> bool:
 
 def _supervise(args, settings) -> int:
     """Run the same command as a child under ``Supervisor``; restarts continue the child's run folder."""
-    from ..core.run_open import resume_target
-    from ..core.supervisor import Supervisor
+    from forgellm_tui.core.training.run_open import resume_target
+    from forgellm_tui.core.training.supervisor import Supervisor
 
     base = [sys.executable, "-m", "forgellm_tui", "--workspace", str(settings.workspace), "train"]
     first = sys.argv[1:]   # this very command line, arguments before ``train`` included
@@ -199,8 +199,8 @@ def _mark_starting(run_dir: Path, pid: int) -> None:
 
     The child records its own pid too when it opens the folder; this only fills the gap until then.
     """
-    from ..core.run_folder import RunFolder
-    from ..core.runs import read_run_json
+    from forgellm_tui.core.runs.folder import RunFolder
+    from forgellm_tui.core.runs.reader import read_run_json
 
     info = read_run_json(run_dir)
     if info is not None and info.get("pid") != pid:
@@ -208,17 +208,17 @@ def _mark_starting(run_dir: Path, pid: int) -> None:
 
 
 def _detach(args, cfg, settings) -> int:
-    from ..core import fsio
-    from ..core.run_folder import TRAIN_LOG
-    from ..core.training import prepare_run
+    from forgellm_tui.core import fsio
+    from forgellm_tui.core.runs.folder import TRAIN_LOG
+    from forgellm_tui.core.training.engine import prepare_run
 
     if cfg.distributed:  # refuse bad hosts now, not in the background
-        from ..core.distributed_launch import launch_plan
+        from forgellm_tui.core.distributed.launch import launch_plan
 
         launch_plan(cfg, settings)
     if args.resume:
-        from ..core.run_lock import check_free
-        from ..core.run_open import resume_config, resume_target
+        from forgellm_tui.core.runs.lock import check_free
+        from forgellm_tui.core.training.run_open import resume_config, resume_target
 
         run_dir = resume_target(Path(args.resume))
         check_free(run_dir)  # refuse now, not in the background

@@ -30,16 +30,16 @@ FAULT_VAR = "FORGELLM_FAULT_HANG"  # tests only: "RANK:ITERATION" makes that ran
 
 
 def launch(args, cfg, settings, run_dir: Path | None = None) -> int:
-    from ..core import fsio
-    from ..core.distributed_launch import launch_command, launch_plan
-    from ..core.runs import read_run_json
-    from ..core.training import prepare_run, resume_config
-    from ..core.training_dist import check_divisible
+    from forgellm_tui.core import fsio
+    from forgellm_tui.core.distributed.launch import launch_command, launch_plan
+    from forgellm_tui.core.runs.reader import read_run_json
+    from forgellm_tui.core.training.engine import prepare_run, resume_config
+    from forgellm_tui.core.training.rank import check_divisible
 
     plan = launch_plan(cfg, settings)
     child = ["--rank-child", None, "--rank-backend", plan.backend]
     if args.resume:
-        from ..core.run_lock import check_free
+        from forgellm_tui.core.runs.lock import check_free
 
         adjusted, run_dir, _ = resume_config(cfg, Path(args.resume), None)
         check_divisible(adjusted, len(plan.hosts))
@@ -125,7 +125,7 @@ class _Launch:
             pass
 
     def _on_signal(self, signum, _frame) -> None:
-        from ..core.runs import process_alive, read_run_json
+        from forgellm_tui.core.runs.reader import process_alive, read_run_json
 
         self.stops += 1
         name = signal.Signals(signum).name
@@ -152,8 +152,8 @@ def _print(text: str) -> None:
 
 def _finish(run_dir: Path, before: dict, resumed: bool) -> int:
     """Exit status from rank 0's run.json; a run rank 0 never finished is marked failed here."""
-    from ..core.run_folder import RunFolder
-    from ..core.runs import read_run_json
+    from forgellm_tui.core.runs.folder import RunFolder
+    from forgellm_tui.core.runs.reader import read_run_json
 
     info = read_run_json(run_dir) or {}
     status = info.get("status")
@@ -178,10 +178,10 @@ def _finish(run_dir: Path, before: dict, resumed: bool) -> int:
 
 def run_rank(args) -> int:
     """One rank: join the group, agree on the config with rank 0, train (rank 0 prints and writes)."""
-    from ..core import runtime
-    from ..core.control import TrainingControl
-    from ..core.distributed import RankRefused, init_world
-    from ..core.training import train
+    from forgellm_tui.core.runtime import backend as runtime
+    from forgellm_tui.core.training.control import TrainingControl
+    from forgellm_tui.core.distributed.group import RankRefused, init_world
+    from forgellm_tui.core.training.engine import train
     from .train import _install_signals, _restore_signals
     from .train_progress import Printer
 
@@ -211,8 +211,8 @@ def run_rank(args) -> int:
 
 
 def _rank_config(args, settings, world):
-    from ..core.errors import ForgeError
-    from ..core.training_dist import share_config
+    from forgellm_tui.core.errors import ForgeError
+    from forgellm_tui.core.training.rank import share_config
     from .train import _load
 
     cfg, error = None, None

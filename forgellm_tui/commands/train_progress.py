@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..core import events as ev
+from forgellm_tui.core import events as ev
 from ..format import duration, progress_line
 
 

@@ -6,7 +6,7 @@ from . import settings_from
 
 
 def run(args) -> int:
-    from ..core import runtime
+    from forgellm_tui.core.runtime import backend as runtime
     from ..tui.app import ForgeApp
 
     app = ForgeApp(settings_from(args))

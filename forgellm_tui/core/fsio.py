@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import ForgeError
+from forgellm_tui.core.errors import ForgeError
 
 TMP_PREFIX = ".tmp-"
 

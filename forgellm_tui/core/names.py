@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import ForgeError
+from forgellm_tui.core.errors import ForgeError
 
 MAX_LENGTH = 128
 RULE = "use letters, digits, '.', '_' and '-' (not starting with '.' or '-')"

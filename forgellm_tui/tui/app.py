@@ -33,7 +33,7 @@ RUN_GROUPS = ("training", "follow")
 
 def error_text(error: BaseException | None) -> str:
     """One line for the user: a ForgeError's own message, else the exception type and text."""
-    from ..core.errors import ForgeError
+    from forgellm_tui.core.errors import ForgeError
 
     if error is None:
         return "unknown error"
@@ -104,7 +104,7 @@ class ForgeApp(App[int]):
                         description="Reading device")
 
     def _read_device(self) -> None:
-        from ..core import runtime
+        from forgellm_tui.core.runtime import backend as runtime
 
         hint = runtime.blas_hint()
         try:

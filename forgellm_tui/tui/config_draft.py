@@ -12,9 +12,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from ..core.config import ConfigFieldError, field_errors, from_dict, merge_overrides, normalize
-from ..core.config_schema import FIELDS, SCHEDULES, FieldInfo, TrainingConfig
-from ..core.errors import ConfigError, ForgeError
+from forgellm_tui.core.config.model import ConfigFieldError, field_errors, from_dict, merge_overrides, normalize
+from forgellm_tui.core.config.schema import FIELDS, SCHEDULES, FieldInfo, TrainingConfig
+from forgellm_tui.core.errors import ConfigError, ForgeError
 
 FORM_FIELDS: tuple[FieldInfo, ...] = tuple(info for info in FIELDS.values() if info.form)
 """The fields the form shows, in the schema's order."""
@@ -58,7 +58,7 @@ class ConfigDraft:
         self.read_error: str | None = None
         """Why the file cannot be used (unreadable, not YAML, not a mapping)."""
         if self.path is not None:
-            from ..core.config_io import read_yaml
+            from forgellm_tui.core.config.io import read_yaml
 
             try:
                 self.raw = read_yaml(self.path)
@@ -131,7 +131,7 @@ class ConfigDraft:
 
     def save_as(self, target: Path, texts: dict[str, str]) -> Path:
         """Write the resolved config (one comment per key) to a new file; never overwrites."""
-        from ..core import fsio
+        from forgellm_tui.core import fsio
 
         target = Path(target)
         if target.suffix not in (".yaml", ".yml"):

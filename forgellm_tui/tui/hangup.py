@@ -15,7 +15,7 @@ import signal
 import threading
 from pathlib import Path
 
-from ..core import fsio
+from forgellm_tui.core import fsio
 
 HANGUP_REASON = "terminal closed (SIGHUP)"
 QUIT_REASON = "stopped by user (quit the app)"
@@ -76,7 +76,7 @@ def _exit_after(waits: list[threading.Event]) -> None:
     for done in waits:
         done.wait()
     threading.Event().wait(GRACE_S)
-    from ..core import runtime
+    from forgellm_tui.core.runtime import backend as runtime
 
     runtime.shutdown_mlx()
     os._exit(0)
@@ -91,8 +91,8 @@ def interrupted(reason: str) -> bool:
 
 def hangup_runs(settings) -> list:
     """Stopped runs that :func:`interrupted` says to offer again, with a checkpoint, newest first."""
-    from ..core.checkpoints import latest_checkpoint
-    from ..core.runs import list_runs
+    from forgellm_tui.core.runs.checkpoints import latest_checkpoint
+    from forgellm_tui.core.runs.reader import list_runs
 
     found = []
     try:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core import events as ev
+from forgellm_tui.core import events as ev
 from .format import progress_line
 
 ACTIVE = ("queued", "starting", "running", "paused", "stopping")

@@ -125,7 +125,7 @@ class PrepareDialog(ModalScreen[PrepareChoice | None]):
         valid = self._number("#prepare-valid", float, 0.0, 0.5, "valid fraction")
         if valid is None:
             return
-        from ...core.names import name_problem
+        from forgellm_tui.core.names import name_problem
 
         name = self.query_one("#prepare-name", Input).value.strip()
         if (problem := name_problem(name)) is not None:

@@ -16,7 +16,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ...core.errors import ForgeError
+from forgellm_tui.core.errors import ForgeError
 from ..dialogs.model_picker import ModelPickerDialog
 from ..fields import is_typing
 from ..format import human_size
@@ -81,7 +81,7 @@ class ChatScreen(ChatActions, ChatWorkers, ForgeScreen):
         yield PromptInput(id="prompt")
 
     def on_mount(self) -> None:
-        from ...core.generation import ChatSession, ModelCache
+        from forgellm_tui.core.chat import ChatSession, ModelCache
 
         self.cache = ModelCache(settings=self.settings)
         self.session = ChatSession(self.cache)

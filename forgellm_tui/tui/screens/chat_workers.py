@@ -25,9 +25,9 @@ def resolve_open(settings, model_path, adapter_path=None):
     The adapter is loaded on ``model_path`` when given (else on the base model its run names).
     A run folder without saved adapters (e.g. still training) is refused with a clear message.
     """
-    from ...core import model_files as mf
-    from ...core.errors import ModelError
-    from ...core.models import adapter_ref, inspect_path
+    from forgellm_tui.core.models import files as mf
+    from forgellm_tui.core.errors import ModelError
+    from forgellm_tui.core.models.discovery import adapter_ref, inspect_path
 
     if adapter_path is None:
         return inspect_path(model_path, settings)
@@ -74,7 +74,7 @@ class ChatWorkers:
 
     @work(thread=True, group="listing", exit_on_error=False, description="Finding models")
     def _discover_worker(self) -> None:
-        from ...core.models import discover
+        from forgellm_tui.core.models.discovery import discover
 
         self.post_message(ModelsFound(discover(self.settings)))
 

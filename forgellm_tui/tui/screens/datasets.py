@@ -17,7 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, Select, Static, TabbedContent, TabPane, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ...core.datasets_io import printable
+from forgellm_tui.core.datasets.io import printable
 from ..dialogs import PathDialog, PrepareChoice, PrepareDialog
 from ..format import grouped, human_count, human_size, short_path
 from ..listing import has_tokenizer, tokenizer_models
@@ -111,8 +111,8 @@ class DatasetsScreen(ListingMixin, ForgeScreen):
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False, description="Counting tokens")
     def _scan_worker(self, root: Path, model: Path | None) -> None:
-        from ...core.datasets import scan_dataset
-        from ...core.errors import ForgeError
+        from forgellm_tui.core.datasets import scan_dataset
+        from forgellm_tui.core.errors import ForgeError
 
         worker = get_current_worker()
 
@@ -186,7 +186,7 @@ class DatasetsScreen(ListingMixin, ForgeScreen):
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Reading preview")
     def _preview_worker(self, path: str) -> None:
-        from ...core.datasets import read_preview
+        from forgellm_tui.core.datasets import read_preview
 
         try:
             text = read_preview(Path(path))
@@ -251,8 +251,8 @@ class DatasetsScreen(ListingMixin, ForgeScreen):
 
     @work(thread=True, group="prepare", exit_on_error=False, description="Preparing training data")
     def _prepare_worker(self, choice: PrepareChoice) -> None:
-        from ...core.datasets import PrepareOptions, prepare
-        from ...core.errors import ForgeError
+        from forgellm_tui.core.datasets import PrepareOptions, prepare
+        from forgellm_tui.core.errors import ForgeError
 
         worker = get_current_worker()
         settings = self.settings

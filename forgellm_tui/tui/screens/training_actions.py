@@ -65,7 +65,7 @@ class TrainingActions:
         self.begin_run(cfg)
 
     def begin_run(self, cfg, resume_from: Path | None = None) -> None:
-        from ...core.control import TrainingControl
+        from forgellm_tui.core.training.control import TrainingControl
 
         self.stop_following()
         self.run_id += 1
@@ -102,8 +102,8 @@ class TrainingActions:
 
     def resume_run(self, run_dir: Path, extra_iterations: int = 0) -> None:
         """Continue ``run_dir`` exactly from its newest checkpoint (optionally ``extra_iterations`` longer)."""
-        from ...core.errors import ForgeError
-        from ...core.training import load_run_config
+        from forgellm_tui.core.errors import ForgeError
+        from forgellm_tui.core.training.engine import load_run_config
 
         if self._refuse_if_training():
             return
@@ -121,7 +121,7 @@ class TrainingActions:
 
     @staticmethod
     def _run_iteration(run_dir: Path) -> int:
-        from ...core.runs import read_run
+        from forgellm_tui.core.runs.reader import read_run
 
         info = read_run(run_dir, with_metrics=False)
         return max([info.iteration, *info.checkpoints]) if info else 0
@@ -164,7 +164,7 @@ class TrainingActions:
         self.status_dirty = True
 
     def _signal_folder_run(self, signum: int) -> bool:
-        from ...core.runs import process_alive, read_run_json
+        from forgellm_tui.core.runs.reader import process_alive, read_run_json
 
         info = read_run_json(self.view.run_dir) or {}
         pid = info.get("pid")
@@ -274,7 +274,7 @@ class TrainingActions:
 
     @staticmethod
     def _folder_threshold(run_dir: Path) -> float:
-        from ...core.run_checkpoints import read_run_config
+        from forgellm_tui.core.runs.lookup import read_run_config
 
         try:
             value = read_run_config(run_dir).get("overfitting_threshold", 0.3)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ...core import events as ev
+from forgellm_tui.core import events as ev
 from ..config_draft import split_errors
 from ..run_view import RunView, parse_time
 from ..training_messages import FeedReady, FolderRead, RunEnded
@@ -49,14 +49,14 @@ class TrainingEvents:
 
     def _tail_log(self, run_dir: Path) -> None:
         """The lines the engine appended to the run's log.jsonl since the last read (a few, small)."""
-        from ...core.runs import read_log
+        from forgellm_tui.core.runs.reader import read_log
 
         lines, self._log_offset = read_log(run_dir, self._log_offset)
         for rec in lines:
             self.log_record(rec)
 
     def _load_earlier_metrics(self, run_dir: Path) -> None:
-        from ...core.runs import read_metrics
+        from forgellm_tui.core.runs.reader import read_metrics
 
         records, _ = read_metrics(run_dir)
         self.charts.add(records)

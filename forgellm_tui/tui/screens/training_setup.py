@@ -100,7 +100,7 @@ class TrainingSetup:
 
     def valid_config(self):
         """The form's config, or None after showing why it is invalid (nothing is started)."""
-        from ...core.errors import ForgeError
+        from forgellm_tui.core.errors import ForgeError
 
         if self.draft is None:
             self.notify("no config selected", severity="error")
@@ -156,7 +156,7 @@ class TrainingSetup:
         base = self.draft.path.stem + "-copy" if self.draft.path else "my-config"
 
         def check(name: str) -> str | None:
-            from ...core.names import name_problem
+            from forgellm_tui.core.names import name_problem
 
             if (problem := name_problem(name)) is not None:
                 return f"{problem} — type a file name such as my-run (saved as configs/my-run.yaml)"
@@ -164,7 +164,7 @@ class TrainingSetup:
             return f"{target.name} exists — choose another name" if target.exists() else None
 
         def answered(name: str | None) -> None:
-            from ...core.errors import ForgeError
+            from forgellm_tui.core.errors import ForgeError
 
             if not name:
                 return

@@ -37,9 +37,9 @@ class TrainingWorkers:
     @work(thread=True, group="training", exit_on_error=False, description="Training")
     def _train_worker(self, run_id: int, cfg, feed: EventFeed, control, done: threading.Event,
                       resume_from: Path | None = None) -> None:
-        from ...core import events as ev
-        from ...core.errors import ForgeError
-        from ...core.training import train
+        from forgellm_tui.core import events as ev
+        from forgellm_tui.core.errors import ForgeError
+        from forgellm_tui.core.training.engine import train
         from ..priority import lower_other_threads
 
         lowered = threading.Event()
@@ -85,8 +85,8 @@ class TrainingWorkers:
     @work(thread=True, exclusive=True, group="follow", exit_on_error=False, description="Following a run")
     def _follow_worker(self, run_dir: Path, stop: threading.Event) -> None:
         """Read new metrics/log lines and run.json until the run ends (or another run is followed)."""
-        from ...core.run_folder import METRICS
-        from ...core.runs import process_alive, read_log, read_metrics, read_run_json
+        from forgellm_tui.core.runs.folder import METRICS
+        from forgellm_tui.core.runs.reader import process_alive, read_log, read_metrics, read_run_json
         from ..run_view import ACTIVE as ACTIVE_STATES
 
         worker = get_current_worker()
@@ -118,8 +118,8 @@ class TrainingWorkers:
     # ------------------------------------------------------------------ estimate
     @work(thread=True, exclusive=True, group="estimate", exit_on_error=False, description="Estimating the run")
     def _estimate_worker(self, key: str, cfg) -> None:
-        from ...core.errors import ForgeError
-        from ...core.training_plan import estimate
+        from forgellm_tui.core.errors import ForgeError
+        from forgellm_tui.core.training.plan import estimate
 
         try:
             est = estimate(cfg)

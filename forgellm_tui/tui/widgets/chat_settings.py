@@ -15,8 +15,8 @@ from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
-from ...core.chat_types import SamplingSettings
-from ...core.errors import ConfigError
+from forgellm_tui.core.chat.types import SamplingSettings
+from forgellm_tui.core.errors import ConfigError
 from ..fields import INTEGER_CHARS, NUMBER_CHARS
 
 FIELDS = (  # (SamplingSettings field, label, type); "seed" may be empty (random)

@@ -1,0 +1,69 @@
+"""Datasets: scan a ``dataset/`` folder, preview files, and prepare CPT/IFT training data.
+
+This is the public import point; the work is split over ``datasets_io`` (files, cleaning),
+``datasets_scan`` (token statistics with a cache), ``datasets_cpt`` (chunking, splits, mixing),
+``datasets_ift`` (chat JSONL validation) and ``datasets_write`` (splits, shuffled output).
+
+Prepared data goes to ``data/<name>/``: ``train.jsonl``, ``valid.jsonl`` (omitted when empty:
+mlx-lm cannot load an empty file) and ``manifest.json``. The folder is built under a temporary
+name and renamed into place, so a crash or a cancel never leaves half a dataset (or damages the
+previous one).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from forgellm_tui.core.datasets.cpt import document_chunks, list_documents, prepare_cpt
+from forgellm_tui.core.datasets.ift import check_record, prepare_ift
+from forgellm_tui.core.datasets.io import SkippedFile, normalize_text, read_preview
+from forgellm_tui.core.datasets.scan import CategoryTotals, DatasetScan, FileEntry, scan_dataset
+from forgellm_tui.core.datasets.types import MANIFEST_FORMAT, BadLine, PrepareCancelled, PrepareOptions, PrepareResult, Progress
+from forgellm_tui.core.errors import DataError
+
+__all__ = [
+    "BadLine", "CategoryTotals", "DatasetScan", "FileEntry", "PrepareCancelled", "PrepareOptions",
+    "PrepareResult", "SkippedFile", "check_record", "document_chunks", "list_documents", "normalize_text",
+    "prepare", "read_manifest", "read_preview", "scan_dataset",
+]
+
+
+def prepare(options: PrepareOptions, progress: Progress | None = None,
+            cancel: threading.Event | None = None) -> PrepareResult:
+    """Prepare CPT or IFT data as ``options.kind`` says. ``progress(done, total, message)``."""
+    options.validate()
+    check_replaceable(options.output_dir)
+    try:
+        if options.kind == "cpt":
+            return prepare_cpt(options, progress, cancel)
+        return prepare_ift(options, progress, cancel)
+    except OSError as exc:  # disk full, permissions changed under us …: one clear line, nothing half-written
+        raise DataError(f"cannot read or write ({exc.strerror or exc})", path=exc.filename or options.output_dir,
+                        hint="check free space and permissions") from exc
+
+
+def check_replaceable(folder: Path) -> None:
+    """Refuse to replace ``folder`` unless it is missing, empty, or prepared data (our manifest).
+
+    Preparing swaps the whole output folder for the new one, so anything else there would be lost.
+    """
+    folder = Path(folder)
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if folder.is_dir() and not folder.is_symlink():
+        manifest = read_manifest(folder)
+        if (manifest or {}).get("format") == MANIFEST_FORMAT or not any(folder.iterdir()):
+            return
+    raise DataError("exists and is not a prepared-data folder (no manifest.json of ours); it is left as it is",
+                    path=folder, hint="choose another --name, or move that folder away first")
+
+
+def read_manifest(folder: str | Path) -> dict | None:
+    """The manifest of a prepared-data folder, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,355 @@
+"""Training data: read a prepared folder, tokenize, optionally pack, and batch deterministically.
+
+Formats (mlx-lm's, detected from the first line): ``{"text"}`` (CPT), ``{"messages"}`` and
+``{"prompt", "completion"}`` (IFT). Unlike mlx-lm's ``iterate_batches`` we sort by *token* length
+inside shuffled buckets (little padding), never drop the same rows every epoch, count truncated rows
+once (a log line, not a print per batch), and the order is a pure function of ``(seed, epoch)`` so a
+resumed run sees exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from forgellm_tui.core.datasets.ift import ROLES
+from forgellm_tui.core.errors import DataError
+
+PAD_TO = 32
+BUCKET = 16  # batches per length-sorting bucket
+TOKENIZE_BATCH = 512  # rows per call to the tokenizer (and per progress report)
+
+
+@dataclass
+class DataScan:
+    folder: Path
+    format: str               # "text", "chat" or "completions"
+    train_rows: int
+    valid_rows: int
+    train_tokens: int | None  # from the lines' metadata when every line has it
+    valid_tokens: int | None
+
+
+def detect_format(row: dict, cfg) -> str:
+    if cfg.prompt_feature in row and cfg.completion_feature in row:
+        return "completions"
+    if cfg.chat_feature in row:
+        return "chat"
+    if cfg.text_feature in row:
+        return "text"
+    return ""
+
+
+def read_split(path: Path, cfg, fmt: str | None = None) -> tuple[list[dict], str]:
+    """All rows of a jsonl split and its format; DataError naming file and line when one is bad."""
+    rows: list[dict] = []
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise DataError(f"cannot read ({exc.strerror})", path=path, hint="check the file's permissions") from None
+    with fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"line {n} is not UTF-8 text (byte 0x{raw[exc.start]:02X} at column {exc.start + 1})",
+                                path=path, hint="re-save the file as UTF-8, or fix or remove that line") from None
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"line {n} is not valid JSON ({exc.msg})", path=path,
+                                hint="fix or remove that line, or prepare the data again") from None
+            if not isinstance(row, dict):
+                raise DataError(f"line {n} is not a JSON object", path=path, hint="each line must be {...}")
+            found = detect_format(row, cfg)
+            if fmt is None:
+                if not found:
+                    raise DataError(f"line {n} has none of the keys '{cfg.text_feature}', '{cfg.chat_feature}' or "
+                                    f"'{cfg.prompt_feature}'+'{cfg.completion_feature}'", path=path,
+                                    hint="prepare the data with forgellm-tui prepare, or set text_feature/chat_feature")
+                fmt = found
+            elif found != fmt:
+                raise DataError(f"line {n} is {found or 'of an unknown format'} but the first line is {fmt}",
+                                path=path, hint="use one format per file")
+            _check_row(row, fmt, cfg, path, n)
+            rows.append(row)
+    return rows, fmt or ""
+
+
+def _check_row(row: dict, fmt: str, cfg, path: Path, n: int) -> None:
+    if fmt == "text":
+        ok = isinstance(row[cfg.text_feature], str) and row[cfg.text_feature] != ""
+        what = f"'{cfg.text_feature}' must be non-empty text"
+    elif fmt == "chat":
+        msgs = row[cfg.chat_feature]
+        ok = isinstance(msgs, list) and msgs and all(isinstance(m, dict) and "role" in m for m in msgs)
+        what = f"'{cfg.chat_feature}' must be a non-empty list of {{role, content}}"
+        if ok:
+            what = _message_problem(msgs, cfg.chat_feature)
+            ok = what is None
+    else:
+        ok = isinstance(row[cfg.prompt_feature], str) and isinstance(row[cfg.completion_feature], str)
+        what = "prompt and completion must be text"
+    if not ok:
+        raise DataError(f"line {n}: {what}", path=path, hint="fix that line or prepare the data again")
+
+
+#: the roles chat templates know (as ``prepare`` accepts them); any other makes a template fail or drop it
+CHAT_ROLES = ROLES
+
+
+def _message_problem(msgs: list[dict], key: str) -> str | None:
+    """What is wrong with one conversation's messages (None when every message is usable)."""
+    for i, msg in enumerate(msgs, 1):
+        role, content = msg.get("role"), msg.get("content")
+        if role not in CHAT_ROLES:
+            return f"'{key}' message {i} has role {role!r} (roles: {', '.join(CHAT_ROLES)})"
+        if isinstance(content, str):
+            continue
+        if content is None and role == "assistant" and msg.get("tool_calls"):
+            continue  # an assistant turn that only calls a tool
+        return f"'{key}' message {i} ({role}) has content {content!r}, which is not text"
+    return None
+
+
+def _metadata_tokens(rows: list[dict]) -> int | None:
+    total = 0
+    for row in rows:
+        meta = row.get("metadata")
+        tokens = meta.get("tokens") if isinstance(meta, dict) else None
+        if not isinstance(tokens, int):
+            return None
+        total += tokens
+    return total
+
+
+def scan_data(folder: Path, cfg) -> tuple[DataScan, list[dict], list[dict]]:
+    """Check the prepared folder; returns the scan and the train/valid rows."""
+    if not folder.is_dir():
+        raise DataError("data folder not found", path=folder,
+                        hint="set data: to a prepared folder such as data/cpt-demo (forgellm-tui prepare makes one)")
+    train_path = folder / "train.jsonl"
+    if not train_path.is_file():
+        raise DataError("no train.jsonl in the data folder", path=folder,
+                        hint="prepare it first: forgellm-tui prepare (or point data: at a folder with train.jsonl)")
+    train, fmt = read_split(train_path, cfg)
+    if not train:
+        raise DataError("train.jsonl has no examples", path=train_path, hint="prepare the data again with more text")
+    valid: list[dict] = []
+    if (folder / "valid.jsonl").is_file():
+        valid, _ = read_split(folder / "valid.jsonl", cfg, fmt)
+    if cfg.is_ift and fmt == "text":
+        raise DataError("IFT needs conversations ({\"messages\": [...]}) or prompt/completion lines, "
+                        "but this data is plain text", path=train_path,
+                        hint="use training_type: cpt for text, or prepare IFT data")
+    scan = DataScan(folder, fmt, len(train), len(valid), _metadata_tokens(train), _metadata_tokens(valid))
+    return scan, train, valid
+
+
+# --------------------------------------------------------------------------- tokenization
+
+@dataclass
+class TokenRows:
+    """Rows of token ids stored flat: row i is ``flat[starts[i]:starts[i] + lengths[i]]``."""
+
+    flat: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+    offsets: np.ndarray       # first position that counts in the loss (prompt masking)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def tokens(self) -> int:
+        return int(self.lengths.sum())
+
+
+def _from_lists(seqs: list[list[int]], offsets: list[int]) -> TokenRows:
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(seqs) else np.zeros(0, np.int64)
+    flat = np.fromiter((t for s in seqs for t in s), dtype=np.int32, count=int(lengths.sum()))
+    return TokenRows(flat, starts, lengths, np.array(offsets, dtype=np.int64))
+
+
+def tokenize(rows: list[dict], fmt: str, tokenizer, cfg, progress=None) -> TokenRows:
+    """Token ids as mlx-lm's datasets make them (EOS appended to text; chat template for IFT).
+
+    ``progress(rows_done)`` is called every ``TOKENIZE_BATCH`` rows and at the end.
+    """
+    seqs: list[list[int]] = []
+    offsets: list[int] = []
+    if fmt == "text":
+        hf = getattr(tokenizer, "_tokenizer", tokenizer)
+        eos = tokenizer.eos_token_id
+        texts = [r[cfg.text_feature] for r in rows]
+        for i in range(0, len(texts), TOKENIZE_BATCH):
+            for ids in hf(texts[i:i + TOKENIZE_BATCH])["input_ids"]:
+                ids = list(ids)
+                if eos is not None and (not ids or ids[-1] != eos):
+                    ids.append(eos)
+                seqs.append(ids)
+                offsets.append(0)
+            if progress is not None:
+                progress(len(seqs))
+        return _from_lists(seqs, offsets)
+    mask = cfg.effective_mask_prompt
+    for n, row in enumerate(rows, 1):
+        if progress is not None and n % TOKENIZE_BATCH == 0:
+            progress(n)
+        if fmt == "chat":
+            messages = row[cfg.chat_feature]
+        else:
+            messages = [{"role": "user", "content": row[cfg.prompt_feature]},
+                        {"role": "assistant", "content": row[cfg.completion_feature]}]
+        tools = row.get("tools")
+        ids = list(tokenizer.apply_chat_template(messages, tools=tools, return_dict=False))
+        offset = 0
+        if mask:
+            gen = messages[-1].get("role") == "assistant"
+            offset = len(tokenizer.apply_chat_template(messages[:-1], tools=tools, add_generation_prompt=gen,
+                                                       return_dict=False))
+        seqs.append(ids)
+        offsets.append(offset)
+    if progress is not None:
+        progress(len(seqs))
+    return _from_lists(seqs, offsets)
+
+
+def pack(data: TokenRows, seq_len: int) -> TokenRows:
+    """Concatenate every row (each already ends with EOS) and cut rows of exactly ``seq_len`` tokens."""
+    contiguous = len(data) == 0 or (data.starts[0] == 0 and np.all(data.starts[1:] == np.cumsum(data.lengths)[:-1]))
+    order = data.flat if contiguous else np.concatenate([data.flat[s:s + n] for s, n in zip(data.starts, data.lengths)])
+    count = len(order) // seq_len
+    flat = order[: count * seq_len].astype(np.int32)
+    starts = np.arange(count, dtype=np.int64) * seq_len
+    return TokenRows(flat, starts, np.full(count, seq_len, np.int64), np.zeros(count, np.int64))
+
+
+# --------------------------------------------------------------------------- batches
+
+def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """The batches of one epoch: shuffled, length-sorted within buckets, then shuffled again.
+
+    A pure function of ``(seed, epoch)``. Rows left over (fewer than a batch) differ per epoch.
+    """
+    n = len(lengths)
+    rng = np.random.RandomState((seed * 1_000_003 + epoch * 7919) % (2**32))
+    perm = rng.permutation(n)
+    bucket = batch_size * BUCKET
+    batches: list[np.ndarray] = []
+    usable = (n // batch_size) * batch_size
+    perm = perm[:usable]
+    for i in range(0, usable, bucket):
+        chunk = perm[i:i + bucket]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def make_batch(data: TokenRows, idx: np.ndarray, max_seq_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(tokens[B, W] int32, lengths[B, 2] = (offset, length))`` zero-padded like mlx-lm."""
+    lens = np.minimum(data.lengths[idx], max_seq_length)
+    width = min(1 + PAD_TO * ((int(lens.max()) + PAD_TO - 1) // PAD_TO), max_seq_length)
+    out = np.zeros((len(idx), width), np.int32)
+    for row, i in enumerate(idx):
+        n = min(int(lens[row]), width)
+        out[row, :n] = data.flat[data.starts[i]:data.starts[i] + n]
+        lens[row] = n
+    return out, np.stack([data.offsets[idx], lens], axis=1).astype(np.int32)
+
+
+def target_tokens(lengths: np.ndarray) -> int:
+    """Loss-bearing tokens of a batch (what ``masked_loss`` counts): ``length - max(offset, 1)`` per row."""
+    return int(np.maximum(lengths[:, 1] - np.maximum(lengths[:, 0], 1), 0).sum())
+
+
+def loss_tokens(data: TokenRows, max_seq_length: int) -> int:
+    """Loss-bearing tokens of every row once cut to ``max_seq_length`` (as ``target_tokens`` counts them)."""
+    lens = np.minimum(data.lengths, max_seq_length)
+    return int(np.maximum(lens - np.maximum(data.offsets, 1), 0).sum())
+
+
+def check_loss_tokens(cfg, data: TokenRows, path: Path) -> None:
+    """DataError when a split that has rows has no token to compute a loss on.
+
+    An IFT answer that starts past ``max_seq_length`` is cut off entirely; a split made only of such
+    rows would train on nothing (a loss of 0 that looks perfect).
+    """
+    if len(data) == 0 or loss_tokens(data, cfg.max_seq_length) > 0:
+        return
+    if cfg.is_ift and int(data.offsets.min()) >= cfg.max_seq_length:
+        raise DataError(f"no answer token fits in max_seq_length={cfg.max_seq_length}: in all {len(data):,} rows the "
+                        f"prompt alone is at least that long (shortest prompt {int(data.offsets.min()):,} tokens)",
+                        path=path, hint=f"raise max_seq_length above {int(data.offsets.min()):,}, or shorten "
+                                        "the conversations and prepare the data again")
+    raise DataError(f"no row has a token to learn from within max_seq_length={cfg.max_seq_length} "
+                    f"({len(data):,} rows)", path=path,
+                    hint="raise max_seq_length, or prepare the data again with longer rows")
+
+
+class BatchStream:
+    """Batches in training order with a resumable position ``(epoch, index)``.
+
+    ``shard=(rank, size)``: each rank of a distributed run gets rows ``rank::size`` of every global
+    batch (mlx-lm's ``comm_group`` semantics); the position stays the global batch index.
+    ``last_tokens``: loss-bearing tokens of the whole global batch last returned (every rank knows
+    it without communication: rows are only truncated to ``max_seq_length``).
+    """
+
+    def __init__(self, data: TokenRows, batch_size: int, max_seq_length: int, seed: int,
+                 epoch: int = 0, index: int = 0, shard: tuple[int, int] = (0, 1)):
+        if len(data) < batch_size:
+            raise DataError(f"batch_size {batch_size} is larger than the {len(data)} training examples",
+                            hint=f"set batch_size to at most {len(data)}, or prepare more data")
+        self.data, self.batch_size, self.max_seq_length, self.seed = data, batch_size, max_seq_length, seed
+        self.epoch, self.index, self.shard = epoch, index, shard
+        self.last_tokens = 0
+        self._order: list[np.ndarray] | None = None
+        self.batches_per_epoch = len(data) // batch_size
+
+    def position(self) -> dict:
+        return {"epoch": self.epoch, "index": self.index, "batch_size": self.batch_size, "seed": self.seed}
+
+    @property
+    def epochs_done(self) -> float:
+        return self.epoch + self.index / self.batches_per_epoch
+
+    def next(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.index >= self.batches_per_epoch:
+            self.epoch, self.index, self._order = self.epoch + 1, 0, None
+        if self._order is None:
+            self._order = epoch_order(self.data.lengths, self.batch_size, self.seed, self.epoch)
+        idx = self._order[self.index]
+        self.index += 1
+        if self.shard[1] > 1:
+            lens = np.minimum(self.data.lengths[idx], self.max_seq_length)
+            self.last_tokens = int(np.maximum(lens - np.maximum(self.data.offsets[idx], 1), 0).sum())
+            idx = idx[self.shard[0]::self.shard[1]]
+        return make_batch(self.data, idx, self.max_seq_length)
+
+
+def validation_batches(data: TokenRows, batch_size: int, max_seq_length: int, num_batches: int,
+                       shard: tuple[int, int] = (0, 1)) -> list:
+    """Fixed validation batches (-1 = all rows): a fixed random subset, sorted by length, grouped.
+
+    The same rows every evaluation, so validation losses are comparable across a run. With
+    ``shard=(rank, size)`` each group keeps rows ``rank::size`` (None where that leaves none), so
+    every rank has the same number of entries.
+    """
+    if len(data) == 0 or num_batches == 0:
+        return []
+    size = min(batch_size, len(data))
+    order = np.random.RandomState(12345).permutation(len(data))
+    count = len(data) // size if num_batches < 0 else min(num_batches, len(data) // size)
+    order = order[: count * size]
+    order = order[np.argsort(data.lengths[order], kind="stable")]
+    groups = [order[i:i + size] for i in range(0, len(order), size)]
+    if shard[1] > 1:
+        groups = [g[shard[0]::shard[1]] for g in groups]
+    return [make_batch(data, g, max_seq_length) if len(g) else None for g in groups]

@@ -1,0 +1,445 @@
+"""The training engine's public API: ``train``, ``prepare_run``, ``estimate``, ``RunResult``.
+
+``train(config, on_event, control, resume_from)`` runs in the calling thread (the TUI calls it in a
+thread worker, the CLI in the main thread) and returns a ``RunResult``. Bad input raises a
+``ForgeError`` before any work; a failure during training is recorded (``run.json`` says failed,
+``error.log`` holds the traceback) and returned as ``status == "failed"``. An out-of-memory error
+(from MLX, or a batch that ``memory_guard`` finds too large for the memory this process may use)
+halves the batch size, doubles gradient accumulation, reloads the last checkpoint and goes on; at
+batch size 1 the run fails with the reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import gc
+import os
+import shutil
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+from forgellm_tui.format import human_count
+from forgellm_tui.core.runs import checkpoints as ck
+from forgellm_tui.core import events as ev
+from forgellm_tui.core import fsio
+from forgellm_tui.core.config.model import ConfigFieldError
+from forgellm_tui.core.config.schema import IGNORED_KEYS, SHAPE_FIELDS, TrainingConfig
+from forgellm_tui.core.training.control import TrainingControl
+from forgellm_tui.core.distributed.group import SINGLE, World
+from forgellm_tui.core.errors import ForgeError
+from forgellm_tui.core.runs.folder import CONFIG, RunFolder
+from forgellm_tui.core.training.run_open import (check_shape, config_changes, load_run_config, open_folder, open_run,  # noqa: F401
+                       prepare_run, resume_config, resume_point, resume_target, saved_config, settings_for_run)
+from forgellm_tui.core.tokens.store import load_or_tokenize
+from forgellm_tui.core.training.data import check_loss_tokens, pack
+from forgellm_tui.core.training.plan import (Estimate, Plan, check_model, check_output, check_resume_state, estimate,  # noqa: F401
+                            iterations_for, preflight)
+from forgellm_tui.core.training.setup import adapter_config, load_tokenizer
+
+# MLX's messages for a failed allocation: Metal's "[metal::malloc] Unable to allocate N bytes",
+# "Attempting to allocate N bytes which is greater than the maximum allowed buffer size", a command
+# buffer's "Insufficient Memory"; C++'s std::bad_alloc; MemoryError from core/memory_guard.py.
+OOM_PATTERNS = ("out of memory", "insufficient memory", "resource limit", "bad_alloc", "outofmemory",
+                "failed to allocate", "cannot allocate memory", "unable to allocate", "maximum allowed buffer size")
+
+
+@dataclass
+class RunResult:
+    status: str                          # finished / stopped / failed
+    run_dir: Path
+    iteration: int = 0
+    max_iterations: int = 0
+    reason: str = ""                     # why it stopped (user, signal, early stop …)
+    error: str | None = None
+    best_iteration: int | None = None
+    best_validation_loss: float | None = None
+    last_training_loss: float | None = None
+    trained_tokens: int = 0
+    seconds: float = 0.0
+    oom_recoveries: list[dict] = field(default_factory=list)
+
+
+def is_oom(exc: BaseException) -> bool:
+    """The backend's out-of-memory error (MemoryError, or a RuntimeError saying so)."""
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(p in str(exc).lower() for p in OOM_PATTERNS)
+
+
+class _Context:
+    """What a session needs from the run: config, data, run folder, events, control."""
+
+    def __init__(self, cfg: TrainingConfig, plan: Plan, run: RunFolder, on_event, control, fault_hook,
+                 world: World = SINGLE):
+        self.cfg, self.plan, self.run, self.control, self.fault_hook = cfg, plan, run, control, fault_hook
+        self.world = world
+        self._on_event = on_event
+        self.train_data = self.valid_data = None
+        self.schedule_steps = self.max_iterations = self.start_iteration = 0
+        self.adapter_config = adapter_config(cfg, plan.model_path)
+        self.shape = {k: getattr(cfg, k) for k in SHAPE_FIELDS}
+        self.initial_weights = None
+        self.data_notes: list[tuple[str, str]] = []  # (level, line) about the data, for the run's log
+        self.resuming = False  # --resume: from the newest checkpoint, or from 0 when the run has none
+        self.state = ev.STARTING
+
+    def emit(self, event: ev.Event) -> None:
+        _emit_to(self._on_event, event)
+
+    def log(self, level: str, message: str) -> None:
+        self.run.log(level, message)
+        self.emit(ev.LogLine(level, message))
+
+    def set_state(self, state: str, iteration: int, reason: str = "") -> None:
+        self.state = state
+        self.run.update(status=state, iteration=iteration)
+        self.emit(ev.StateChanged(state, iteration, reason))
+
+    def set_max_iterations(self, n: int) -> None:
+        self.max_iterations = n
+        self.cfg = replace(self.cfg, max_iterations=n, epochs=None, workspace=self.cfg.workspace)
+        if self.world.is_main:
+            fsio.atomic_write_text(self.run.path / CONFIG, self.cfg.to_yaml())
+        self.run.update(max_iterations=n)
+        self.log("info", f"max_iterations is now {n:,}")
+        self.emit(ev.MaxIterationsChanged(n, self.run.info.get("iteration", 0)))
+
+
+def _emit_to(on_event, event: ev.Event) -> None:
+    if on_event is None:
+        return
+    try:
+        on_event(event)
+    except Exception:  # noqa: BLE001 - a broken listener must not kill the run
+        traceback.print_exc(file=sys.stderr)
+
+
+def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = None,
+          control: TrainingControl | None = None, resume_from: Path | None = None, *,
+          run_dir: Path | None = None, fault_hook: Callable[[int], None] | None = None,
+          world: World | None = None, batch: tuple[int, int] | None = None,
+          on_open: Callable[[Path], None] | None = None) -> RunResult:
+    """Train to the end (or until stopped). ``run_dir``: a folder made by ``prepare_run``.
+
+    ``fault_hook(iteration)`` is called before each step (tests inject errors with it). ``world``:
+    this rank of a distributed run (``distributed.init_world``); rank 0 writes the run folder.
+    ``batch``: ``(batch_size, grad_accumulation_steps)`` to continue with instead of the checkpoint's
+    (a restart after the process was killed for memory). ``on_open(run_dir)``: called once the run
+    folder is created or opened and locked (a supervising parent learns where the run writes).
+    """
+    if world is None and config.distributed:
+        raise ConfigFieldError({"distributed": "a run on several machines starts its ranks with mlx.launch — run "
+                                              "forgellm-tui train CONFIG (or start it in the background)"},
+                               path=config.source)
+    control = control or TrainingControl()
+    started = time.perf_counter()
+    cleanup = data = None
+    if world is not None and world.is_distributed:
+        from forgellm_tui.core.training.rank import open_distributed
+
+        cfg, plan, run, checkpoint, control, cleanup = open_distributed(world, config, control, resume_from, run_dir)
+    else:
+        world = SINGLE
+        load = lambda cfg, plan: tokenized_data(cfg, plan, partial(_emit_to, on_event))  # noqa: E731
+        try:
+            cfg, plan, run, checkpoint, data = open_run(config, resume_from, run_dir, batch, load)
+        except ForgeError as exc:
+            if run_dir is not None and resume_from is None:
+                _refused_before_start(Path(run_dir), exc)
+            raise
+    try:
+        if on_open is not None:
+            on_open(run.path)
+        ctx = _Context(cfg, plan, run, on_event, control, fault_hook, world)
+        ctx.resuming = resume_from is not None
+        if data is not None:
+            ctx.train_data, ctx.valid_data, ctx.data_notes = data
+        return _run(ctx, checkpoint, started)
+    finally:
+        run.close()
+        run.release_space()
+        run.unlock()
+        if cleanup is not None:
+            cleanup()
+
+
+def _refused_before_start(run_dir: Path, exc: ForgeError) -> None:
+    """A folder made ahead (``--detach``) whose run was refused before it opened (its data cannot
+    train, say): run.json says failed and why, instead of waiting as ``starting`` for a process that
+    has exited. A resume refused the same way leaves the run as it was."""
+    from forgellm_tui.core.runs.lock import RunLock
+
+    try:
+        lock = RunLock.acquire(run_dir)
+    except ForgeError:  # another process writes it: its own record stands
+        return
+    try:
+        RunFolder.open(run_dir).ended(ev.FAILED, error=str(exc))
+    except (ForgeError, OSError):
+        pass
+    finally:
+        lock.release()
+
+
+def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
+    from forgellm_tui.core.training.loop import Session
+
+    run, cfg = ctx.run, ctx.cfg
+    result = RunResult(ev.FAILED, run.path)
+    session = None
+    try:
+        # this process's pid tells listings the run is starting (not interrupted); a resume keeps
+        # the iteration the run reached until it really continues
+        run.info.update(pid=os.getpid(), host=socket.gethostname())
+        ctx.set_state(ev.STARTING, int(run.info.get("iteration") or 0) if ctx.resuming else 0)
+        ctx.log("info", (f"resuming from checkpoint {checkpoint.name}: " if checkpoint else
+                         "starting again from iteration 0 (no checkpoint yet): " if ctx.resuming else "starting: ")
+                + f"{cfg.training_type} {cfg.fine_tune_type} on {cfg.model}")
+        for line in unused_key_warnings(cfg):
+            ctx.log("warning", line)
+        if checkpoint is not None:
+            for note in ck.resumable(run.path)[1]:
+                ctx.log("warning", f"{note}: resuming from checkpoint {checkpoint.name}")
+        _load_data(ctx, checkpoint)
+        while True:
+            try:
+                if session is None:
+                    session = Session(ctx, checkpoint)
+                    _started(ctx, session, checkpoint)
+                outcome = session.run()
+                break
+            except Exception as exc:  # noqa: BLE001
+                if not is_oom(exc) or ctx.world.is_distributed:  # ranks cannot change the batch alone
+                    raise
+                if ctx.cfg.batch_size < 2:  # halving ends here, so the retries are bounded
+                    raise MemoryError(f"out of memory at batch_size 1 after {len(result.oom_recoveries)} "
+                                      f"halvings; lower max_seq_length or use a smaller model — {exc}") from exc
+                iteration = session.iteration if session is not None else 0
+                session = None
+                gc.collect()
+                checkpoint = _recover_from_oom(ctx, exc, iteration, result)
+        result.status, result.reason, result.iteration = outcome.status, outcome.reason, outcome.iteration
+        ctx.log("info", f"{outcome.status} at iteration {outcome.iteration}"
+                + (f": {outcome.reason}" if outcome.reason else ""))
+        run.ended(outcome.status, iteration=outcome.iteration, stop_reason=outcome.reason or None)
+        ctx.emit(ev.StateChanged(outcome.status, outcome.iteration, outcome.reason))
+    except ForgeError as exc:
+        _failed(ctx, result, session, str(exc), None)
+        raise
+    except KeyboardInterrupt:
+        _aborted(ctx, result, session)
+        raise
+    except BaseException as exc:  # noqa: BLE001 - recorded, then reported as a failed result
+        _failed(ctx, result, session, failure_message(exc, run.path), traceback.format_exc())
+        if isinstance(exc, SystemExit):
+            raise
+    finally:
+        result.seconds = time.perf_counter() - started
+        result.max_iterations = ctx.max_iterations
+        if session is not None:
+            result.trained_tokens = session.trained_tokens
+            result.last_training_loss = session.last_train_loss
+            result.best_iteration = session.tracker.best_iteration if session.tracker.best_iteration > 0 else None
+            result.best_validation_loss = session.tracker.state()["best_loss"]
+        del session
+        gc.collect()
+        _synchronize()
+    return result
+
+
+def unused_key_warnings(cfg: TrainingConfig) -> list[str]:
+    """One line per config key this trainer accepts but does not act on (mlx-lm's ``test``, ``report_to`` …)."""
+    lines = []
+    for key, value in cfg.extra.items():
+        if key == "train" and value in (True, None):  # training is what this does anyway
+            continue
+        lines.append(f"config key {key!r} is not used by this trainer ({IGNORED_KEYS.get(key, 'no effect')}); "
+                     "remove it to silence this line")
+    return lines
+
+
+def _synchronize() -> None:
+    """Finish pending MLX work before the caller's thread ends (mlx-lm pitfall 8)."""
+    mx = sys.modules.get("mlx.core")
+    if mx is not None:
+        try:
+            mx.synchronize()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def tokenized_data(cfg: TrainingConfig, plan: Plan, emit: Callable[[ev.Event], None]):
+    """``(train, valid, notes)``: the splits as token rows, checked to have loss-bearing tokens.
+
+    Runs before the run folder exists, so data that cannot train leaves nothing behind; ``notes``
+    (level, line) go to the run's log once it is open (info lines are shown at once through ``emit``).
+    """
+    notes: list[tuple[str, str]] = []
+
+    def log(message: str) -> None:
+        notes.append(("info", message))
+        emit(ev.LogLine("info", message))
+
+    tokenizer = plan.tokenizer or load_tokenizer(plan.model_path, cfg)
+    train, valid = load_or_tokenize(
+        plan.scan.folder, plan.model_path, plan.train_rows, plan.valid_rows, plan.scan.format, tokenizer, cfg,
+        progress=lambda done, total, rate, eta: emit(ev.Progress("tokenizing", done, total, "rows", rate, eta)),
+        log=log)
+    plan.train_rows = plan.valid_rows = []  # free the raw text
+    if cfg.packing:
+        train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)
+        if len(train) < cfg.batch_size:
+            raise ConfigFieldError({"batch_size": f"{cfg.batch_size} is larger than the {len(train)} packed rows of "
+                                              f"{cfg.max_seq_length} tokens — lower batch_size or max_seq_length"},
+                               path=cfg.source)
+    for name, data in (("training", train), ("validation", valid)):
+        long = int((data.lengths > cfg.max_seq_length).sum())
+        if long:
+            notes.append(("warning", f"{long:,} of {len(data):,} {name} sequences are longer than max_seq_length="
+                                     f"{cfg.max_seq_length} and are truncated (longest {int(data.lengths.max()):,} "
+                                     "tokens); " + ("use packing: true or a larger max_seq_length" if not cfg.is_ift
+                                                    else "raise max_seq_length")))
+    check_loss_tokens(cfg, train, plan.data_dir / "train.jsonl")
+    if cfg.val_batches != 0:
+        check_loss_tokens(cfg, valid, plan.data_dir / "valid.jsonl")
+    return train, valid, notes
+
+
+def _load_data(ctx: _Context, checkpoint: Path | None) -> None:
+    cfg, plan = ctx.cfg, ctx.plan
+    if ctx.train_data is None:  # a distributed rank tokenizes once its folder is open
+        ctx.train_data, ctx.valid_data, ctx.data_notes = tokenized_data(cfg, plan, ctx.emit)
+    for level, line in ctx.data_notes:
+        ctx.run.log(level, line)
+        if level != "info":
+            ctx.emit(ev.LogLine(level, line))
+    train, valid = ctx.train_data, ctx.valid_data
+    if len(valid) == 0 or cfg.val_batches == 0:
+        ctx.log("warning", "no validation data: no validation loss, best checkpoint or early stopping")
+    state = ck.read_state(checkpoint) if checkpoint else {}
+    # config.yaml follows extensions made during the run, so the resumed length is the config's
+    ctx.max_iterations = max(iterations_for(cfg, len(train)), int(state.get("iteration", 0)))
+    ctx.schedule_steps = int(state.get("schedule_steps") or ctx.max_iterations)
+    if checkpoint is None and cfg.resume_adapter_file:
+        path = Path(cfg.resume_adapter_file).expanduser()
+        path = path if path.is_absolute() else plan.settings.workspace / path
+        path = path / ck.ADAPTERS if path.is_dir() else path
+        import mlx.core as mx
+
+        ctx.initial_weights = (dict(mx.load(str(path))), path)
+
+
+def _started(ctx: _Context, session, checkpoint: Path | None) -> None:
+    run = ctx.run
+    ctx.start_iteration = session.iteration
+    dropped = run.truncate_metrics(session.iteration if checkpoint is not None else -1)
+    if ctx.resuming:
+        run.info.setdefault("resumed_from", []).append({"iteration": session.iteration,
+                                                        "checkpoint": checkpoint.name if checkpoint else None,
+                                                        "metrics_dropped": dropped})
+        if checkpoint is None:  # nothing to continue from: the run starts again from iteration 0
+            run.info.update(best_iteration=None, best_validation_loss=None, last_checkpoint=None)
+            if ctx.world.is_main:  # a best/ of the earlier attempt has no metrics left to stand on
+                shutil.rmtree(run.path / "best", ignore_errors=True)
+        _record_changes(ctx, session.iteration)
+    earlier = session.elapsed if checkpoint is not None else 0.0
+    run.started(ctx.max_iterations, earlier)
+    ctx.emit(ev.RunStarted(run.path, run.path.name, ctx.cfg.training_type, ctx.cfg.fine_tune_type, session.iteration,
+                           ctx.max_iterations, len(ctx.train_data), len(ctx.valid_data), ctx.train_data.tokens,
+                           session.trainable, session.total, resumed=ctx.resuming,
+                           world_size=ctx.world.size, checkpoint=checkpoint.name if checkpoint else "",
+                           earlier_seconds=earlier))
+    ctx.log("info", f"training iterations {session.iteration:,}→{ctx.max_iterations:,} on {len(ctx.train_data):,} rows "
+                    f"({human_count(ctx.train_data.tokens)} tokens), {human_count(session.trainable)} of "
+                    f"{human_count(session.total)} parameters trained"
+                    + (f", {ctx.world.size} ranks" if ctx.world.size > 1 else ""))
+    ctx.set_state(ev.RUNNING, session.iteration)
+
+
+def _record_changes(ctx: _Context, iteration: int) -> None:
+    """Settings a resume changed: into config.yaml, and into run.json with the iteration they took effect."""
+    changes = config_changes(saved_config(ctx.run.path, ctx.cfg), ctx.cfg)
+    if not changes or not ctx.world.is_main:
+        return
+    fsio.atomic_write_text(ctx.run.path / CONFIG, ctx.cfg.to_yaml())
+    ctx.run.info.setdefault("config_changes", []).append(
+        {"iteration": iteration, "changes": {k: {"from": old, "to": new} for k, (old, new) in changes.items()}})
+    ctx.log("info", f"from iteration {iteration}: " + ", ".join(f"{k} {old!r} -> {new!r}"
+                                                                 for k, (old, new) in changes.items()))
+
+
+def _recover_from_oom(ctx: _Context, exc: BaseException, iteration: int, result: RunResult) -> Path | None:
+    cfg = ctx.cfg
+    new_cfg = replace(cfg, batch_size=cfg.batch_size // 2, grad_accumulation_steps=cfg.grad_accumulation_steps * 2)
+    checkpoint = ck.latest_checkpoint(ctx.run.path)
+    event = {"iteration": iteration, "error": str(exc)[:300], "batch_size": new_cfg.batch_size,
+             "grad_accumulation_steps": new_cfg.grad_accumulation_steps,
+             "restarted_from": checkpoint.name if checkpoint else "start"}
+    result.oom_recoveries.append(event)
+    ctx.run.info.setdefault("oom_recoveries", []).append(event)
+    ctx.cfg = new_cfg
+    ctx.adapter_config = adapter_config(new_cfg, ctx.plan.model_path)
+    fsio.atomic_write_text(ctx.run.path / CONFIG, new_cfg.to_yaml())
+    message = (f"out of memory at iteration {iteration}: batch_size {cfg.batch_size} -> {new_cfg.batch_size}, "
+               f"grad_accumulation_steps {cfg.grad_accumulation_steps} -> {new_cfg.grad_accumulation_steps} "
+               f"(same effective batch); continuing from {event['restarted_from']}")
+    ctx.log("warning", message)
+    ctx.emit(ev.ErrorEvent(message, kind="oom", recovered=True, iteration=iteration))
+    import mlx.core as mx
+
+    mx.clear_cache()
+    return checkpoint
+
+
+def _aborted(ctx: _Context, result: RunResult, session) -> None:
+    """A second Ctrl-C: no checkpoint for the current step; earlier ones stay resumable."""
+    iteration = session.iteration if session is not None else ctx.run.info.get("iteration", 0)
+    reason = "aborted with Ctrl-C (resume continues from the last checkpoint)"
+    result.status, result.reason, result.iteration = ev.STOPPED, reason, iteration
+    try:
+        ctx.log("warning", f"stopped at iteration {iteration}: {reason}")
+    except OSError:
+        pass
+    ctx.run.ended(ev.STOPPED, iteration=iteration, stop_reason=reason)
+    ctx.emit(ev.StateChanged(ev.STOPPED, iteration, reason))
+
+
+def failure_message(exc: BaseException, run_dir: Path) -> str:
+    """One line for run.json and the user; a full disk says so and how to go on."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        return (f"the disk is full{where} (No space left on device) — free some space, then continue with "
+                f"forgellm-tui train --resume {run_dir}")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _record_failure(ctx: _Context, iteration: int, message: str, tb: str | None) -> None:
+    """run.json first (the status users see), then error.log and the log line."""
+    ctx.run.close()  # a full disk may have left an appender mid-line
+    ctx.run.ended(ev.FAILED, error=message, iteration=iteration)
+    if tb and ctx.world.is_main:
+        fsio.atomic_write_text(ctx.run.path / "error.log", tb)
+    ctx.run.log("error", message)
+    ctx.run.close()
+
+
+def _failed(ctx: _Context, result: RunResult, session, message: str, tb: str | None) -> None:
+    iteration = session.iteration if session is not None else ctx.run.info.get("iteration", 0)
+    result.status, result.error, result.iteration = ev.FAILED, message, iteration
+    try:
+        _record_failure(ctx, iteration, message, tb)
+    except (OSError, ForgeError):
+        ctx.run.release_space()  # the disk is full: the reserved space holds these few small files
+        try:
+            _record_failure(ctx, iteration, message, tb)
+        except (OSError, ForgeError):
+            traceback.print_exc(file=sys.stderr)
+    ctx.emit(ev.LogLine("error", message))
+    ctx.emit(ev.ErrorEvent(message, kind="error", recovered=False, iteration=iteration))
+    ctx.emit(ev.StateChanged(ev.FAILED, iteration, message))
