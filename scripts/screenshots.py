@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from forgellm_tui.core import runtime  # noqa: E402
+from forgellm_tui.core.runtime import backend as runtime  # noqa: E402
 
 SIZE = (80, 24)
 CHAT_SYSTEM = "You answer questions about the Python standard library in one short paragraph."
