@@ -14,7 +14,7 @@ from forgellm_tui.core.runtime import backend as runtime
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-@pytest.mark.parametrize("script", ["bench_tokens.py"])
+@pytest.mark.parametrize("script", ["bench_tokens.py", "bench_tokenizer.py"])
 def test_token_benchmark_shows_its_usage(script):
     env = dict(os.environ, **{runtime.NO_PRELOAD_VAR: "1"})  # no re-exec with OpenBLAS: nothing is measured
     out = subprocess.run([sys.executable, str(BENCH / script), "--help"], capture_output=True, text=True,
