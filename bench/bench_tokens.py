@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from forgellm_tui.core import runtime  # noqa: E402
+from forgellm_tui.core.runtime import backend as runtime  # noqa: E402
 
 runtime.maybe_reexec_with_blas()
 
