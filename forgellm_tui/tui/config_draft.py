@@ -1,6 +1,6 @@
 """A config file plus the values edited in the Training screen's form (no Textual).
 
-The form shows the common fields (``FieldInfo.form``) as text. Edited fields become overrides that
+The form shows the common fields (``FORM_KEYS``) as text. Edited fields become overrides that
 are merged into the file's own mapping exactly like ``forgellm-tui train CONFIG --set KEY=VALUE``
 does, so the run started in the app and the command line shown next to it use the same config.
 """
@@ -12,23 +12,26 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from forgellm_tui.core.config.fields import FIELDS, FieldInfo
 from forgellm_tui.core.config.model import ConfigFieldError, field_errors, from_dict, merge_overrides, normalize
-from forgellm_tui.core.config.schema import FIELDS, SCHEDULES, FieldInfo, TrainingConfig
+from forgellm_tui.core.config.schema import TrainingConfig
 from forgellm_tui.core.errors import ConfigError, ForgeError
 
-FORM_FIELDS: tuple[FieldInfo, ...] = tuple(info for info in FIELDS.values() if info.form)
+FORM_KEYS = frozenset({
+    "name", "training_type", "model", "data", "fine_tune_type", "num_layers", "lora_rank", "max_iterations", "epochs",
+    "batch_size", "max_seq_length", "learning_rate", "lr_schedule", "warmup_steps", "steps_per_eval", "save_every",
+    "early_stopping", "early_stopping_patience"})
+"""The common keys the form shows; the others stay as the file sets them."""
+FORM_FIELDS: tuple[FieldInfo, ...] = tuple(info for info in FIELDS.values() if info.name in FORM_KEYS)
 """The fields the form shows, in the schema's order."""
-SCHEDULE_CHOICES = ("cosine", "linear", "constant", "exponential_decay", "step_decay")
 REQUIRED = ("model", "data")
 
 
 def choices(info: FieldInfo) -> tuple[str, ...] | None:
     """The values of a field shown as a drop-down ("" = the default), or None for a text field."""
-    if info.kind == "schedule":
-        return SCHEDULE_CHOICES
-    if info.kind == "choice":
+    if info.choices:
         return tuple(info.choices)
-    if info.kind == "bool":
+    if info.type is bool:
         return ("", "true", "false") if info.nullable else ("true", "false")
     return None
 
@@ -39,9 +42,9 @@ def as_text(info: FieldInfo, value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if info.kind == "schedule":
-        return SCHEDULES.get(str(value).strip().lower(), str(value))
-    if info.kind == "choice":
+    if info.spellings:
+        return info.spellings.get(str(value).strip().lower(), str(value))
+    if info.choices:
         return str(value).strip().lower()
     if isinstance(value, float):
         return f"{value:g}"

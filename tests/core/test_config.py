@@ -7,7 +7,8 @@ import yaml
 
 from forgellm_tui.core.config.model import (ConfigFieldError, field_errors, from_dict, load_config, merge_overrides,
                                       parse_overrides, validate)
-from forgellm_tui.core.config.schema import FIELDS, TrainingConfig
+from forgellm_tui.core.config.fields import FIELDS
+from forgellm_tui.core.config.schema import TrainingConfig
 from forgellm_tui.core.errors import ConfigError
 from forgellm_tui.settings import Settings
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from forgellm_tui.core.config.schema import ALIASES, FIELDS, NESTED, TrainingConfig
+from forgellm_tui.core.config.fields import ALIASES, FIELDS, NESTED
+from forgellm_tui.core.config.schema import TrainingConfig
 from forgellm_tui.core.errors import ConfigError
 
 

@@ -1,8 +1,9 @@
-"""The ``distributed:`` config section, its hosts, and the checks made before ``mlx.launch`` starts.
+"""The hosts of a config's ``distributed:`` section, and the checks made before ``mlx.launch`` starts.
 
-``distributed: {hosts: [mac1, mac2] | hostfile: PATH, backend: ring|mpi, port: 32323}``. One host
-entry is one rank (list a machine twice for two ranks on it; ``127.0.0.1``/``localhost`` entries
-run on this machine without SSH). A hostfile is JSON: a list of names, or mlx.launch's format
+The section itself (``{hosts: [mac1, mac2] | hostfile: PATH, backend: ring|mpi, port: 32323}``) is
+checked with the rest of the config (``core.config.distributed_section``). One host entry is one
+rank (list a machine twice for two ranks on it; ``127.0.0.1``/``localhost`` entries run on this
+machine without SSH). A hostfile is JSON: a list of names, or mlx.launch's format
 (``[{"ssh": "mac2", "ips": ["10.0.0.2"]}]``, optionally inside ``{"hosts": [...]}``). Rank 0 is
 the first host and must be this machine: it writes the run folder here.
 """
@@ -15,11 +16,9 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from forgellm_tui.core.config.distributed_section import host_problem, split_hosts
 from forgellm_tui.core.errors import ConfigError
 
-BACKENDS = ("ring", "mpi")
-KEYS = ("hosts", "hostfile", "backend", "port")
-DEFAULT_PORT = 32323
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 LAUNCHER_VAR = "FORGELLM_MLX_LAUNCH"   # path of mlx.launch to use (default: next to this Python, then PATH)
 SSH_TIMEOUT = 8
@@ -38,59 +37,6 @@ class Host:
     @property
     def address(self) -> str:
         return self.name.rpartition("@")[2]
-
-
-def section_errors(value, batch_size: int | None = None) -> dict[str, str]:
-    """Problems of a ``distributed`` section as ``{key: message}`` (config validation, no I/O)."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        return {"distributed": "must be a mapping: {hosts: [host1, host2]} or {hostfile: PATH}, backend: ring|mpi"}
-    unknown = [k for k in value if k not in KEYS]
-    if unknown:
-        return {"distributed": f"unknown key {unknown[0]!r} — one of {', '.join(KEYS)}"}
-    hosts, hostfile = value.get("hosts"), value.get("hostfile")
-    if (hosts is None) == (hostfile is None):
-        return {"distributed": "set either hosts: [host1, host2] or hostfile: PATH (exactly one)"}
-    if hosts is not None:
-        names = split_hosts(hosts)
-        if names is None:
-            return {"distributed": f"hosts must be a list of host names, got {hosts!r}"}
-        bad = next((n for n in names if host_problem(n)), None)
-        if bad is not None:
-            return {"distributed": host_problem(bad)}
-        if len(names) < 2:
-            return {"distributed": f"hosts lists {len(names)} host; data-parallel training needs at least 2 ranks"}
-        if batch_size and batch_size % len(names):
-            return {"batch_size": f"{batch_size} is not divisible by the {len(names)} ranks in distributed.hosts "
-                                  f"— use a multiple of {len(names)}"}
-    elif not isinstance(hostfile, str) or not hostfile.strip():
-        return {"distributed": f"hostfile must be a file path, got {hostfile!r}"}
-    backend = value.get("backend", "ring")
-    if backend not in BACKENDS:
-        return {"distributed": f"backend {backend!r} is not supported — one of {', '.join(BACKENDS)}"}
-    port = value.get("port", DEFAULT_PORT)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65000:
-        return {"distributed": f"port must be a whole number from 1024 to 65000, got {port!r}"}
-    return {}
-
-
-def split_hosts(hosts) -> list[str] | None:
-    """``"a,b"`` or ``[a, b]`` -> ``["a", "b"]``; None when it is not a list of names."""
-    if isinstance(hosts, str):
-        hosts = [h.strip() for h in hosts.split(",")]
-    if not isinstance(hosts, (list, tuple)):
-        return None
-    if not all(isinstance(h, str) and h.strip() and not any(c.isspace() for c in h.strip()) for h in hosts):
-        return None
-    return [h.strip() for h in hosts]
-
-
-def host_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a host; a name starting with '-' would reach ssh as an option."""
-    if name.startswith("-") or name.rpartition("@")[2].startswith("-"):
-        return f"host {name!r} starts with '-' (ssh would read it as an option) — use the machine's name or address"
-    return None
 
 
 def is_local(name: str) -> bool:

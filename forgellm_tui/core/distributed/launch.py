@@ -20,8 +20,9 @@ from pathlib import Path
 
 from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.core.runtime.blas_cores import CORE_VAR, DETECTED_VAR
+from forgellm_tui.core.config.distributed_section import DEFAULT_PORT
 from forgellm_tui.core.config.model import ConfigFieldError
-from forgellm_tui.core.distributed.hosts import DEFAULT_PORT, LAUNCHER_VAR, SSH_TIMEOUT, Host, HostError, configured_hosts
+from forgellm_tui.core.distributed.hosts import LAUNCHER_VAR, SSH_TIMEOUT, Host, HostError, configured_hosts
 
 SSH_HINT = "set up SSH keys so that `ssh HOST true` works without a password (docs/distributed.md)"
 #: mlx.launch's own main() with one change: it no longer polls the ranks' stdin for writability, which

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from forgellm_tui.core.runs import checkpoints as ck
 from forgellm_tui.core import fsio
+from forgellm_tui.core.config.fields import FIELDS
 from forgellm_tui.core.config.model import ConfigFieldError, load_config
-from forgellm_tui.core.config.schema import FIELDS, SHAPE_FIELDS, TrainingConfig
+from forgellm_tui.core.config.schema import SHAPE_FIELDS, TrainingConfig
 from forgellm_tui.core.errors import ConfigError, ForgeError
 from forgellm_tui.core.runs.folder import (CONFIG, RUN_JSON, RunFolder, choose_run_dir, failure_reason, missing_folders,
                          remove_leftovers)

@@ -30,7 +30,7 @@ LABELS = {"training_type": "type", "fine_tune_type": "fine-tune", "num_layers": 
           "warmup_steps": "warmup steps", "steps_per_eval": "eval every", "save_every": "save every",
           "early_stopping": "early stopping", "early_stopping_patience": "patience", "batch_size": "batch size",
           "name": "run name"}
-RESTRICT = {"int": INTEGER_CHARS, "float": NUMBER_CHARS}
+RESTRICT = {int: INTEGER_CHARS, float: NUMBER_CHARS}
 """Number fields refuse other characters as they are typed (a value loaded from a file is shown as is)."""
 PLACEHOLDERS = {"name": "automatic", "epochs": "use iterations", "model": "models/base/…", "data": "data/…"}
 
@@ -110,7 +110,7 @@ class ConfigForm(VerticalScroll):
                 options = choices(info)
                 if options is None:
                     field = Input(id=f"f-{info.name}", compact=True, select_on_focus=False,
-                                  placeholder=PLACEHOLDERS.get(info.name, ""), restrict=RESTRICT.get(info.kind))
+                                  placeholder=PLACEHOLDERS.get(info.name, ""), restrict=RESTRICT.get(info.type))
                     field.tooltip = info.help
                 else:
                     field = ChoiceField(options, id=f"f-{info.name}")
