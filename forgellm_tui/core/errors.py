@@ -31,3 +31,12 @@ class DataError(ForgeError):
 
 class ModelError(ForgeError):
     """A model folder that is missing or not a model."""
+
+
+def first_invalid(cls: type, exc: Exception) -> tuple[str, object]:
+    """``(field name, value as given)`` of the first problem in a pydantic ``ValidationError`` about a
+    pydantic dataclass ``cls`` (an error about a positional argument names its index)."""
+    error = exc.errors()[0]
+    first = error["loc"][0] if error["loc"] else ""
+    name = list(cls.__dataclass_fields__)[first] if isinstance(first, int) else str(first)
+    return name, error["input"]

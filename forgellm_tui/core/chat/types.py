@@ -3,36 +3,54 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
-from forgellm_tui.core.errors import ConfigError
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic.dataclasses import dataclass as checked_dataclass
+
+from forgellm_tui.core.errors import ConfigError, first_invalid
 
 
-@dataclass
+# defer_build: the validator is built when the first one is made, not when the app starts
+@checked_dataclass(config=ConfigDict(extra="forbid", defer_build=True))
 class SamplingSettings:
-    """Sampling for one reply. ``temperature=0`` is greedy; ``seed=None`` is random each reply."""
+    """Sampling for one reply. ``temperature=0`` is greedy; ``seed=None`` is random each reply.
 
-    temperature: float = 0.7
-    top_p: float = 0.9
-    min_p: float = 0.0
-    top_k: int = 0
-    repetition_penalty: float = 1.0   # 1.0 = off
-    repetition_context_size: int = 20
-    max_tokens: int = 1024
-    seed: int | None = None
+    Checked when made: a value out of range raises ConfigError naming it, with ``fix`` as the hint.
+    """
+
+    temperature: float = Field(0.7, ge=0, description="randomness of the choice of each token; 0 = greedy",
+                               json_schema_extra={"fix": "use 0 (greedy) or more"})
+    top_p: float = Field(0.9, ge=0, le=1,
+                         description="sample from the most likely tokens that together have this probability",
+                         json_schema_extra={"fix": "use a value from 0 to 1 (0 or 1 = off)"})
+    min_p: float = Field(0.0, ge=0, le=1,
+                         description="drop tokens less likely than this fraction of the most likely one",
+                         json_schema_extra={"fix": "use a value from 0 to 1 (0 = off)"})
+    top_k: int = Field(0, ge=0, description="sample from this many most likely tokens; 0 = all",
+                       json_schema_extra={"fix": "use 0 (off) or a positive number"})
+    repetition_penalty: float = Field(1.0, gt=0, description="divide the score of recent tokens by this; 1.0 = off",
+                                      json_schema_extra={"fix": "use 1.0 (off) or a value like 1.1"})
+    repetition_context_size: int = Field(20, gt=0, description="how many recent tokens the penalty looks at",
+                                         json_schema_extra={"fix": "use a positive number"})
+    max_tokens: int = Field(1024, gt=0, description="longest reply in tokens",
+                            json_schema_extra={"fix": "use a positive number"})
+    seed: int | None = Field(None, description="random seed of the sampling; null = random each reply",
+                             json_schema_extra={"fix": "use a whole number, or leave it empty (random)"})
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_line(cls, data: Any, handler) -> "SamplingSettings":
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            name, value = first_invalid(cls, exc)
+            fix = cls.__pydantic_fields__[name].json_schema_extra["fix"] if name in cls.__pydantic_fields__ else None
+            raise ConfigError(f"invalid {name}: {value!r}", hint=fix) from None
 
     def validate(self) -> "SamplingSettings":
-        checks = [
-            (self.temperature >= 0, "temperature", "use 0 (greedy) or more"),
-            (0 <= self.top_p <= 1, "top_p", "use a value from 0 to 1 (0 or 1 = off)"),
-            (0 <= self.min_p <= 1, "min_p", "use a value from 0 to 1 (0 = off)"),
-            (self.top_k >= 0, "top_k", "use 0 (off) or a positive number"),
-            (self.repetition_penalty > 0, "repetition_penalty", "use 1.0 (off) or a value like 1.1"),
-            (self.repetition_context_size > 0, "repetition_context_size", "use a positive number"),
-            (self.max_tokens > 0, "max_tokens", "use a positive number"),
-        ]
-        for ok, name, hint in checks:
-            if not ok:
-                raise ConfigError(f"invalid {name}: {getattr(self, name)!r}", hint=hint)
+        """Check values changed since it was made (ConfigError naming the first bad one)."""
+        type(self)(**self.to_dict())
         return self
 
     def to_dict(self) -> dict:
@@ -41,7 +59,7 @@ class SamplingSettings:
     @classmethod
     def from_dict(cls, data: dict) -> "SamplingSettings":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (data or {}).items() if k in names}).validate()
+        return cls(**{k: v for k, v in (data or {}).items() if k in names})
 
 
 @dataclass(frozen=True)

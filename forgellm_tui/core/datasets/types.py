@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable
+from typing import Annotated, Any, Callable, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic.dataclasses import dataclass as checked_dataclass
 
 from forgellm_tui.core.datasets.io import SkippedFile
-from forgellm_tui.core.errors import DataError
+from forgellm_tui.core.errors import DataError, first_invalid
 
 Progress = Callable[[int, int, str], None]
 MANIFEST_FORMAT = "forgellm-prepared-data"
@@ -31,42 +34,54 @@ class BadLine:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
-@dataclass
-class PrepareOptions:
-    kind: str  # "cpt" | "ift"
-    dataset_dir: Path
-    output_dir: Path
-    model_path: Path | None = None
-    target_tokens: int = 512
-    valid_fraction: float = 0.1
-    seed: int = 42
-    mix_ratio: float = 0.8  # domain share of CPT tokens; general share = 1 - mix_ratio; 1.0 = no general text
-    general_dir: Path | None = None  # default <dataset_dir>/general
-    ift_input: Path | None = None  # file or folder of JSONL; default <dataset_dir>/ift
-    exclude: tuple[str, ...] = ("general", "ift")  # top-level folders that are not CPT domain text
-    tokenizer: object = None  # an already loaded tokenizer (wins over model_path)
+def _expand(path: Path) -> Path:
+    return path.expanduser()
 
-    def __post_init__(self) -> None:
-        self.dataset_dir = Path(self.dataset_dir).expanduser()
-        self.output_dir = Path(self.output_dir).expanduser()
-        if self.model_path is not None:
-            self.model_path = Path(self.model_path).expanduser()
-        if self.general_dir is not None:
-            self.general_dir = Path(self.general_dir).expanduser()
-        if self.ift_input is not None:
-            self.ift_input = Path(self.ift_input).expanduser()
-        self.exclude = tuple(self.exclude)
+
+UserPath = Annotated[Path, AfterValidator(_expand)]
+#: messages for a value out of range: field -> (problem, fix)
+_PROBLEMS = {
+    "kind": ("unknown kind {value!r}", "use cpt or ift"),
+    "target_tokens": ("target_tokens {value} is too small", "use at least 8 (e.g. 512)"),
+    "valid_fraction": ("valid_fraction {value} is out of range", "use 0 <= f < 1 (e.g. 0.1)"),
+    "mix_ratio": ("mix_ratio {value} is out of range",
+                  "use 0 < r <= 1: the domain share (0.8 = 80% domain, 20% general; 1 = none)"),
+}
+
+
+# defer_build: the validator is built when the first one is made, not when the app starts
+@checked_dataclass(config=ConfigDict(extra="forbid", defer_build=True))
+class PrepareOptions:
+    """What to prepare and how; checked when made (DataError naming the value and the fix)."""
+
+    kind: Literal["cpt", "ift"] = Field(description="cpt: text cut into rows; ift: conversations")
+    dataset_dir: UserPath = Field(description="the dataset folder (CPT text by category, general/, ift/)")
+    output_dir: UserPath = Field(description="the prepared data folder to write")
+    model_path: UserPath | None = Field(None, description="model whose tokenizer counts the tokens")
+    target_tokens: int = Field(512, ge=8, description="CPT: tokens per row, before mlx-lm adds its own")
+    valid_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="share of the data held out for validation")
+    seed: int = Field(42, description="random seed of the split and of the mix")
+    mix_ratio: float = Field(0.8, gt=0.0, le=1.0, description="CPT: domain share of the tokens; general text gets "
+                                                              "the rest (1 - mix_ratio); 1.0 = no general text")
+    general_dir: UserPath | None = Field(None, description="general text folder (default <dataset_dir>/general)")
+    ift_input: UserPath | None = Field(None, description="IFT: JSONL file or folder (default <dataset_dir>/ift)")
+    exclude: tuple[str, ...] = Field(("general", "ift"),
+                                     description="top-level folders that are not CPT domain text")
+    tokenizer: Any = Field(None, description="an already loaded tokenizer (wins over model_path)")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_line(cls, data: Any, handler) -> "PrepareOptions":
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            name, value = first_invalid(cls, exc)
+            problem, fix = _PROBLEMS.get(name, ("invalid " + name + ": {value!r}", None))
+            raise DataError(problem.format(value=value), hint=fix) from None
 
     def validate(self) -> None:
-        if self.kind not in ("cpt", "ift"):
-            raise DataError(f"unknown kind {self.kind!r}", hint="use cpt or ift")
-        if int(self.target_tokens) < 8:
-            raise DataError(f"target_tokens {self.target_tokens} is too small", hint="use at least 8 (e.g. 512)")
-        if not 0.0 <= float(self.valid_fraction) < 1.0:
-            raise DataError(f"valid_fraction {self.valid_fraction} is out of range", hint="use 0 <= f < 1 (e.g. 0.1)")
-        if not 0.0 < float(self.mix_ratio) <= 1.0:
-            raise DataError(f"mix_ratio {self.mix_ratio} is out of range",
-                            hint="use 0 < r <= 1: the domain share (0.8 = 80% domain, 20% general; 1 = none)")
+        """Check values changed since it was made (DataError naming the first bad one)."""
+        type(self)(**{f.name: getattr(self, f.name) for f in fields(self)})
 
     @property
     def general_path(self) -> Path:
