@@ -23,11 +23,40 @@ from pathlib import Path
 from . import settings_from
 
 SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+#: the epilog of ``train --help``, replaced by the list of config keys when the help is shown
+KEYS_PLACEHOLDER = "(config keys)"
+
+
+class _KeysHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``train --help`` ends with every config key and its description (the config is imported only then)."""
+
+    def add_text(self, text: str | None) -> None:
+        super().add_text(key_list() if text == KEYS_PLACEHOLDER else text)
+
+
+def key_list(width: int | None = None) -> str:
+    """Every config key with its description, its default and the other spellings it is read from."""
+    import shutil
+    import textwrap
+
+    from forgellm_tui.core.config.fields import FIELDS
+
+    width = width or max(shutil.get_terminal_size().columns - 2, 60)
+    lines = ["config keys (in the YAML file, or --set KEY=VALUE):"]
+    for info in FIELDS.values():
+        notes = [] if info.default in (None, "", {}) else [f"default {str(info.default).lower()}"]
+        if spellings := (*info.aliases, *info.nested):
+            notes.append(f"also {', '.join(spellings)}")
+        text = info.help + (f" [{'; '.join(notes)}]" if notes else "")
+        lines += textwrap.wrap(text, width, initial_indent=f"  {info.name:<23} ", subsequent_indent=" " * 26,
+                               break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model from a YAML config (headless)",
-                       description="Train from a YAML config. Paths in the config are relative to the workspace.")
+                       description="Train from a YAML config. Paths in the config are relative to the workspace.",
+                       epilog=KEYS_PLACEHOLDER, formatter_class=_KeysHelpFormatter)
     p.add_argument("config", nargs="?", help="YAML config (optional with --resume: the run's own config.yaml)")
     p.add_argument("--name", help="run folder name (default: <model>-<type>-<n>, e.g. forge-tiny-cpt-3)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -186,3 +186,39 @@ def test_equivalent_command_line_round_trips():
     args = shlex.split(line)
     assert args[:6] == ["forgellm-tui", "--workspace", "/ws", "train", "configs/my run.yaml", "--name"]
     assert parse_overrides([args[i + 1] for i, a in enumerate(args) if a == "--set"]) == overrides
+
+
+def test_each_key_is_described_once_for_help_and_yaml(capsys):
+    """A key's description (its pydantic Field) is its line in ``train --help`` and its comment in YAML."""
+    from forgellm_tui import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["train", "--help"])
+    assert exited.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    cfg = from_dict({**BASE, "distributed": {"hosts": ["127.0.0.1", "127.0.0.1"]}})
+    comments = {line.split(":")[0]: line.split("  # ", 1)[1] for line in cfg.to_yaml().splitlines() if "  # " in line}
+    assert set(comments) == set(FIELDS)
+    for info in FIELDS.values():
+        assert info.help and comments[info.name] == info.help, info.name
+        assert f"{info.name} {' '.join(info.help.split())}" in help_text, info.name
+
+
+def test_config_checks_the_distributed_section_without_importing_core_distributed():
+    """The dependency points one way: core.distributed uses core.config, never the reverse."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import forgellm_tui.core.config as package
+
+    for path in Path(package.__file__).parent.glob("*.py"):
+        assert not re.search(r"^\s*(from|import)\s+forgellm_tui\.core\.distributed", path.read_text(), re.M), path
+    code = ("import sys; from forgellm_tui.core.config.model import field_errors; "
+            "e = field_errors({'model': 'm', 'data': 'd', 'batch_size': 3, 'distributed': {'hosts': 'a,b'}}); "
+            "print(e['batch_size']); print(sorted(m for m in sys.modules if m.startswith('forgellm_tui.core.distributed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-800:]
+    message, loaded = out.stdout.strip().splitlines()
+    assert "3 is not divisible by the 2 ranks" in message and loaded == "[]"
