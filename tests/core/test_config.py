@@ -217,7 +217,8 @@ def test_config_checks_the_distributed_section_without_importing_core_distribute
         assert not re.search(r"^\s*(from|import)\s+forgellm_tui\.core\.distributed", path.read_text(), re.M), path
     code = ("import sys; from forgellm_tui.core.config.model import field_errors; "
             "e = field_errors({'model': 'm', 'data': 'd', 'batch_size': 3, 'distributed': {'hosts': 'a,b'}}); "
-            "print(e['batch_size']); print(sorted(m for m in sys.modules if m.startswith('forgellm_tui.core.distributed')))")
+            "print(e['batch_size']); "
+            "print(sorted(m for m in sys.modules if m.startswith('forgellm_tui.core.distributed')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-800:]
     message, loaded = out.stdout.strip().splitlines()

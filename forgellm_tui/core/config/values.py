@@ -16,7 +16,7 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 #: whole numbers beyond a signed 64-bit integer are refused before anything converts them
-LARGEST = 2**63 - 1
+_LARGEST = 2**63 - 1
 _NUMBER = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _NULL_TEXTS = ("null", "none", "~")
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
@@ -48,7 +48,7 @@ def _numeric(value: Any) -> int | float | None:
         value = float(value.replace("_", ""))
     if not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
         raise problem(f"must be a number, got {short(value)}")
-    if abs(value) > LARGEST:  # float() of a 400-digit int overflows; no setting needs such a number
+    if abs(value) > _LARGEST:  # float() of a 400-digit int overflows; no setting needs such a number
         got = f"a {len(str(abs(value)))}-digit number" if isinstance(value, int) else f"{value:g}"
         raise PydanticCustomError(TOO_LARGE, "{got}", {"got": got})
     return value
