@@ -56,6 +56,11 @@ class Recorder:
         return [e.state for e in self.by_type["StateChanged"]]
 
 
+def run_dirs(ws: Path) -> list[Path]:
+    """Every run folder under ``models/cpt`` and ``models/ift`` (to prove a refused command left none)."""
+    return [p for kind in ("cpt", "ift") if (ws / "models" / kind).is_dir() for p in (ws / "models" / kind).iterdir()]
+
+
 def metrics_lines(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from train_helpers import small_cpt
+from wait_helpers import pilot_wait_until
 
 TINY = """# tiny run for tests
 model: models/base/forge-tiny
@@ -43,15 +43,6 @@ def long_config(ws: Path, name: str = "long.yaml", iters: int = 400) -> Path:
     return tiny_config(ws, name, iters=iters, report=1, eval_every=1000, val_batches=1, save_every=1000)
 
 
-async def wait_until(pilot, condition, timeout: float = 90.0, step: float = 0.1) -> None:
-    """Let the app run until ``condition()`` is true; AssertionError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {condition}")
-        await pilot.pause(step)
-
-
 def training_screen(app):
     from forgellm_tui.tui.screens import TrainingScreen
 
@@ -65,5 +56,5 @@ async def open_training(app, pilot, estimate: bool = True) -> object:
     await pilot.press("2")  # not settle(): a followed run's worker keeps going while the run does
     await pilot.pause()
     screen = training_screen(app)
-    await wait_until(pilot, lambda: screen.draft is not None and (screen.estimate_lines or not estimate), 30)
+    await pilot_wait_until(pilot, lambda: screen.draft is not None and (screen.estimate_lines or not estimate), 30)
     return screen

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
+import textual
 from rich.console import Console
 
 from textual.notifications import Notification, Notify
@@ -14,30 +15,10 @@ from forgellm_tui.settings import Settings
 from forgellm_tui.tui.app import ForgeApp
 
 SIZE = (80, 24)  # the smallest terminal the app supports
-FILES_PER_CATEGORY = 4
-IFT_LINES = 120
-
-
-@pytest.fixture
-def small_workspace(demo_dir, tmp_path) -> Path:
-    """The demo workspace with a few files per category: the same shape, scanned in a fraction of the time.
-
-    The demo model is linked, not copied (the app only reads it).
-    """
-    ws = tmp_path / "small"
-    for sub in ("data", "configs", "published", "models/base"):
-        (ws / sub).mkdir(parents=True)
-    (ws / "models/base/forge-tiny").symlink_to(demo_dir / "models/base/forge-tiny", target_is_directory=True)
-    for config in (demo_dir / "configs").glob("*.yaml"):
-        (ws / "configs" / config.name).write_bytes(config.read_bytes())
-    for category in sorted(p for p in (demo_dir / "dataset").iterdir() if p.is_dir()):
-        (ws / "dataset" / category.name).mkdir(parents=True)
-        for src in sorted(category.iterdir())[:FILES_PER_CATEGORY]:
-            data = src.read_bytes()
-            if src.suffix == ".jsonl":
-                data = b"\n".join(data.splitlines()[:IFT_LINES]) + b"\n"
-            (ws / "dataset" / category.name / src.name).write_bytes(data)
-    return ws
+SNAPSHOT_TEXTUAL = "8.2.8"
+snapshot_textual_only = pytest.mark.skipif(textual.__version__ != SNAPSHOT_TEXTUAL,
+                                           reason=f"snapshots were drawn with Textual {SNAPSHOT_TEXTUAL}")
+"""The snapshot SVGs were drawn with this Textual; other versions draw a few cells differently."""
 
 
 def make_app(workspace: Path, env: dict | None = None, detect_device: bool = False) -> ForgeApp:
@@ -50,6 +31,13 @@ async def settle(app, pilot, rounds: int = 3) -> None:
     for _ in range(rounds):
         await app.workers.wait_for_complete()
         await pilot.pause()
+
+
+async def settle_without_notifications(pilot) -> None:
+    """Settle, then clear the notifications: a snapshot must not depend on which toasts are still up."""
+    await settle(pilot.app, pilot)
+    pilot.app.clear_notifications()
+    await pilot.pause()
 
 
 def notifications(messages: list) -> list[Notification]:

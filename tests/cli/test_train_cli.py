@@ -14,7 +14,7 @@ import yaml
 
 from forgellm_tui import cli
 
-from train_helpers import run_json, small_cpt
+from train_helpers import run_dirs, run_json, small_cpt
 
 GOOD = {"model": "models/base/forge-tiny", "data": "data/cpt-small", "max_iterations": 2, "batch_size": 2,
         "max_seq_length": 128, "steps_per_eval": 2, "val_batches": 1, "save_every": 2, "learning_rate": 1e-3}
@@ -24,10 +24,6 @@ def _write(ws: Path, raw: dict | str, name: str = "c.yaml") -> Path:
     path = ws / "configs" / name
     path.write_text(raw if isinstance(raw, str) else yaml.safe_dump(raw))
     return path
-
-
-def _run_dirs(ws: Path) -> list[Path]:
-    return [p for root in ("cpt", "ift") if (ws / "models" / root).is_dir() for p in (ws / "models" / root).iterdir()]
 
 
 def _bad_cases(ws: Path):
@@ -63,7 +59,7 @@ def test_bad_input_is_refused_before_any_work(workspace, capsys):
         for word in words:
             assert word in lines[0], (label, word, lines[0])
         assert "Traceback" not in captured.err + captured.out, label
-        assert _run_dirs(workspace) == [], label         # nothing written
+        assert run_dirs(workspace) == [], label         # nothing written
 
 
 def test_cli_argument_errors(workspace, capsys):

@@ -17,7 +17,7 @@ import yaml
 
 from forgellm_tui import cli
 
-from train_helpers import small_cpt, small_ift
+from train_helpers import run_dirs, small_cpt, small_ift
 
 GOOD = {"model": "models/base/forge-tiny", "data": "data/cpt-small", "max_iterations": 2, "batch_size": 2,
         "max_seq_length": 128, "steps_per_eval": 2, "val_batches": 1, "save_every": 2, "learning_rate": 1e-3,
@@ -95,10 +95,6 @@ def _cases(ws: Path):
         "model", "tokenizer.json", "corrupt"]
 
 
-def _run_dirs(ws: Path) -> list[Path]:
-    return [p for root in ("cpt", "ift") if (ws / "models" / root).is_dir() for p in (ws / "models" / root).iterdir()]
-
-
 def _refusal_problem(ws: Path, capsys, raw: dict, words: list[str]) -> str | None:
     """What is wrong with how ``forgellm-tui train`` refused ``raw`` (None when it was refused right)."""
     path = ws / "configs" / "c.yaml"
@@ -109,7 +105,7 @@ def _refusal_problem(ws: Path, capsys, raw: dict, words: list[str]) -> str | Non
         return f"raised {type(exc).__name__}: {str(exc)[:200]}"
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
-    left = _run_dirs(ws)
+    left = run_dirs(ws)
     for folder in left:
         shutil.rmtree(folder)
     if rc != 2 or len(lines) != 1 or not lines[0].startswith("error: ") or "Traceback" in captured.err:

@@ -13,26 +13,14 @@ import pytest
 
 from forgellm_tui import cli
 from forgellm_tui.core.runs import checkpoints as ck
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.core.errors import ForgeError
 from forgellm_tui.core.training.run_open import resume_point
 from forgellm_tui.tui.screens import CheckpointsScreen
 
-from publish_helpers import RUN, clone, leftovers, run_dir, trained_workspace
+from publish_helpers import RUN, leftovers, run_dir
 from tui_helpers import make_app, screen_text, settle
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()
-
-
-@pytest.fixture
-def ws(tmp_path_factory, demo_dir, tmp_path):
-    return clone(trained_workspace(tmp_path_factory, demo_dir), tmp_path / "ws")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]
 
 
 def _one_line(capsys) -> str:

@@ -14,18 +14,11 @@ import pytest
 
 from forgellm_tui import cli
 from forgellm_tui.core import fsio
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.core.training.engine import train
 
 from train_helpers import make_cfg, run_json, small_cpt
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]
 
 
 @pytest.fixture

@@ -9,19 +9,12 @@ import pytest
 import yaml
 
 from forgellm_tui import cli
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.tui.screens import CheckpointsScreen
 
 from train_helpers import small_cpt
 from tui_helpers import make_app, screen_text, settle
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]
 
 
 def _mlx_lm_config(ws, adapter_path) -> str:

@@ -10,29 +10,17 @@ import pytest
 
 from forgellm_tui import cli
 from forgellm_tui.core import fsio
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.core.publish import fuse as pub
 from forgellm_tui.core.errors import ForgeError, ModelError
 from forgellm_tui.core.publish.fuse import publish
 from forgellm_tui.settings import Settings
 
-from publish_helpers import RUN, clone, leftovers, run_dir, trained_workspace
+from publish_helpers import RUN, leftovers, run_dir
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SEED_FIELDS = {"model_name", "base_model", "training_type", "checkpoint_iteration", "training_config",
                "performance", "published_at"}
-
-
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()
-
-
-@pytest.fixture
-def ws(tmp_path_factory, demo_dir, tmp_path):
-    return clone(trained_workspace(tmp_path_factory, demo_dir), tmp_path / "ws")
 
 
 def _logits(model_path, adapter=None, text="def parse(value): return value"):

@@ -9,28 +9,16 @@ import shutil
 import pytest
 
 from forgellm_tui import cli
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.core.errors import ForgeError
 from forgellm_tui.core.runs.admin import delete_checkpoint, delete_published, delete_run
 from forgellm_tui.core.runs.analysis import all_runs, compare_runs, filter_runs, headless_commands, run_detail, sort_runs
 from forgellm_tui.core.runs.reader import read_run
 from forgellm_tui.settings import Settings
 
-from publish_helpers import RUN, clone, leftovers, mark_running, run_dir, trained_workspace
+from publish_helpers import RUN, leftovers, mark_running, run_dir
 from train_helpers import metrics_lines
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()
-
-
-@pytest.fixture
-def ws(tmp_path_factory, demo_dir, tmp_path):
-    return clone(trained_workspace(tmp_path_factory, demo_dir), tmp_path / "ws")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]
 
 
 def _settings(ws):

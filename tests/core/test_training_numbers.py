@@ -18,7 +18,7 @@ from forgellm_tui.core.training.control import TrainingControl
 from forgellm_tui.core.runs.reader import read_run
 from forgellm_tui.core.training.engine import train
 
-from train_helpers import make_cfg, metrics_lines, run_json, small_cpt
+from train_helpers import make_cfg, metrics_lines, run_dirs, run_json, small_cpt
 
 pytestmark = pytest.mark.slow
 
@@ -38,10 +38,6 @@ def _ift_data(ws: Path, name: str, train_rows: list[dict], valid_rows: list[dict
     return f"data/{name}"
 
 
-def _run_dirs(ws: Path) -> list[Path]:
-    return [p for kind in ("cpt", "ift") if (ws / "models" / kind).is_dir() for p in (ws / "models" / kind).iterdir()]
-
-
 def _without_timing(records: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
 
@@ -55,7 +51,7 @@ def test_ift_data_whose_answers_are_all_cut_off_is_refused_before_any_work(works
     assert rc == 2 and len(err) == 1, err
     assert "data/ift-demo/train.jsonl" in err[0] and "no answer token fits in max_seq_length=8" in err[0]
     assert "raise max_seq_length above" in err[0]
-    assert _run_dirs(workspace) == []           # nothing left behind
+    assert run_dirs(workspace) == []           # nothing left behind
 
 
 def test_a_detached_run_whose_answers_are_all_cut_off_is_recorded_as_failed(workspace):

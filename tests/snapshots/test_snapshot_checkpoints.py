@@ -11,16 +11,11 @@ import struct
 from pathlib import Path
 
 import pytest
-import textual
-
-from forgellm_tui.settings import Settings
-from forgellm_tui.tui.app import ForgeApp
 
 from publish_helpers import write_fake_run
+from tui_helpers import make_app, settle_without_notifications, snapshot_textual_only
 
-SNAPSHOT_TEXTUAL = "8.2.8"
-pytestmark = pytest.mark.skipif(textual.__version__ != SNAPSHOT_TEXTUAL,
-                                reason=f"snapshots were drawn with Textual {SNAPSHOT_TEXTUAL}")
+pytestmark = snapshot_textual_only
 README = """# cpt-run-it40
 
 A CPT fine-tune of `models/base/forge-tiny`.
@@ -54,33 +49,21 @@ def snap_workspace(tmp_path, monkeypatch) -> Path:
     return ws
 
 
-def _app(ws: Path) -> ForgeApp:
-    return ForgeApp(Settings.load(ws, env={}), detect_device=False)
-
-
-async def _settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-    pilot.app.clear_notifications()
-    await pilot.pause()
-
-
 def test_checkpoints_screen(snap_compare, snap_workspace):
     async def run_before(pilot):
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
         await pilot.press("4")
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
 
-    assert snap_compare(_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_checkpoints_compare(snap_compare, snap_workspace):
     async def run_before(pilot):
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
         await pilot.press("4")
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
         await pilot.press("space", "down", "space", "c")
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
 
-    assert snap_compare(_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)

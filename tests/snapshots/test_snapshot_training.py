@@ -12,14 +12,10 @@ import math
 from pathlib import Path
 
 import pytest
-import textual
 
-from forgellm_tui.settings import Settings
-from forgellm_tui.tui.app import ForgeApp
+from tui_helpers import make_app, settle, snapshot_textual_only
 
-SNAPSHOT_TEXTUAL = "8.2.8"
-pytestmark = pytest.mark.skipif(textual.__version__ != SNAPSHOT_TEXTUAL,
-                                reason=f"snapshots were drawn with Textual {SNAPSHOT_TEXTUAL}")
+pytestmark = snapshot_textual_only
 RUN = "forge-tiny_cpt_demo"
 ITERS = 200
 
@@ -69,16 +65,12 @@ def snap_workspace(tmp_path, monkeypatch) -> Path:
 
 
 async def _follow(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+    await settle(pilot.app, pilot)
     await pilot.press("2")
     await pilot.pause()
     screen = pilot.app.screen
     screen.follow_run(screen.settings.workspace / "models" / "cpt" / RUN)
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+    await settle(pilot.app, pilot)
     screen.charts.draw()  # what the 4 Hz redraw timer does, without waiting for it
     screen.status_dirty = True
     await pilot.pause(0.4)
@@ -88,5 +80,5 @@ async def _follow(pilot) -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_training_run_view(snap_compare, snap_workspace, size):
-    app = ForgeApp(Settings.load(snap_workspace, env={}), detect_device=False)
+    app = make_app(snap_workspace)
     assert snap_compare(app, terminal_size=size, run_before=_follow)

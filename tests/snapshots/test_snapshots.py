@@ -14,12 +14,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-import textual
 
-from forgellm_tui.settings import Settings
-from forgellm_tui.tui.app import ForgeApp
+from tui_helpers import make_app, settle_without_notifications, snapshot_textual_only
 
-SNAPSHOT_TEXTUAL = "8.2.8"
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 TEXTS = {
     "core/forging.txt": "A forge heats metal until it can be shaped.\nThe smith hammers it on an anvil.\n" * 6,
@@ -27,8 +24,7 @@ TEXTS = {
     "notes/log.txt": "Day one: lit the forge. Day two: made a hook.\n" * 3,
 }
 
-pytestmark = pytest.mark.skipif(textual.__version__ != SNAPSHOT_TEXTUAL,
-                                reason=f"snapshots were drawn with Textual {SNAPSHOT_TEXTUAL}")
+pytestmark = snapshot_textual_only
 
 
 @pytest.fixture
@@ -46,49 +42,37 @@ def snap_workspace(tmp_path, monkeypatch) -> Path:
     return ws
 
 
-def _app(ws: Path) -> ForgeApp:
-    return ForgeApp(Settings.load(ws, env={}), detect_device=False)
-
-
-async def _settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-    pilot.app.clear_notifications()
-    await pilot.pause()
-
-
 def test_datasets_screen(snap_compare, snap_workspace):
     async def run_before(pilot):
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
         await pilot.press("down")  # first file: its numbers and text in the preview
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
 
-    assert snap_compare(_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_skipped_tab(snap_compare, snap_workspace):
     async def run_before(pilot):
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
         await pilot.press("s")
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
 
-    assert snap_compare(_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_training_screen(snap_compare, snap_workspace):
     async def run_before(pilot):
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
         await pilot.press("2")
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
 
-    assert snap_compare(_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_help_screen(snap_compare, snap_workspace):
     async def run_before(pilot):
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
         await pilot.press("question_mark")
-        await _settle(pilot)
+        await settle_without_notifications(pilot)
 
-    assert snap_compare(_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)

@@ -12,22 +12,14 @@ import shutil
 import pytest
 
 from chat_fixtures import make_adapter, tree_bytes
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.core.chat.export import load_json
 from forgellm_tui.tui.messages import OpenInChat
 from forgellm_tui.tui.screens import ChatScreen, DatasetsScreen
 from forgellm_tui.tui.widgets.chat_log import AssistantMessage, ChatLog, UserMessage
 from forgellm_tui.tui.widgets.prompt_input import PromptInput
 from tui_helpers import SIZE, make_app, notifications, screen_text, settle
-from tui_helpers import small_workspace  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()  # generation ran on the MLX thread (pitfall 8)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]  # generation runs on the MLX thread
 
 
 async def open_chat(app, pilot) -> ChatScreen:

@@ -5,27 +5,20 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Markdown, TabbedContent
 
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.tui.dialogs import CommandsDialog, ConfirmDialog, PublishDialog
 from forgellm_tui.tui.messages import OpenInChat, ResumeRun
 from forgellm_tui.tui.screens import ChatScreen, CheckpointsScreen, TrainingScreen
 
-from publish_helpers import RUN, clone, leftovers, run_dir, trained_workspace, write_fake_run
+from publish_helpers import RUN, leftovers, run_dir, write_fake_run
 from tui_helpers import make_app, notifications, screen_text, settle
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]  # publishing runs MLX in a thread worker
 SIZE = (100, 32)
 
 
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()  # publishing ran MLX in a thread worker (pitfall 8)
-
-
 @pytest.fixture
-def ws(tmp_path_factory, demo_dir, tmp_path):
-    ws = clone(trained_workspace(tmp_path_factory, demo_dir), tmp_path / "ws")
+def ws(ws):
+    """The trained workspace plus a hand-written older run to compare with."""
     write_fake_run(ws, "baseline", val={0: 9.0, 10: 8.5, 20: 8.1}, train={10: 8.6, 20: 8.0}, checkpoints=(10, 20),
                    best=20, started="2000-01-01T00:00:00Z", model="models/base/forge-tiny")
     return ws

@@ -6,18 +6,13 @@ import json
 
 import pytest
 
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.tui.dialogs import PathDialog, PrepareDialog
 from forgellm_tui.tui.screens import DatasetsScreen, TrainingScreen
 from forgellm_tui.tui.widgets import DatasetTree, SkippedTable
 from tui_helpers import SIZE, make_app, notifications, screen_text, settle
-from tui_helpers import small_workspace  # noqa: F401  (fixture)
 
 
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()
+pytestmark = pytest.mark.usefixtures("mlx_exit")
 
 
 async def _focus(app, pilot, widget_id: str, limit: int = 12) -> None:

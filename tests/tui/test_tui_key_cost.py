@@ -12,7 +12,6 @@ from textual._compositor import LayoutUpdate
 
 from forgellm_tui.tui.heap import IdleCollector
 from tui_helpers import SIZE, make_app, settle
-from tui_helpers import small_workspace  # noqa: F401  (fixture)
 
 
 def record_frames(app) -> list:

@@ -6,21 +6,17 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.tui.dialogs import ConfirmDialog, PathDialog, PrepareDialog
 from forgellm_tui.tui.dialogs.ask import AskDialog, ChoiceDialog
 from forgellm_tui.tui.screens import ChatScreen, CheckpointsScreen, DatasetsScreen, TrainingScreen
 from forgellm_tui.tui.screens.help import HelpScreen
 from forgellm_tui.tui.widgets.prompt_input import PromptInput
-from training_tui_helpers import open_training, wait_until
+from training_tui_helpers import open_training
+from wait_helpers import pilot_wait_until
 from tui_helpers import SIZE, make_app, screen_text, settle
-from tui_helpers import small_workspace  # noqa: F401  (fixture)
 
 
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()
+pytestmark = pytest.mark.usefixtures("mlx_exit")
 
 
 def footer(app) -> str:
@@ -199,7 +195,7 @@ async def test_prepare_kind_is_shown_without_colour(small_workspace):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, PrepareDialog), 10)
+        await pilot_wait_until(pilot, lambda: isinstance(app.screen, PrepareDialog), 10)
         await pilot.pause()
         text = screen_text(app)
         assert "▐●▌ CPT text chunks" in text and "▐ ▌ IFT conversations" in text

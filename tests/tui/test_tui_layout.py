@@ -14,7 +14,6 @@ import socket
 
 import pytest
 
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.core.config.model import load_config
 from forgellm_tui.core.training.run_open import prepare_run
 from forgellm_tui.settings import Settings
@@ -22,7 +21,8 @@ from forgellm_tui.tui.messages import ResumeRun
 from forgellm_tui.tui.screens import TrainingScreen
 from publish_helpers import write_fake_run
 from train_helpers import run_json
-from training_tui_helpers import long_config, open_training, tiny_config, wait_until
+from training_tui_helpers import long_config, open_training, tiny_config
+from wait_helpers import pilot_wait_until
 from tui_helpers import make_app, screen_text, settle
 
 SIZE = (80, 24)
@@ -31,10 +31,7 @@ LONG_B = "forge-tiny_cpt_lr0.0005_bs8_iter2000_2026-01-15_10-31"
 TIME = re.compile(r"^\d\d:\d\d:\d\d ")
 
 
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()  # training ran in a thread worker
+pytestmark = pytest.mark.usefixtures("mlx_exit")  # training runs in a thread worker
 
 
 def _layout_workspace(tmp_path, monkeypatch):
@@ -75,7 +72,7 @@ async def test_status_panel_fits_80_columns(tmp_path, monkeypatch):
     app = make_app(ws)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot, estimate=False)  # the active run is followed at once
-        await wait_until(pilot, lambda: screen.view is not None and screen.view.iteration == 120, 20)
+        await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.iteration == 120, 20)
         await pilot.pause(0.6)
         text = screen_text(app)
         assert re.search(r"time   \d+s · ETA 2h1[34]m", text), text  # was "ETA 2:14:…" cut after "ETA 2:"
@@ -122,7 +119,7 @@ async def test_checkpoints_tables_fit_80_columns(tmp_path, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         screen = app.screen
-        await wait_until(pilot, lambda: screen.detail is not None and screen.detail.checkpoints, 20)
+        await pilot_wait_until(pilot, lambda: screen.detail is not None and screen.detail.checkpoints, 20)
         await pilot.pause(0.3)
         text = screen_text(app)
         rows = [line for line in text.splitlines() if "01-15_10-3" in line]
@@ -138,7 +135,7 @@ async def test_checkpoints_tables_fit_80_columns(tmp_path, monkeypatch):
             await pilot.pause()
         assert len(screen.marked) == 2
         await pilot.press("c")
-        await wait_until(pilot, lambda: len(screen.query_one("#compare-plot").lines) == 2, 20)
+        await pilot_wait_until(pilot, lambda: len(screen.query_one("#compare-plot").lines) == 2, 20)
         legend = list(screen.query_one("#compare-plot").lines)
         assert legend[0] != legend[1] and all(label.endswith(("10-30", "10-31")) for label in legend), legend
         text = screen_text(app)
@@ -164,20 +161,20 @@ async def test_log_pane_is_the_run_log(workspace):
     async with app.run_test(size=SIZE) as pilot:
         screen: TrainingScreen = await open_training(app, pilot)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.iteration >= 2)
+        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 2)
         run_dir = screen.view.run_dir
         await pilot.press("p")
-        await wait_until(pilot, lambda: screen.view.state == "paused")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "paused")
         await pilot.pause(0.5)
         paused_text = screen_text(app)
         await pilot.press("p")
-        await wait_until(pilot, lambda: screen.view.state == "running")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "running")
         await pilot.press("k")
-        await wait_until(pilot, lambda: screen.view.last_checkpoint and "manual" in screen.view.last_checkpoint)
+        await pilot_wait_until(pilot, lambda: screen.view.last_checkpoint and "manual" in screen.view.last_checkpoint)
         await pilot.press("x")
         await pilot.pause()
         await pilot.press("y")
-        await wait_until(pilot, lambda: screen.view.state == "stopped")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
         await settle(app, pilot)
         logged = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
         messages = [rec["message"] for rec in logged]
@@ -194,14 +191,14 @@ async def test_log_pane_is_the_run_log(workspace):
         await pilot.press("ctrl+t")  # the second run starts while the run view is hidden
         await pilot.pause()
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.run_dir is not None and screen.view.iteration >= 1)
+        await pilot_wait_until(pilot, lambda: screen.view.run_dir is not None and screen.view.iteration >= 1)
         assert screen.view.run_dir != run_dir
         await pilot.pause(0.3)
         widths = [strip.cell_length for strip in screen.run_log.lines]
         assert widths and min(widths) > 5, widths
         assert "starting: cpt lora on" in "".join(strip.text for strip in screen.run_log.lines)
         screen.control.stop("test done")
-        await wait_until(pilot, lambda: screen.view.state == "stopped")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
         await settle(app, pilot)
 
 
@@ -212,20 +209,20 @@ async def test_resumed_run_keeps_its_time_and_checkpoint(workspace):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.iteration >= 3)
+        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 3)
         screen.control.stop("test stop")
-        await wait_until(pilot, lambda: screen.view.state == "stopped")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
         await settle(app, pilot)
         run_dir = screen.view.run_dir
         stopped_at = run_json(run_dir)["iteration"]
         screen.post_message(ResumeRun(str(run_dir)))
-        await wait_until(pilot, lambda: screen.view.run_dir == run_dir and screen.view.state == "running")
+        await pilot_wait_until(pilot, lambda: screen.view.run_dir == run_dir and screen.view.state == "running")
         await pilot.pause(0.6)
         assert f"ckpt   {stopped_at:07d} (resumed)" in screen_text(app)  # was "ckpt —"
         assert screen.view.earlier_seconds > 0
         assert screen.view.elapsed() >= screen.view.earlier_seconds  # was the time since the resume only
         assert run_json(run_dir)["earlier_seconds"] == pytest.approx(screen.view.earlier_seconds, abs=0.1)
-        await wait_until(pilot, lambda: screen.view.state == "finished")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "finished")
         await settle(app, pilot)
 
 
@@ -238,9 +235,9 @@ async def test_estimate_comes_back_after_a_fix(workspace):
         before = list(screen.estimate_lines)
         screen.form.focus_field("max_iterations")
         await pilot.press("end", "backspace")  # 6 -> empty: invalid
-        await wait_until(pilot, lambda: "fix the highlighted values first" in screen_text(app), 10)
+        await pilot_wait_until(pilot, lambda: "fix the highlighted values first" in screen_text(app), 10)
         await pilot.press("6")
-        await wait_until(pilot, lambda: screen.estimate_lines == before, 20)
+        await pilot_wait_until(pilot, lambda: screen.estimate_lines == before, 20)
         await pilot.pause(0.2)
         assert "fix the highlighted values first" not in screen_text(app)
         assert any("6 iterations = 0.12 epochs" in line for line in before)

@@ -14,13 +14,9 @@ from forgellm_tui.tui.screens import ChatScreen, CheckpointsScreen, DatasetsScre
 from forgellm_tui.tui.screens.help import HelpScreen
 from forgellm_tui.tui.widgets import DatasetTree
 from tui_helpers import SIZE, make_app, screen_text, settle
-from tui_helpers import small_workspace  # noqa: F401  (fixture)
 
 
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()  # the device probe imports MLX in a thread (pitfall 8)
+pytestmark = pytest.mark.usefixtures("mlx_exit")  # the device probe imports MLX in a thread
 
 
 def test_app_import_is_light():

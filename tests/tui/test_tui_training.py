@@ -13,22 +13,19 @@ import pytest
 
 from textual.widgets import Input
 
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.core.runs.checkpoints import latest_checkpoint, list_complete
 from forgellm_tui.tui.dialogs import ConfirmDialog
 from forgellm_tui.tui.dialogs.ask import AskDialog
 from forgellm_tui.tui.messages import ResumeRun
 from train_helpers import metrics_lines, run_json
-from training_tui_helpers import long_config, open_training, tiny_config, wait_until
+from training_tui_helpers import long_config, open_training, tiny_config
+from wait_helpers import pilot_wait_until
 from tui_helpers import make_app, notifications, screen_text, settle
 
 SIZE = (100, 30)
 
 
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()  # training ran in a thread worker (pitfall 8)
+pytestmark = pytest.mark.usefixtures("mlx_exit")  # training runs in a thread worker
 
 
 def _runs(ws):
@@ -44,7 +41,7 @@ async def test_start_run_from_keyboard_charts_every_point(workspace):
         assert "6 iterations = 0.12 epochs" in screen_text(app)  # the estimate before starting
         assert "$ forgellm-tui" in screen_text(app) and "train configs/tiny.yaml" in screen_text(app)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.state == "finished")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "finished")
         await settle(app, pilot)
         await pilot.pause(0.4)  # the throttled redraw
         run_dir = screen.view.run_dir
@@ -60,7 +57,7 @@ async def test_start_run_from_keyboard_charts_every_point(workspace):
         assert "finished at iteration 6" in text  # the newest one in view
         assert run_json(run_dir)["status"] == "finished"
         await pilot.press("o")  # the run on the Checkpoints screen
-        await wait_until(pilot, lambda: app.current_mode == "checkpoints"
+        await pilot_wait_until(pilot, lambda: app.current_mode == "checkpoints"
                          and app.screen.query_one("#ckpt-runs").current_key() == str(run_dir), 20)
 
 
@@ -71,24 +68,24 @@ async def test_pause_resume_save_and_stop(workspace):
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         screen = await open_training(app, pilot)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.iteration >= 2)
+        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 2)
         await pilot.press("p")
-        await wait_until(pilot, lambda: screen.view.state == "paused")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "paused")
         run_dir = screen.view.run_dir
         held = screen.view.iteration
         await pilot.pause(1.0)
         assert screen.view.iteration == held and run_json(run_dir)["status"] == "paused"
         assert "paused" in screen_text(app)
         await pilot.press("p")
-        await wait_until(pilot, lambda: screen.view.state == "running" and screen.view.iteration > held + 1)
+        await pilot_wait_until(pilot, lambda: screen.view.state == "running" and screen.view.iteration > held + 1)
         await pilot.press("k")  # save a checkpoint now
-        await wait_until(pilot, lambda: list_complete(run_dir))
+        await pilot_wait_until(pilot, lambda: list_complete(run_dir))
         assert any("checkpoint saved" in n.message for n in notifications(messages))
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
-        await wait_until(pilot, lambda: screen.view.state == "stopped")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
         await settle(app, pilot)
         info = run_json(run_dir)
         assert info["status"] == "stopped" and info["stop_reason"] == "stopped by user"
@@ -103,17 +100,17 @@ async def test_extend_a_running_run(workspace):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.iteration >= 1)
+        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 1)
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, AskDialog)
         app.screen.query_one(Input).value = "25"  # (pressing keys waits for an idle CPU: none while training)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: screen.view.max_iterations == 425)
+        await pilot_wait_until(pilot, lambda: screen.view.max_iterations == 425)
         run_dir = screen.view.run_dir
         assert "max_iterations: 425" in (run_dir / "config.yaml").read_text()
         screen.control.stop("test done")
-        await wait_until(pilot, lambda: screen.view.state == "stopped")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
         await settle(app, pilot)
         assert run_json(run_dir)["max_iterations"] == 425
 
@@ -164,13 +161,13 @@ async def test_quit_during_a_run_stops_and_saves(workspace):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.iteration >= 2)
+        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 2)
         run_dir = screen.view.run_dir
         await pilot.press("q")
         await pilot.pause()
         assert "Yes, stop, save and quit" in screen_text(app) and "y / n pick" in screen_text(app)
         await pilot.press("y")  # a yes/no question: y, as "?" says
-        await wait_until(pilot, lambda: not app.is_running, 60)
+        await pilot_wait_until(pilot, lambda: not app.is_running, 60)
     info = run_json(run_dir)
     assert info["status"] == "stopped" and "quit" in info["stop_reason"]
     assert latest_checkpoint(run_dir).name == f"{info['iteration']:07d}"
@@ -189,7 +186,7 @@ async def test_failure_during_a_run_is_shown(workspace):
         screen = await open_training(app, pilot)
         screen.fault_hook = fault
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.state == "failed")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "failed")
         await settle(app, pilot)
         await pilot.pause(0.3)
         assert "injected failure" in screen_text(app)  # status panel
@@ -215,7 +212,7 @@ async def test_out_of_memory_recovery_is_shown(workspace):
         screen = await open_training(app, pilot)
         screen.fault_hook = fault
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.state == "finished")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "finished")
         await settle(app, pilot)
         await pilot.pause(0.3)
         assert any(n.severity == "warning" and "out of memory" in n.message for n in notifications(messages))
@@ -237,7 +234,7 @@ async def test_bad_config_and_bad_folders_are_messages(workspace):
         await settle(app, pilot)
         assert screen.view is None and any("not started" in n.message for n in notifications(messages))
         await pilot.press("down")  # tiny.yaml: usable again
-        await wait_until(pilot, lambda: screen.estimate_lines, 30)
+        await pilot_wait_until(pilot, lambda: screen.estimate_lines, 30)
         screen.follow_run(not_a_run)
         await settle(app, pilot)
         assert any("not a run folder" in n.message for n in notifications(messages))
@@ -259,15 +256,15 @@ async def test_follow_a_folder_being_written(workspace):
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)  # an active run in the workspace is followed at once
-        await wait_until(pilot, lambda: screen.view is not None and len(screen.charts.records) == 3, 10)
+        await pilot_wait_until(pilot, lambda: screen.view is not None and len(screen.charts.records) == 3, 10)
         assert screen.view.source == "folder" and screen.view.state == "running"
         with metrics.open("a") as fh:
             fh.write(last[12:])
-        await wait_until(pilot, lambda: len(screen.charts.records) == 4, 10)
+        await pilot_wait_until(pilot, lambda: len(screen.charts.records) == 4, 10)
         assert screen.charts.val == [(4, 2.5)]
         (run_dir / "run.json").write_text(json.dumps({**info, "status": "finished",
                                                       "ended_at": "2026-01-01T10:01:30Z"}))
-        await wait_until(pilot, lambda: screen.view.state == "finished", 10)
+        await pilot_wait_until(pilot, lambda: screen.view.state == "finished", 10)
         await pilot.pause(0.3)
         assert "time   1m30s" in screen_text(app)
 
@@ -281,14 +278,14 @@ async def test_follow_a_run_started_with_the_cli(workspace):
     try:
         app = make_app(workspace)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: (run_dir / "run.json").exists(), 60)
+            await pilot_wait_until(pilot, lambda: (run_dir / "run.json").exists(), 60)
             screen = await open_training(app, pilot)
             await pilot.press("f")
             await pilot.pause()
             assert "Follow a run" in screen_text(app) and "cli-run" in screen_text(app)
             await pilot.press("enter")
-            await wait_until(pilot, lambda: screen.view is not None and screen.view.source == "folder")
-            await wait_until(pilot, lambda: screen.view.state == "finished", 120)
+            await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.source == "folder")
+            await pilot_wait_until(pilot, lambda: screen.view.state == "finished", 120)
             await pilot.pause(0.4)
             assert screen.charts.records == metrics_lines(run_dir)
             assert [p[0] for p in screen.charts.val] == [0, 10, 20, 30]
@@ -305,14 +302,14 @@ async def test_background_run_keeps_going_after_quit(workspace):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
         await pilot.press("ctrl+d")
-        await wait_until(pilot, lambda: screen.view is not None and screen.view.iteration >= 1, 90)
+        await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.iteration >= 1, 90)
         run_dir = screen.view.run_dir
         assert screen.view.source == "folder" and screen.view.is_active
         await pilot.press("q")
         await pilot.pause()
         assert "Keep it running, quit" in screen_text(app)
         await pilot.press("k")
-        await wait_until(pilot, lambda: not app.is_running, 10)
+        await pilot_wait_until(pilot, lambda: not app.is_running, 10)
     deadline = time.monotonic() + 120
     while run_json(run_dir)["status"] != "finished":  # the run goes on without the app
         assert time.monotonic() < deadline, run_json(run_dir)
@@ -326,14 +323,14 @@ async def test_resume_a_stopped_run_exactly(workspace):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.iteration >= 3)
+        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 3)
         screen.control.stop("test stop")
-        await wait_until(pilot, lambda: screen.view.state == "stopped")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
         await settle(app, pilot)
         run_dir = screen.view.run_dir
         stopped_at = run_json(run_dir)["iteration"]
         screen.post_message(ResumeRun(str(run_dir)))  # what the Checkpoints screen's "resume" sends
-        await wait_until(pilot, lambda: screen.view.state == "finished")
+        await pilot_wait_until(pilot, lambda: screen.view.state == "finished")
         await settle(app, pilot)
         info = run_json(run_dir)
         assert info["status"] == "finished" and info["resumed_from"][0]["iteration"] == stopped_at

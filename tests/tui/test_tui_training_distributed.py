@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.core.runs.checkpoints import list_complete
 from forgellm_tui.tui.dialogs import ConfirmDialog
 from train_helpers import metrics_lines, run_json
-from training_tui_helpers import open_training, tiny_config, wait_until
+from training_tui_helpers import open_training, tiny_config
+from wait_helpers import pilot_wait_until
 from tui_helpers import make_app, notifications, screen_text
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]
 SIZE = (100, 30)
-
-
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()
 
 
 def distributed_config(workspace, iters: int):
@@ -36,10 +30,10 @@ async def test_distributed_config_runs_in_the_background_and_is_followed(workspa
         estimate = "\n".join(screen.estimate_lines)
         assert "2 ranks, data-parallel" in estimate and "tokens per rank per iteration" in estimate
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view is not None and screen.view.source == "folder", 120)
+        await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.source == "folder", 120)
         run_dir = screen.view.run_dir
-        await wait_until(pilot, lambda: screen.view.world_size == 2 and screen.view.tokens_per_second, 120)
-        await wait_until(pilot, lambda: screen.view.state == "finished", 180)
+        await pilot_wait_until(pilot, lambda: screen.view.world_size == 2 and screen.view.tokens_per_second, 120)
+        await pilot_wait_until(pilot, lambda: screen.view.state == "finished", 180)
         await pilot.pause(0.5)
         assert any("distributed run" in n.message for n in notifications(messages))
         assert "ranks)" in screen_text(app) and "/rank" in screen_text(app)  # tok/s (N/rank · 2 ranks)
@@ -55,13 +49,13 @@ async def test_stop_a_followed_distributed_run(workspace):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view is not None and screen.view.iteration >= 4, 180)
+        await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.iteration >= 4, 180)
         run_dir = screen.view.run_dir
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("y")
-        await wait_until(pilot, lambda: screen.view.state == "stopped", 60)  # every rank, after a checkpoint
+        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped", 60)  # every rank, after a checkpoint
         info = run_json(run_dir)
         assert info["status"] == "stopped" and info["iteration"] < 400
         assert info["iteration"] in [it for it, _folder in list_complete(run_dir)]

@@ -14,21 +14,18 @@ import time
 
 import pytest
 
-from forgellm_tui.core.runtime import backend as runtime
 from forgellm_tui.core.runs.checkpoints import latest_checkpoint
 from forgellm_tui.tui.dialogs.resume import ResumeDialog
 from forgellm_tui.tui.hangup import HANGUP_REASON
 from train_helpers import metrics_lines, run_json
-from training_tui_helpers import long_config, open_training, training_screen, wait_until
+from training_tui_helpers import long_config, open_training, training_screen
+from wait_helpers import pilot_wait_until
 from tui_helpers import SIZE, make_app, screen_text
 
 pty = pytest.importorskip("pty")
 
 
-@pytest.fixture(autouse=True)
-def _mlx_exit():
-    yield
-    runtime.shutdown_mlx()
+pytestmark = pytest.mark.usefixtures("mlx_exit")
 
 
 class Terminal:
@@ -114,13 +111,13 @@ async def test_sighup_stops_with_a_checkpoint_and_the_next_start_resumes(workspa
 
     app = make_app(workspace)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, ResumeDialog), 30)
-        await wait_until(pilot, lambda: "Resume training?" in screen_text(app), 10)  # the dialog painted
+        await pilot_wait_until(pilot, lambda: isinstance(app.screen, ResumeDialog), 30)
+        await pilot_wait_until(pilot, lambda: "Resume training?" in screen_text(app), 10)  # the dialog painted
         assert "SIGHUP" in screen_text(app)
         await pilot.press("y")
-        await wait_until(pilot, lambda: app.current_mode == "training")
+        await pilot_wait_until(pilot, lambda: app.current_mode == "training")
         screen = training_screen(app)
-        await wait_until(pilot, lambda: screen.view is not None and screen.view.state == "finished", 120)
+        await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.state == "finished", 120)
         await pilot.pause(0.3)
     info = run_json(run_dir)
     assert info["status"] == "finished" and info["resumed_from"][0]["iteration"] == stopped_at
@@ -134,23 +131,23 @@ async def test_runs_stopped_by_quitting_or_a_hangup_are_both_offered(workspace):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.iteration >= 2)
+        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 2)
         hung_up = screen.view.run_dir
         screen.on_hangup(HANGUP_REASON)  # what the SIGHUP handler asks of the screen that owns the run
-        await wait_until(pilot, lambda: screen.view.state == "stopped" and not screen.run_active_here())
+        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped" and not screen.run_active_here())
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: screen.view.run_dir != hung_up and screen.view.iteration >= 2)
+        await pilot_wait_until(pilot, lambda: screen.view.run_dir != hung_up and screen.view.iteration >= 2)
         quit_run = screen.view.run_dir
         await pilot.press("q")
         await pilot.pause()
         await pilot.press("y")
-        await wait_until(pilot, lambda: not app.is_running, 60)
+        await pilot_wait_until(pilot, lambda: not app.is_running, 60)
     assert "quit the app" in run_json(quit_run)["stop_reason"]
 
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, ResumeDialog), 30)
-        await wait_until(pilot, lambda: "Resume training?" in screen_text(app), 10)
+        await pilot_wait_until(pilot, lambda: isinstance(app.screen, ResumeDialog), 30)
+        await pilot_wait_until(pilot, lambda: "Resume training?" in screen_text(app), 10)
         text = screen_text(app)
         assert quit_run.name in text and hung_up.name in text
         assert "stopped by user (quit the app)" in text and "terminal closed (SIGHUP)" in text
