@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from train_helpers import small_cpt
+from tui_helpers import settle
 from wait_helpers import pilot_wait_until
 
 TINY = """# tiny run for tests
@@ -58,3 +59,16 @@ async def open_training(app, pilot, estimate: bool = True) -> object:
     screen = training_screen(app)
     await pilot_wait_until(pilot, lambda: screen.draft is not None and (screen.estimate_lines or not estimate), 30)
     return screen
+
+
+async def start_run(pilot, screen, iteration: int, timeout: float = 90.0) -> None:
+    """Start the chosen config from the keyboard (ctrl+r) and wait until the run reaches ``iteration``."""
+    await pilot.press("ctrl+r")
+    await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.iteration >= iteration, timeout)
+
+
+async def stop_run(app, pilot, screen, reason: str) -> None:
+    """Stop the run trained in the app (what ``x`` then ``y`` asks for) and wait until it is stopped and saved."""
+    screen.control.stop(reason)
+    await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
+    await settle(app, pilot)

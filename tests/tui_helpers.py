@@ -40,6 +40,17 @@ async def settle_without_notifications(pilot) -> None:
     await pilot.pause()
 
 
+def after_keys(*presses: str | tuple[str, ...]):
+    """A ``snap_compare`` ``run_before``: settle, then for each item press its key (or keys) and settle again."""
+    async def run_before(pilot) -> None:
+        await settle_without_notifications(pilot)
+        for keys in presses:
+            await pilot.press(*((keys,) if isinstance(keys, str) else keys))
+            await settle_without_notifications(pilot)
+
+    return run_before
+
+
 def notifications(messages: list) -> list[Notification]:
     """The notifications shown so far (from a ``message_hook`` list)."""
     return [m.notification for m in messages if isinstance(m, Notify)]

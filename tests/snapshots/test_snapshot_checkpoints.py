@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from publish_helpers import write_fake_run
-from tui_helpers import make_app, settle_without_notifications, snapshot_textual_only
+from tui_helpers import after_keys, make_app, snapshot_textual_only
 
 pytestmark = snapshot_textual_only
 README = """# cpt-run-it40
@@ -50,20 +50,10 @@ def snap_workspace(tmp_path, monkeypatch) -> Path:
 
 
 def test_checkpoints_screen(snap_compare, snap_workspace):
-    async def run_before(pilot):
-        await settle_without_notifications(pilot)
-        await pilot.press("4")
-        await settle_without_notifications(pilot)
-
+    run_before = after_keys("4")
     assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_checkpoints_compare(snap_compare, snap_workspace):
-    async def run_before(pilot):
-        await settle_without_notifications(pilot)
-        await pilot.press("4")
-        await settle_without_notifications(pilot)
-        await pilot.press("space", "down", "space", "c")
-        await settle_without_notifications(pilot)
-
+    run_before = after_keys("4", ("space", "down", "space", "c"))
     assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_helpers import make_app, settle_without_notifications, snapshot_textual_only
+from tui_helpers import after_keys, make_app, snapshot_textual_only
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 TEXTS = {
@@ -43,36 +43,20 @@ def snap_workspace(tmp_path, monkeypatch) -> Path:
 
 
 def test_datasets_screen(snap_compare, snap_workspace):
-    async def run_before(pilot):
-        await settle_without_notifications(pilot)
-        await pilot.press("down")  # first file: its numbers and text in the preview
-        await settle_without_notifications(pilot)
-
+    run_before = after_keys("down")  # first file: its numbers and text in the preview
     assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_skipped_tab(snap_compare, snap_workspace):
-    async def run_before(pilot):
-        await settle_without_notifications(pilot)
-        await pilot.press("s")
-        await settle_without_notifications(pilot)
-
+    run_before = after_keys("s")
     assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_training_screen(snap_compare, snap_workspace):
-    async def run_before(pilot):
-        await settle_without_notifications(pilot)
-        await pilot.press("2")
-        await settle_without_notifications(pilot)
-
+    run_before = after_keys("2")
     assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_help_screen(snap_compare, snap_workspace):
-    async def run_before(pilot):
-        await settle_without_notifications(pilot)
-        await pilot.press("question_mark")
-        await settle_without_notifications(pilot)
-
+    run_before = after_keys("question_mark")
     assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)

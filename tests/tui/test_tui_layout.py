@@ -21,7 +21,7 @@ from forgellm_tui.tui.messages import ResumeRun
 from forgellm_tui.tui.screens import TrainingScreen
 from publish_helpers import write_fake_run
 from train_helpers import run_json
-from training_tui_helpers import long_config, open_training, tiny_config
+from training_tui_helpers import long_config, open_training, start_run, stop_run, tiny_config
 from wait_helpers import pilot_wait_until
 from tui_helpers import make_app, screen_text, settle
 
@@ -160,8 +160,7 @@ async def test_log_pane_is_the_run_log(workspace):
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen: TrainingScreen = await open_training(app, pilot)
-        await pilot.press("ctrl+r")
-        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 2)
+        await start_run(pilot, screen, 2)
         run_dir = screen.view.run_dir
         await pilot.press("p")
         await pilot_wait_until(pilot, lambda: screen.view.state == "paused")
@@ -197,9 +196,7 @@ async def test_log_pane_is_the_run_log(workspace):
         widths = [strip.cell_length for strip in screen.run_log.lines]
         assert widths and min(widths) > 5, widths
         assert "starting: cpt lora on" in "".join(strip.text for strip in screen.run_log.lines)
-        screen.control.stop("test done")
-        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
-        await settle(app, pilot)
+        await stop_run(app, pilot, screen, "test done")
 
 
 async def test_resumed_run_keeps_its_time_and_checkpoint(workspace):
@@ -208,11 +205,8 @@ async def test_resumed_run_keeps_its_time_and_checkpoint(workspace):
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
-        await pilot.press("ctrl+r")
-        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 3)
-        screen.control.stop("test stop")
-        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
-        await settle(app, pilot)
+        await start_run(pilot, screen, 3)
+        await stop_run(app, pilot, screen, "test stop")
         run_dir = screen.view.run_dir
         stopped_at = run_json(run_dir)["iteration"]
         screen.post_message(ResumeRun(str(run_dir)))

@@ -18,7 +18,7 @@ from forgellm_tui.tui.dialogs import ConfirmDialog
 from forgellm_tui.tui.dialogs.ask import AskDialog
 from forgellm_tui.tui.messages import ResumeRun
 from train_helpers import metrics_lines, run_json
-from training_tui_helpers import long_config, open_training, tiny_config
+from training_tui_helpers import long_config, open_training, start_run, stop_run, tiny_config
 from wait_helpers import pilot_wait_until
 from tui_helpers import make_app, notifications, screen_text, settle
 
@@ -67,8 +67,7 @@ async def test_pause_resume_save_and_stop(workspace):
     messages = []
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         screen = await open_training(app, pilot)
-        await pilot.press("ctrl+r")
-        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 2)
+        await start_run(pilot, screen, 2)
         await pilot.press("p")
         await pilot_wait_until(pilot, lambda: screen.view.state == "paused")
         run_dir = screen.view.run_dir
@@ -99,8 +98,7 @@ async def test_extend_a_running_run(workspace):
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
-        await pilot.press("ctrl+r")
-        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 1)
+        await start_run(pilot, screen, 1)
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, AskDialog)
@@ -109,9 +107,7 @@ async def test_extend_a_running_run(workspace):
         await pilot_wait_until(pilot, lambda: screen.view.max_iterations == 425)
         run_dir = screen.view.run_dir
         assert "max_iterations: 425" in (run_dir / "config.yaml").read_text()
-        screen.control.stop("test done")
-        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
-        await settle(app, pilot)
+        await stop_run(app, pilot, screen, "test done")
         assert run_json(run_dir)["max_iterations"] == 425
 
 
@@ -160,8 +156,7 @@ async def test_quit_during_a_run_stops_and_saves(workspace):
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
-        await pilot.press("ctrl+r")
-        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 2)
+        await start_run(pilot, screen, 2)
         run_dir = screen.view.run_dir
         await pilot.press("q")
         await pilot.pause()
@@ -322,11 +317,8 @@ async def test_resume_a_stopped_run_exactly(workspace):
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
-        await pilot.press("ctrl+r")
-        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 3)
-        screen.control.stop("test stop")
-        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
-        await settle(app, pilot)
+        await start_run(pilot, screen, 3)
+        await stop_run(app, pilot, screen, "test stop")
         run_dir = screen.view.run_dir
         stopped_at = run_json(run_dir)["iteration"]
         screen.post_message(ResumeRun(str(run_dir)))  # what the Checkpoints screen's "resume" sends

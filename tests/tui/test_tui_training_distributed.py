@@ -8,7 +8,7 @@ import pytest
 from forgellm_tui.core.runs.checkpoints import list_complete
 from forgellm_tui.tui.dialogs import ConfirmDialog
 from train_helpers import metrics_lines, run_json
-from training_tui_helpers import open_training, tiny_config
+from training_tui_helpers import open_training, start_run, tiny_config
 from wait_helpers import pilot_wait_until
 from tui_helpers import make_app, notifications, screen_text
 
@@ -48,8 +48,7 @@ async def test_stop_a_followed_distributed_run(workspace):
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
-        await pilot.press("ctrl+r")
-        await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.iteration >= 4, 180)
+        await start_run(pilot, screen, 4, 180)
         run_dir = screen.view.run_dir
         await pilot.press("x")
         await pilot.pause()

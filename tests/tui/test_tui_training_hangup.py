@@ -18,7 +18,7 @@ from forgellm_tui.core.runs.checkpoints import latest_checkpoint
 from forgellm_tui.tui.dialogs.resume import ResumeDialog
 from forgellm_tui.tui.hangup import HANGUP_REASON
 from train_helpers import metrics_lines, run_json
-from training_tui_helpers import long_config, open_training, training_screen
+from training_tui_helpers import long_config, open_training, start_run, training_screen
 from wait_helpers import pilot_wait_until
 from tui_helpers import SIZE, make_app, screen_text
 
@@ -130,8 +130,7 @@ async def test_runs_stopped_by_quitting_or_a_hangup_are_both_offered(workspace):
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
-        await pilot.press("ctrl+r")
-        await pilot_wait_until(pilot, lambda: screen.view.iteration >= 2)
+        await start_run(pilot, screen, 2)
         hung_up = screen.view.run_dir
         screen.on_hangup(HANGUP_REASON)  # what the SIGHUP handler asks of the screen that owns the run
         await pilot_wait_until(pilot, lambda: screen.view.state == "stopped" and not screen.run_active_here())
