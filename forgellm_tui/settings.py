@@ -1,4 +1,4 @@
-"""Workspace folders and environment overrides (seed "Configuration Management").
+"""Workspace folders and environment overrides (the folder names of the original ForgeLLM).
 
 The workspace is the current folder or ``--workspace DIR``. Each folder can be moved with a
 ``FORGELLM_*`` variable; the Hugging Face cache follows ``HF_HUB_CACHE`` / ``HF_HOME``.

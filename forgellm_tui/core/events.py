@@ -16,7 +16,7 @@ from typing import Any, Callable
 STARTING, RUNNING, PAUSED, STOPPING, FINISHED, STOPPED, FAILED = (
     "starting", "running", "paused", "stopping", "finished", "stopped", "failed")
 FINAL_STATES = (FINISHED, STOPPED, FAILED)
-#: the fields of one metrics.jsonl record, in order (seed format + trained_tokens, epoch, eta_seconds)
+#: the fields of one metrics.jsonl record, in order (the original ForgeLLM's + trained_tokens, epoch, eta_seconds)
 METRIC_FIELDS = ("iteration", "timestamp", "training_loss", "validation_loss", "learning_rate",
                  "tokens_per_second", "memory_usage_gb", "gpu_utilization", "gradient_norm",
                  "trained_tokens", "epoch", "eta_seconds")
@@ -76,7 +76,7 @@ class Metrics(Event):
     time: float = field(default_factory=_now)
 
     def record(self) -> dict[str, Any]:
-        """The metrics.jsonl line (seed format plus trained_tokens, epoch, eta_seconds)."""
+        """The metrics.jsonl line (the original ForgeLLM's fields plus trained_tokens, epoch, eta_seconds)."""
         return {k: getattr(self, k) for k in METRIC_FIELDS}
 
 

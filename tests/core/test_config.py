@@ -1,4 +1,4 @@
-"""Training configs: seed and mlx-lm key names, validation messages a user can act on, YAML round trip."""
+"""Training configs: the original ForgeLLM's and mlx-lm's key names, validation messages a user can act on, YAML round trip."""
 
 from __future__ import annotations
 

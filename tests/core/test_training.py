@@ -34,7 +34,7 @@ def test_cpt_run_writes_a_complete_run_folder(workspace, capsys):
         state = json.loads((ckpt / "state.json").read_text())
         assert {"iteration", "data", "rng", "trained_tokens", "tracker"} <= set(state)
         assert (ckpt / "optimizer.safetensors").is_file() and (ckpt / "adapter_config.json").is_file()
-    # metrics: seed fields, one record per report/validation, the same records the events carried
+    # metrics: the METRIC_FIELDS in order, one record per report/validation, the same records the events carried
     records = metrics_lines(run)
     assert [r["iteration"] for r in records] == [0, 2, 3, 4, 6]
     assert all(list(r) == list(METRIC_FIELDS) for r in records)

@@ -1,7 +1,7 @@
 """One loaded (model, adapter) pair at a time, on one long-lived MLX thread.
 
 MLX streams are thread-local, and MLX arrays made in a short-lived thread can crash the process
-at exit (mlx-lm brief §0.8). So every MLX call of the chat (load, generate, free) runs on a single
+at exit. So every MLX call of the chat (load, generate, free) runs on a single
 daemon thread owned by core (:class:`MLXThread`). Callers use any thread: ``ModelCache.load``
 blocks until the model is ready; ``ChatSession.stream`` hands chunks over through a queue.
 
@@ -60,7 +60,7 @@ class MLXThread:
                 except BaseException as exc:  # handed to the caller through the future
                     fut.set_exception(exc)
             del item, fut, fn, args, kwargs
-        # Free MLX state in this thread before it ends (avoids the exit crash of brief §0.8).
+        # Free MLX state in this thread before it ends: MLX work left unsynchronised can crash the process at exit.
         gc.collect()
         if "mlx.core" in sys.modules:
             sys.modules["mlx.core"].synchronize()

@@ -1,7 +1,7 @@
 """A conversation with the loaded model: streaming replies that reuse the KV prompt cache.
 
 Each turn renders the whole conversation, finds the longest prefix whose keys/values are already
-in the cache, trims the cache to it and feeds only the rest (mlx-lm brief §3). Regenerate and edit
+in the cache, trims the cache to it and feeds only the rest (mlx-lm's cache is trimmable). Regenerate and edit
 work the same way: the rendered prompt shares a prefix with the cache, which is trimmed back.
 
 Threads: ``stream``/``send``/``regenerate``/``edit_last_user`` may be iterated from any thread

@@ -1,6 +1,6 @@
 """Training configs: YAML <-> ``TrainingConfig``, with validation that names key, value and range.
 
-Accepts the seed ForgeLLM keys and mlx-lm's ``lora`` YAML keys (the fields' aliases). Unknown
+Accepts the original ForgeLLM's keys and mlx-lm's ``lora`` YAML keys (the fields' aliases). Unknown
 keys are errors with a "did you mean" suggestion; keys other tools write that training does not use
 (``data_mixture_ratio``, ``report_to`` …) are kept and reported as notes. ``normalize`` maps every
 spelling to its field, pydantic checks the values, and its errors become one message per key as
@@ -75,7 +75,7 @@ def _put(norm: Normalized, canonical: str, value: Any, written: str) -> None:
 
 
 def normalize(raw: dict) -> Normalized:
-    """Map every accepted spelling (aliases, nested mlx-lm sections, seed keys) to canonical names."""
+    """Map every accepted spelling (aliases, nested mlx-lm sections, original ForgeLLM keys) to canonical names."""
     norm = Normalized()
     for key, value in raw.items():
         key = str(key)

@@ -1,7 +1,7 @@
 """The training config: one pydantic dataclass whose fields carry type, default, range, aliases and description.
 
 Each field's ``description`` is the one line shown as its YAML comment, as the Training form's help
-and in ``forgellm-tui train --help``. Names follow the seed ForgeLLM config and mlx-lm's ``lora``
+and in ``forgellm-tui train --help``. Names follow the original ForgeLLM config and mlx-lm's ``lora``
 YAML; ``validation_alias`` lists the other spellings (``iters`` -> ``max_iterations``) and mlx-lm's
 nested keys (``lora_parameters.rank``, ``lr_schedule.warmup``), which ``model.normalize`` maps to
 the field before pydantic validates. Rules between fields are the ``model_validator``.
@@ -31,7 +31,7 @@ MLX_SCHEDULE = {"cosine": "cosine_decay", "linear": "linear_schedule", "exponent
 #: upper bound of step counts (iterations, intervals): far above any real run, small enough for every
 #: computation that uses them
 MAX_STEPS = 1_000_000_000
-#: seed LoRA module presets (``lora_modules``) -> block-relative keys (None = every linear layer)
+#: the original ForgeLLM's LoRA module presets (``lora_modules``) -> block-relative keys (None = every linear layer)
 LORA_MODULE_PRESETS = {
     "default": ["self_attn.q_proj", "self_attn.v_proj"],
     "attention_only": ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj"],

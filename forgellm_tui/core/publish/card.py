@@ -1,4 +1,4 @@
-"""Model card (README.md) and ``metadata.json`` (seed "Model Metadata Format") of a published model."""
+"""Model card (README.md) and ``metadata.json`` (the original ForgeLLM's fields) of a published model."""
 
 from __future__ import annotations
 

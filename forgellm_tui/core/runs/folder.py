@@ -1,6 +1,6 @@
 """One run's folder: ``config.yaml``, ``run.json`` (status), ``metrics.jsonl`` and ``log.jsonl``.
 
-Layout (DESIGN.md §4): ``models/cpt/<run>/`` or ``models/ift/<run>/``. ``run.json`` is rewritten
+Layout: ``models/cpt/<run>/`` or ``models/ift/<run>/``. ``run.json`` is rewritten
 atomically on every state change; metrics and log lines are appended and flushed as they happen.
 """
 

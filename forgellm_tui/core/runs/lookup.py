@@ -1,6 +1,6 @@
 """Find a run's checkpoints and its base model on disk (read-only helpers for publish, chat, delete).
 
-Run folder layout (DESIGN.md §4): ``checkpoints/<iteration:07d>/`` and ``best/``. A checkpoint is
+Run folder layout: ``checkpoints/<iteration:07d>/`` and ``best/``. A checkpoint is
 usable when the engine's :func:`checkpoints.is_complete` says so (adapters, adapter_config and
 state present, not a temporary name); anything else is reported as incomplete, never published.
 """

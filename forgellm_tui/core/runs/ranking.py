@@ -1,4 +1,4 @@
-"""Rank a run's checkpoints and spot overfitting, from its metrics (seed "Checkpoint Analysis").
+"""Rank a run's checkpoints and spot overfitting, from its metrics.
 
 Two different choices, two different names: ``best/`` is the checkpoint with the *lowest
 validation loss*; the rank is a *recommended* order by the score below. Only a checkpoint validated

@@ -234,7 +234,7 @@ def clear_cache() -> None:
 
 
 def shutdown_mlx() -> None:
-    """Call before a process that ran MLX in a thread exits (mlx-lm pitfall 8: crash at exit)."""
+    """Call before a process that ran MLX in a thread exits: unsynchronised MLX work can crash it at exit."""
     import gc
 
     gc.collect()

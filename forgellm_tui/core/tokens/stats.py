@@ -1,4 +1,4 @@
-"""Text statistics with the seed's token-counting priority chain.
+"""Text statistics, tokens counted by the first of these that is available:
 
 1. the loaded model's tokenizer (an object passed in: mlx-lm ``TokenizerWrapper``, a transformers
    tokenizer, a ``tokenizers.Tokenizer``);

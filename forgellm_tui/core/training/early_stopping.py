@@ -1,4 +1,4 @@
-"""Best validation loss, overfitting signal and early stopping (seed rules, made explicit).
+"""Best validation loss, overfitting signal and early stopping (the original ForgeLLM's rules, made explicit).
 
 - best: the lowest validation loss after training started (the untrained iteration-0 loss is a
   baseline shown in the metrics, not a checkpoint candidate);

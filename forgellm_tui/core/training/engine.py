@@ -265,7 +265,7 @@ def unused_key_warnings(cfg: TrainingConfig) -> list[str]:
 
 
 def _synchronize() -> None:
-    """Finish pending MLX work before the caller's thread ends (mlx-lm pitfall 8)."""
+    """Finish pending MLX work before the caller's thread ends: left pending, it can crash the process at exit."""
     mx = sys.modules.get("mlx.core")
     if mx is not None:
         try:

@@ -97,7 +97,7 @@ class ChatScreen(ChatActions, ChatWorkers, ForgeScreen):
         self._discover_worker()  # runs and checkpoints saved since are offered
 
     def on_unmount(self) -> None:
-        """Free the model on the MLX thread (mlx-lm pitfall 8)."""
+        """Free the model on the MLX thread (MLX work left in another thread can crash the process at exit)."""
         if self.session is not None:
             self.session.stop()
         if self.cache is not None and self.cache.current is not None:

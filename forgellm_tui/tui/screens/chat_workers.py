@@ -2,7 +2,7 @@
 
 Workers only post messages (``tui/messages.py``) or fill a :class:`ReplyBuffer`; they never touch
 widgets. Tokens are not sent one message each: the worker appends them to the buffer and the
-screen drains it about 15 times a second (STYLE §4: no ``call_from_thread`` per token).
+screen drains it about 15 times a second (a ``call_from_thread`` per token would flood the event loop).
 All MLX work runs on core's MLX thread; ``ModelCache.load`` and the chunk iterator block here.
 """
 
