@@ -72,3 +72,14 @@ async def stop_run(app, pilot, screen, reason: str) -> None:
     screen.control.stop(reason)
     await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
     await settle(app, pilot)
+
+
+async def status_redrawn(pilot, screen, timeout: float = 10.0) -> None:
+    """Wait until the status panel shows what the screen holds now.
+
+    The panel is redrawn by a timer a few times a second, only when marked changed: mark it, wait until the
+    timer has taken the mark, then let the new content paint.
+    """
+    screen.status_dirty = True
+    await pilot_wait_until(pilot, lambda: not screen.status_dirty, timeout)
+    await pilot.pause()

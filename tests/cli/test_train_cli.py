@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import yaml
 from forgellm_tui import cli
 
 from train_helpers import run_dirs, run_json, small_cpt
+from wait_helpers import wait_until
 
 GOOD = {"model": "models/base/forge-tiny", "data": "data/cpt-small", "max_iterations": 2, "batch_size": 2,
         "max_seq_length": 128, "steps_per_eval": 2, "val_batches": 1, "save_every": 2, "learning_rate": 1e-3}
@@ -107,9 +107,7 @@ def test_detach_starts_a_background_run(workspace):
     run = Path(out.stdout.strip())
     assert run == workspace / "models" / "cpt" / "bg" and "pid" in out.stderr
     pid = int(out.stderr.split("pid ")[1].split(")")[0])
-    deadline = time.monotonic() + 120
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.3)
+    wait_until(lambda: not _alive(pid), 120, 0.3, describe=lambda: (run / "train.log").read_text()[-2000:])
     info = run_json(run)
     assert info["status"] == "finished", (run / "train.log").read_text()[-2000:]
     # the printed pid supervises; run.json names the training process, its child

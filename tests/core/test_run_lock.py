@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from forgellm_tui.core.training.engine import train
 from forgellm_tui.settings import Settings
 
 from train_helpers import make_cfg, metrics_lines, run_json, small_cpt
+from wait_helpers import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -133,9 +133,8 @@ def test_a_detached_run_holds_its_folder(workspace, capsys):
     assert out.returncode == 0, out.stderr
     run, pid = Path(out.stdout.strip()), int(out.stderr.split("pid ")[1].split(")")[0])
     try:
-        deadline = time.monotonic() + 120
-        while run_json(run).get("status") != "running" and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_until(lambda: run_json(run).get("status") == "running", 120, 0.2,
+                   describe=lambda: (run / "train.log").read_text()[-2000:])
         assert run_json(run)["status"] == "running", (run / "train.log").read_text()[-2000:]
         trainer = run_json(run)["pid"]   # the printed pid supervises the training process
         assert (run / LOCK).read_text().split()[0] == str(trainer) != str(pid)
@@ -145,7 +144,6 @@ def test_a_detached_run_holds_its_folder(workspace, capsys):
         assert rc == 2 and f"pid {trainer}" in _one_line(capsys.readouterr().err)
     finally:
         os.kill(pid, signal.SIGTERM)     # passed on to the trainer, which stops with a checkpoint
-    deadline = time.monotonic() + 120
-    while run_json(run).get("status") not in ("stopped", "finished", "failed") and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: run_json(run).get("status") in ("stopped", "finished", "failed"), 120, 0.2,
+               describe=lambda: run_json(run))
     assert run_json(run)["status"] == "stopped"

@@ -12,6 +12,7 @@ from forgellm_tui.core.training.control import TrainingControl
 from forgellm_tui.core.training.engine import train
 
 from train_helpers import Recorder, make_cfg, metrics_lines, run_json
+from wait_helpers import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +42,7 @@ def test_stop_a_run_training_in_a_worker_thread(workspace):
     control.stop("user pressed s")
     at_stop = current[0]
     worker.join(120)
-    runtime.shutdown_mlx()        # mlx-lm pitfall 8: MLX used in a thread
+    runtime.shutdown_mlx()        # MLX ran in a thread: synchronise, or the process may crash at exit
     result = results[0]
     assert result.status == "stopped" and result.reason == "user pressed s"
     assert 2 <= result.iteration <= at_stop + 1             # the step in progress finishes, no more
@@ -81,13 +82,17 @@ def test_pause_and_resume(workspace):
 def test_stop_while_paused(workspace):
     control = TrainingControl()
 
+    def waiting() -> bool:  # logged as the loop starts waiting for a resume
+        return any(e.message.startswith("paused at iteration") for e in rec.by_type["LogLine"])
+
     def hook(event):
         if isinstance(event, ev.StateChanged) and event.state == "paused":
-            _in_thread(lambda: (time.sleep(0.2), control.stop()))
+            _in_thread(lambda: (wait_until(waiting, 60), control.stop()))
         if isinstance(event, ev.Metrics) and event.iteration == 2:
             control.pause()
 
-    result = train(make_cfg(workspace, name="pausestop", max_iterations=30), Recorder(hook), control)
+    rec = Recorder(hook)
+    result = train(make_cfg(workspace, name="pausestop", max_iterations=30), rec, control)
     assert result.status == "stopped" and result.iteration == 2
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from forgellm_tui.core.runs.reader import read_run
 from forgellm_tui.core.training.engine import train
 
 from train_helpers import make_cfg, metrics_lines, run_dirs, run_json, small_cpt
+from wait_helpers import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -61,9 +61,8 @@ def test_a_detached_run_whose_answers_are_all_cut_off_is_recorded_as_failed(work
                           "--name", "cut-bg", *overrides, "--detach"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     run = Path(out.stdout.strip())
-    deadline = time.monotonic() + 120
-    while read_run(run).status in ("queued", "starting") and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: read_run(run).status not in ("queued", "starting"), 120, 0.2,
+               describe=lambda: (run / "train.log").read_text()[-2000:])
     info = run_json(run)
     assert read_run(run).status == "failed", (run / "train.log").read_text()[-2000:]
     assert "no answer token fits in max_seq_length=8" in info["error"] and not (run / "metrics.jsonl").exists()
@@ -134,10 +133,13 @@ def test_a_detached_run_is_starting_never_interrupted(workspace):
     assert out.returncode == 0, out.stderr
     run = Path(out.stdout.strip())
     seen = [read_run(run).status]
-    deadline = time.monotonic() + 180
-    while seen[-1] not in ("finished", "failed", "interrupted") and time.monotonic() < deadline:
-        time.sleep(0.05)
-        seen.append(read_run(run).status)
+
+    def ended() -> bool:  # every status read is kept: the test is about the ones in between
+        if seen[-1] not in ("finished", "failed", "interrupted"):
+            seen.append(read_run(run).status)
+        return seen[-1] in ("finished", "failed", "interrupted")
+
+    wait_until(ended, 180, 0.05, describe=lambda: (seen[-5:], (run / "train.log").read_text()[-2000:]))
     assert seen[0] == "starting", seen
     assert "interrupted" not in seen and seen[-1] == "finished", (seen[-5:], (run / "train.log").read_text()[-2000:])
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from training_tui_helpers import status_redrawn
 from tui_helpers import make_app, settle, snapshot_textual_only
 
 pytestmark = snapshot_textual_only
@@ -72,8 +73,7 @@ async def _follow(pilot) -> None:
     screen.follow_run(screen.settings.workspace / "models" / "cpt" / RUN)
     await settle(pilot.app, pilot)
     screen.charts.draw()  # what the 4 Hz redraw timer does, without waiting for it
-    screen.status_dirty = True
-    await pilot.pause(0.4)
+    await status_redrawn(pilot, screen)
     pilot.app.clear_notifications()
     await pilot.pause()
 

@@ -18,6 +18,7 @@ from forgellm_tui.tui.screens import ChatScreen, DatasetsScreen
 from forgellm_tui.tui.widgets.chat_log import AssistantMessage, ChatLog, UserMessage
 from forgellm_tui.tui.widgets.prompt_input import PromptInput
 from tui_helpers import SIZE, make_app, notifications, screen_text, settle
+from wait_helpers import pilot_wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]  # generation runs on the MLX thread
 
@@ -107,10 +108,8 @@ async def test_reply_streams_in_batches_and_esc_stops_it(small_workspace, monkey
         chat = await load_demo(app, pilot, max_tokens=100_000)
         await pilot.press(*"Tell me everything about pathlib.")
         await pilot.press("enter")
-        for _ in range(200):  # until some of the reply is on screen
-            await pilot.pause(0.05)
-            if "generating…" in screen_text(app) and len(drawn) >= 2:
-                break
+        # until some of the reply is on screen
+        await pilot_wait_until(pilot, lambda: "generating…" in screen_text(app) and len(drawn) >= 2, 30, 0.05)
         assert chat.generating and drawn[0] and len(drawn[0]) < len(drawn[-1])  # streamed, growing
         assert "esc Stop" in screen_text(app)
         await pilot.press("escape")
@@ -133,10 +132,7 @@ async def test_esc_stops_while_the_prompt_is_read(small_workspace):
         prompt = chat.query_one(PromptInput)
         prompt.load_text(" ".join(f"item{i} os.path.join(a, b) returns the joined path." for i in range(60)))
         await pilot.press("end", "enter")
-        for _ in range(200):  # until the progress is on screen
-            await pilot.pause(0.02)
-            if "tokens · esc stops" in screen_text(app):
-                break
+        await pilot_wait_until(pilot, lambda: "tokens · esc stops" in screen_text(app), 30, 0.02)  # the progress
         assert "reading the prompt" in screen_text(app), screen_text(app)
         await pilot.press("escape")
         await settle(app, pilot)

@@ -21,7 +21,7 @@ from forgellm_tui.tui.messages import ResumeRun
 from forgellm_tui.tui.screens import TrainingScreen
 from publish_helpers import write_fake_run
 from train_helpers import run_json
-from training_tui_helpers import long_config, open_training, start_run, stop_run, tiny_config
+from training_tui_helpers import long_config, open_training, start_run, status_redrawn, stop_run, tiny_config
 from wait_helpers import pilot_wait_until
 from tui_helpers import make_app, screen_text, settle
 
@@ -73,14 +73,14 @@ async def test_status_panel_fits_80_columns(tmp_path, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot, estimate=False)  # the active run is followed at once
         await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.iteration == 120, 20)
-        await pilot.pause(0.6)
+        await status_redrawn(pilot, screen)
         text = screen_text(app)
         assert re.search(r"time   \d+s · ETA 2h1[34]m", text), text  # was "ETA 2:14:…" cut after "ETA 2:"
         assert "forge-tiny_cpt" in text and "01-15_10-30" in text  # cut in the middle, both ends kept
         assert "status · followed" in text and "running" in text
         screen.pending = "stopping: saving a checkpoint…"
         screen.status_dirty = True
-        await pilot.pause(0.6)
+        await status_redrawn(pilot, screen)
         text = screen_text(app)
         assert "running · stopping…" in text  # was "running (stopping: savi"
         assert "run · stopping: saving a checkpoint… · ^t setup" in text  # the whole request in the toolbar
@@ -164,7 +164,7 @@ async def test_log_pane_is_the_run_log(workspace):
         run_dir = screen.view.run_dir
         await pilot.press("p")
         await pilot_wait_until(pilot, lambda: screen.view.state == "paused")
-        await pilot.pause(0.5)
+        await status_redrawn(pilot, screen)
         paused_text = screen_text(app)
         await pilot.press("p")
         await pilot_wait_until(pilot, lambda: screen.view.state == "running")
@@ -211,7 +211,7 @@ async def test_resumed_run_keeps_its_time_and_checkpoint(workspace):
         stopped_at = run_json(run_dir)["iteration"]
         screen.post_message(ResumeRun(str(run_dir)))
         await pilot_wait_until(pilot, lambda: screen.view.run_dir == run_dir and screen.view.state == "running")
-        await pilot.pause(0.6)
+        await status_redrawn(pilot, screen)
         assert f"ckpt   {stopped_at:07d} (resumed)" in screen_text(app)  # was "ckpt —"
         assert screen.view.earlier_seconds > 0
         assert screen.view.elapsed() >= screen.view.earlier_seconds  # was the time since the resume only

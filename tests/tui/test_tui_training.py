@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -18,8 +17,8 @@ from forgellm_tui.tui.dialogs import ConfirmDialog
 from forgellm_tui.tui.dialogs.ask import AskDialog
 from forgellm_tui.tui.messages import ResumeRun
 from train_helpers import metrics_lines, run_json
-from training_tui_helpers import long_config, open_training, start_run, stop_run, tiny_config
-from wait_helpers import pilot_wait_until
+from training_tui_helpers import long_config, open_training, start_run, status_redrawn, stop_run, tiny_config
+from wait_helpers import pilot_wait_until, wait_until
 from tui_helpers import make_app, notifications, screen_text, settle
 
 SIZE = (100, 30)
@@ -43,7 +42,7 @@ async def test_start_run_from_keyboard_charts_every_point(workspace):
         await pilot.press("ctrl+r")
         await pilot_wait_until(pilot, lambda: screen.view.state == "finished")
         await settle(app, pilot)
-        await pilot.pause(0.4)  # the throttled redraw
+        await status_redrawn(pilot, screen)  # the throttled redraw
         run_dir = screen.view.run_dir
         lines = metrics_lines(run_dir)
         assert screen.charts.records == lines  # every point the engine emitted, in order
@@ -58,7 +57,7 @@ async def test_start_run_from_keyboard_charts_every_point(workspace):
         assert run_json(run_dir)["status"] == "finished"
         await pilot.press("o")  # the run on the Checkpoints screen
         await pilot_wait_until(pilot, lambda: app.current_mode == "checkpoints"
-                         and app.screen.query_one("#ckpt-runs").current_key() == str(run_dir), 20)
+                               and app.screen.query_one("#ckpt-runs").current_key() == str(run_dir), 20)
 
 
 async def test_pause_resume_save_and_stop(workspace):
@@ -183,7 +182,7 @@ async def test_failure_during_a_run_is_shown(workspace):
         await pilot.press("ctrl+r")
         await pilot_wait_until(pilot, lambda: screen.view.state == "failed")
         await settle(app, pilot)
-        await pilot.pause(0.3)
+        await status_redrawn(pilot, screen)
         assert "injected failure" in screen_text(app)  # status panel
         assert any(n.severity == "error" and "injected failure" in n.message for n in notifications(messages))
         assert run_json(screen.view.run_dir)["status"] == "failed"
@@ -209,7 +208,7 @@ async def test_out_of_memory_recovery_is_shown(workspace):
         await pilot.press("ctrl+r")
         await pilot_wait_until(pilot, lambda: screen.view.state == "finished")
         await settle(app, pilot)
-        await pilot.pause(0.3)
+        await status_redrawn(pilot, screen)
         assert any(n.severity == "warning" and "out of memory" in n.message for n in notifications(messages))
         assert "batch_size 2 -> 1" in screen_text(app)  # the status panel's notice
 
@@ -260,7 +259,7 @@ async def test_follow_a_folder_being_written(workspace):
         (run_dir / "run.json").write_text(json.dumps({**info, "status": "finished",
                                                       "ended_at": "2026-01-01T10:01:30Z"}))
         await pilot_wait_until(pilot, lambda: screen.view.state == "finished", 10)
-        await pilot.pause(0.3)
+        await status_redrawn(pilot, screen)
         assert "time   1m30s" in screen_text(app)
 
 
@@ -281,7 +280,7 @@ async def test_follow_a_run_started_with_the_cli(workspace):
             await pilot.press("enter")
             await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.source == "folder")
             await pilot_wait_until(pilot, lambda: screen.view.state == "finished", 120)
-            await pilot.pause(0.4)
+            await status_redrawn(pilot, screen)
             assert screen.charts.records == metrics_lines(run_dir)
             assert [p[0] for p in screen.charts.val] == [0, 10, 20, 30]
             text = screen_text(app)
@@ -305,10 +304,8 @@ async def test_background_run_keeps_going_after_quit(workspace):
         assert "Keep it running, quit" in screen_text(app)
         await pilot.press("k")
         await pilot_wait_until(pilot, lambda: not app.is_running, 10)
-    deadline = time.monotonic() + 120
-    while run_json(run_dir)["status"] != "finished":  # the run goes on without the app
-        assert time.monotonic() < deadline, run_json(run_dir)
-        time.sleep(0.5)
+    wait_until(lambda: run_json(run_dir)["status"] == "finished", 120, 0.5,  # the run goes on without the app
+               describe=lambda: run_json(run_dir))
     assert metrics_lines(run_dir)[-1]["iteration"] == 60
 
 

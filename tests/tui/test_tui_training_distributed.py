@@ -8,7 +8,7 @@ import pytest
 from forgellm_tui.core.runs.checkpoints import list_complete
 from forgellm_tui.tui.dialogs import ConfirmDialog
 from train_helpers import metrics_lines, run_json
-from training_tui_helpers import open_training, start_run, tiny_config
+from training_tui_helpers import open_training, start_run, status_redrawn, tiny_config
 from wait_helpers import pilot_wait_until
 from tui_helpers import make_app, notifications, screen_text
 
@@ -34,7 +34,7 @@ async def test_distributed_config_runs_in_the_background_and_is_followed(workspa
         run_dir = screen.view.run_dir
         await pilot_wait_until(pilot, lambda: screen.view.world_size == 2 and screen.view.tokens_per_second, 120)
         await pilot_wait_until(pilot, lambda: screen.view.state == "finished", 180)
-        await pilot.pause(0.5)
+        await status_redrawn(pilot, screen)
         assert any("distributed run" in n.message for n in notifications(messages))
         assert "ranks)" in screen_text(app) and "/rank" in screen_text(app)  # tok/s (N/rank · 2 ranks)
         info = run_json(run_dir)

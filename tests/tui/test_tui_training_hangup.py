@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 import threading
-import time
 
 import pytest
 
@@ -19,8 +18,8 @@ from forgellm_tui.tui.dialogs.resume import ResumeDialog
 from forgellm_tui.tui.hangup import HANGUP_REASON
 from train_helpers import metrics_lines, run_json
 from training_tui_helpers import long_config, open_training, start_run, training_screen
-from wait_helpers import pilot_wait_until
-from tui_helpers import SIZE, make_app, screen_text
+from wait_helpers import pilot_wait_until, wait_until
+from tui_helpers import SIZE, make_app, screen_text, settle
 
 pty = pytest.importorskip("pty")
 
@@ -55,10 +54,7 @@ class Terminal:
             self.output += data
 
     def wait_for(self, text: bytes, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output:
-            assert time.monotonic() < deadline, f"{text!r} never shown"
-            time.sleep(0.1)
+        wait_until(lambda: text in self.output, timeout, describe=f"{text!r} never shown")
 
     def press(self, keys: bytes) -> None:
         os.write(self.fd, keys)
@@ -66,19 +62,36 @@ class Terminal:
     def hang_up(self) -> None:
         """What an SSH drop does: SIGHUP, and the terminal is gone."""
         os.kill(self.pid, signal.SIGHUP)
-        time.sleep(0.2)
+        wait_until(lambda: not _signal_pending(self.pid, signal.SIGHUP), 10)  # the app has taken it
         os.close(self.fd)
 
     def wait_exit(self, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        statuses = []
+
+        def exited() -> bool:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
-                return os.waitstatus_to_exitcode(status)
-            time.sleep(0.2)
-        os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        raise AssertionError(f"the app did not exit within {timeout}s after SIGHUP")
+                statuses.append(status)
+            return bool(pid)
+
+        try:
+            wait_until(exited, timeout, 0.2)
+        except AssertionError:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            raise AssertionError(f"the app did not exit within {timeout}s after SIGHUP") from None
+        return os.waitstatus_to_exitcode(statuses[0])
+
+
+def _signal_pending(pid: int, signum: int) -> bool:
+    """Whether ``signum`` is still waiting to be delivered to ``pid`` (Linux's /proc; elsewhere False:
+    ``os.kill`` has queued it and there is nothing to watch)."""
+    try:
+        status = open(f"/proc/{pid}/status").read()
+    except OSError:
+        return False
+    masks = [int(line.split()[1], 16) for line in status.splitlines() if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return any(mask & (1 << (signum - 1)) for mask in masks)
 
 
 def _trained(ws, at_least: int):
@@ -95,12 +108,10 @@ async def test_sighup_stops_with_a_checkpoint_and_the_next_start_resumes(workspa
     term.wait_for(b"Datasets")
     term.press(b"2")
     term.wait_for(b"long.yaml")
-    time.sleep(1.0)  # the form and estimate load in a thread
+    term.wait_for(b"steps/epoch")  # the form and estimate load in a thread: ctrl+r needs them
     term.press(b"\x12")  # ctrl+r: start
-    deadline = time.monotonic() + 120
-    while (run_dir := _trained(workspace, 3)) is None:
-        assert time.monotonic() < deadline, term.output[-2000:]
-        time.sleep(0.1)
+    wait_until(lambda: _trained(workspace, 3) is not None, 120, describe=lambda: term.output[-2000:])
+    run_dir = _trained(workspace, 3)
     term.hang_up()
     code = term.wait_exit(120)
     info = run_json(run_dir)
@@ -118,7 +129,7 @@ async def test_sighup_stops_with_a_checkpoint_and_the_next_start_resumes(workspa
         await pilot_wait_until(pilot, lambda: app.current_mode == "training")
         screen = training_screen(app)
         await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.state == "finished", 120)
-        await pilot.pause(0.3)
+        await settle(app, pilot)  # the training worker returns
     info = run_json(run_dir)
     assert info["status"] == "finished" and info["resumed_from"][0]["iteration"] == stopped_at
     assert [r["iteration"] for r in metrics_lines(run_dir)] == list(range(0, 31))
@@ -155,6 +166,5 @@ async def test_runs_stopped_by_quitting_or_a_hangup_are_both_offered(workspace):
         await pilot.pause()
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
+        await settle(app, pilot)  # the scan for runs to resume is done and its answer handled
         assert not isinstance(app.screen, ResumeDialog)
