@@ -65,5 +65,5 @@ async def open_training(app, pilot, estimate: bool = True) -> object:
     await pilot.press("2")  # not settle(): a followed run's worker keeps going while the run does
     await pilot.pause()
     screen = training_screen(app)
-    await wait_until(pilot, lambda: screen.draft is not None and (screen.estimate_lines or not estimate), 30)
+    await wait_until(pilot, lambda: screen.setup.draft is not None and (screen.setup.estimate_lines or not estimate), 30)
     return screen

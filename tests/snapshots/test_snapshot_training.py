@@ -75,12 +75,12 @@ async def _follow(pilot) -> None:
     await pilot.press("2")
     await pilot.pause()
     screen = pilot.app.screen
-    screen.follow_run(screen.settings.workspace / "models" / "cpt" / RUN)
+    screen.controller.follow_run(screen.settings.workspace / "models" / "cpt" / RUN)
     for _ in range(3):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
     screen.charts.draw()  # what the 4 Hz redraw timer does, without waiting for it
-    screen.status_dirty = True
+    screen.controller.status_dirty = True
     await pilot.pause(0.4)
     pilot.app.clear_notifications()
     await pilot.pause()
