@@ -96,7 +96,8 @@ class SetupController:
                 self.estimate_timer.stop()
                 self.estimate_timer = None
             if debounce:  # while typing: estimate once the user pauses
-                self.estimate_timer = self.screen.set_timer(0.4, partial(workers.start, self.screen, "estimate", key, cfg))
+                later = partial(workers.start, self.screen, "estimate", key, cfg)
+                self.estimate_timer = self.screen.set_timer(0.4, later)
             else:
                 workers.start(self.screen, "estimate", key, cfg)
         return errors
