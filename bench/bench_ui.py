@@ -120,7 +120,7 @@ async def _tui(workspace: str, config_name: str, keys: bool) -> dict:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("2")
         screen = app.screen
-        while screen.draft is None or screen.draft.path is None or screen.draft.path.name != config_name:
+        while (draft := screen.setup.draft) is None or draft.path is None or draft.path.name != config_name:
             await asyncio.sleep(0.05)
         app.post_message(events.Key("ctrl+r", None))
         while screen.view is None or screen.view.state not in ("finished", "failed", "stopped"):

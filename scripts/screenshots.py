@@ -54,8 +54,8 @@ async def training_mid_run(app, pilot) -> None:
     shot after a few validations, then stopped. Last, so its run is in no other screenshot."""
     await app.switch_mode("training")
     screen = app.screen
-    while screen.draft is None or screen.draft.path is None or screen.draft.path.name != "cpt-demo.yaml":
-        await pilot.press("down" if screen.draft is not None else "r")
+    while (draft := screen.setup.draft) is None or draft.path is None or draft.path.name != "cpt-demo.yaml":
+        await pilot.press("down" if screen.setup.draft is not None else "r")
         await pilot.pause(0.3)
     import shutil
 
@@ -71,7 +71,7 @@ async def training_mid_run(app, pilot) -> None:
     app.clear_notifications()
     await pilot.pause(0.1)
     print(f"wrote {app.save_screenshot('training.svg', path=str(OUT[0]))}")
-    screen.control.stop("screenshot taken")
+    screen.controller.control.stop("screenshot taken")
     while not screen.run_done.is_set():
         await asyncio.sleep(0.2)
 

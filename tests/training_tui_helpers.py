@@ -57,7 +57,7 @@ async def open_training(app, pilot, estimate: bool = True) -> object:
     await pilot.press("2")  # not settle(): a followed run's worker keeps going while the run does
     await pilot.pause()
     screen = training_screen(app)
-    await pilot_wait_until(pilot, lambda: screen.draft is not None and (screen.estimate_lines or not estimate), 30)
+    await pilot_wait_until(pilot, lambda: screen.setup.draft is not None and (screen.setup.estimate_lines or not estimate), 30)
     return screen
 
 
@@ -69,7 +69,7 @@ async def start_run(pilot, screen, iteration: int, timeout: float = 90.0) -> Non
 
 async def stop_run(app, pilot, screen, reason: str) -> None:
     """Stop the run trained in the app (what ``x`` then ``y`` asks for) and wait until it is stopped and saved."""
-    screen.control.stop(reason)
+    screen.controller.control.stop(reason)
     await pilot_wait_until(pilot, lambda: screen.view.state == "stopped")
     await settle(app, pilot)
 
@@ -80,6 +80,6 @@ async def status_redrawn(pilot, screen, timeout: float = 10.0) -> None:
     The panel is redrawn by a timer a few times a second, only when marked changed: mark it, wait until the
     timer has taken the mark, then let the new content paint.
     """
-    screen.status_dirty = True
-    await pilot_wait_until(pilot, lambda: not screen.status_dirty, timeout)
+    screen.controller.status_dirty = True
+    await pilot_wait_until(pilot, lambda: not screen.controller.status_dirty, timeout)
     await pilot.pause()

@@ -18,7 +18,7 @@ def _loss(value: float | None) -> str:
     return f"{value:.3f}" if value is not None else "  -  "
 
 
-class Printer:
+class Printer(ev.EventHandler):
     """The ``on_event`` callback of ``forgellm-tui train``: writes to stdout, flushed per line."""
 
     def __init__(self, out=None):
@@ -37,45 +37,57 @@ class Printer:
         self._print(text)
 
     def __call__(self, event: ev.Event) -> None:
-        if isinstance(event, ev.Metrics):
-            parts = [f"it {event.iteration:>6}/{event.max_iterations}", f"train {_loss(event.training_loss)}",
-                     f"val {_loss(event.validation_loss)}", f"lr {event.learning_rate:.2e}"]
-            if event.tokens_per_second:
-                per_rank = f" ({event.tokens_per_second / self.world_size:,.0f}/rank)" if self.world_size > 1 else ""
-                parts.append(f"{event.tokens_per_second:,.0f} tok/s{per_rank}")
-            if event.gradient_norm is not None:
-                parts.append(f"gn {event.gradient_norm:.2f}")
-            parts.append(f"ep {event.epoch:.2f}")
-            parts.append(f"ETA {duration(event.eta_seconds, unknown='?')}")
-            self._print("  ".join(parts))
-        elif isinstance(event, ev.RunStarted):
-            self.run_dir = event.run_dir
-            self.world_size = event.world_size
-            what = "resuming" if event.resumed else "training"
-            self._print(f"{what} {event.name}: {event.training_type} {event.fine_tune_type}, "
-                        f"{event.trainable_parameters:,} of {event.total_parameters:,} parameters trainable, "
-                        f"{event.train_examples:,} training rows ({event.train_tokens:,} tokens), "
-                        f"iterations {event.start_iteration}->{event.max_iterations}"
-                        + (f", {event.world_size} ranks" if event.world_size > 1 else ""))
-            self._print(f"run folder: {event.run_dir}")
-        elif isinstance(event, ev.CheckpointSaved):
-            label = "best" if event.reason == "best" else f"checkpoint {event.path.name} ({event.reason})"
-            val = f", val {event.validation_loss:.3f}" if event.validation_loss is not None else ""
-            self._print(f"saved {label} at iteration {event.iteration}{val}")
-        elif isinstance(event, ev.LogLine):
-            if event.level != "info" or event.message.startswith(STARTUP_NOTES):
-                self._print(f"{event.level}: {event.message}")
-        elif isinstance(event, ev.Progress):
-            if event.done >= event.total or event.time - self.progress_at >= PROGRESS_EVERY:
-                self.progress_at = event.time
-                self._print(progress_line(event))
-        elif isinstance(event, ev.EarlyStop):
-            self._print(f"early stop: {event.reason}")
-        elif isinstance(event, ev.ErrorEvent) and event.kind == "oom":
+        ev.dispatch(event, self)
+
+    def on_metrics(self, event: ev.Metrics) -> None:
+        parts = [f"it {event.iteration:>6}/{event.max_iterations}", f"train {_loss(event.training_loss)}",
+                 f"val {_loss(event.validation_loss)}", f"lr {event.learning_rate:.2e}"]
+        if event.tokens_per_second:
+            per_rank = f" ({event.tokens_per_second / self.world_size:,.0f}/rank)" if self.world_size > 1 else ""
+            parts.append(f"{event.tokens_per_second:,.0f} tok/s{per_rank}")
+        if event.gradient_norm is not None:
+            parts.append(f"gn {event.gradient_norm:.2f}")
+        parts.append(f"ep {event.epoch:.2f}")
+        parts.append(f"ETA {duration(event.eta_seconds, unknown='?')}")
+        self._print("  ".join(parts))
+
+    def on_run_started(self, event: ev.RunStarted) -> None:
+        self.run_dir = event.run_dir
+        self.world_size = event.world_size
+        what = "resuming" if event.resumed else "training"
+        self._print(f"{what} {event.name}: {event.training_type} {event.fine_tune_type}, "
+                    f"{event.trainable_parameters:,} of {event.total_parameters:,} parameters trainable, "
+                    f"{event.train_examples:,} training rows ({event.train_tokens:,} tokens), "
+                    f"iterations {event.start_iteration}->{event.max_iterations}"
+                    + (f", {event.world_size} ranks" if event.world_size > 1 else ""))
+        self._print(f"run folder: {event.run_dir}")
+
+    def on_checkpoint_saved(self, event: ev.CheckpointSaved) -> None:
+        label = "best" if event.reason == "best" else f"checkpoint {event.path.name} ({event.reason})"
+        val = f", val {event.validation_loss:.3f}" if event.validation_loss is not None else ""
+        self._print(f"saved {label} at iteration {event.iteration}{val}")
+
+    def on_log_line(self, event: ev.LogLine) -> None:
+        if event.level != "info" or event.message.startswith(STARTUP_NOTES):
+            self._print(f"{event.level}: {event.message}")
+
+    def on_progress(self, event: ev.Progress) -> None:
+        if event.done >= event.total or event.time - self.progress_at >= PROGRESS_EVERY:
+            self.progress_at = event.time
+            self._print(progress_line(event))
+
+    def on_early_stop(self, event: ev.EarlyStop) -> None:
+        self._print(f"early stop: {event.reason}")
+
+    def on_error(self, event: ev.ErrorEvent) -> None:
+        if event.kind == "oom":  # a failing error ends the run: summary() prints it
             self._print(f"recovered: {event.message}")
-        elif isinstance(event, ev.MaxIterationsChanged):
-            self._print(f"max_iterations is now {event.max_iterations}")
-        elif isinstance(event, ev.StateChanged) and event.state in (ev.PAUSED, ev.STOPPING):
+
+    def on_max_iterations_changed(self, event: ev.MaxIterationsChanged) -> None:
+        self._print(f"max_iterations is now {event.max_iterations}")
+
+    def on_state_changed(self, event: ev.StateChanged) -> None:
+        if event.state in (ev.PAUSED, ev.STOPPING):  # the final state is in summary()
             self._print(f"{event.state}")
 
     def summary(self, result) -> None:

@@ -157,3 +157,69 @@ class MaxIterationsChanged(Event):
 
 
 EventCallback = Callable[[Event], None]
+
+
+class EventHandler:
+    """What to do with each kind of event: override the ``on_*`` methods a consumer cares about (the
+    others do nothing) and hand events to :func:`dispatch`. The status panel's run view, the Training
+    screen and the headless progress printer are such handlers, so every kind is routed in one place."""
+
+    def on_run_started(self, event: RunStarted) -> None:
+        pass
+
+    def on_metrics(self, event: Metrics) -> None:
+        pass
+
+    def on_validation(self, event: Validation) -> None:
+        pass
+
+    def on_checkpoint_saved(self, event: CheckpointSaved) -> None:
+        pass
+
+    def on_state_changed(self, event: StateChanged) -> None:
+        pass
+
+    def on_early_stop(self, event: EarlyStop) -> None:
+        pass
+
+    def on_log_line(self, event: LogLine) -> None:
+        pass
+
+    def on_progress(self, event: Progress) -> None:
+        pass
+
+    def on_error(self, event: ErrorEvent) -> None:
+        pass
+
+    def on_max_iterations_changed(self, event: MaxIterationsChanged) -> None:
+        pass
+
+    def on_other(self, event: Event) -> None:
+        """An event of a kind not listed above: ignored (a newer engine may emit kinds this code predates)."""
+
+
+def dispatch(event: Event, handler: EventHandler) -> None:
+    """Call the ``handler`` method for ``event``'s kind."""
+    match event:
+        case RunStarted():
+            handler.on_run_started(event)
+        case Metrics():
+            handler.on_metrics(event)
+        case Validation():
+            handler.on_validation(event)
+        case CheckpointSaved():
+            handler.on_checkpoint_saved(event)
+        case StateChanged():
+            handler.on_state_changed(event)
+        case EarlyStop():
+            handler.on_early_stop(event)
+        case LogLine():
+            handler.on_log_line(event)
+        case Progress():
+            handler.on_progress(event)
+        case ErrorEvent():
+            handler.on_error(event)
+        case MaxIterationsChanged():
+            handler.on_max_iterations_changed(event)
+        case _:
+            handler.on_other(event)

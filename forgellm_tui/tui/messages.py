@@ -112,6 +112,16 @@ class ResumeRun(Message):
     run_dir: str
 
 
+@dataclass
+class ShowRun(Message):
+    """Select the run folder ``run_dir`` (resolved) on the Checkpoints screen once it has read its runs.
+
+    Posted to the Checkpoints screen after the Training screen switches to the checkpoints mode (``o``).
+    """
+
+    run_dir: str
+
+
 # ---------------------------------------------------------------------- Checkpoints screen
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forgellm_tui.core import events as ev
+from forgellm_tui.core.runs.ranking import is_overfitting, overfitting_reason
 from .format import progress_line
 
 ACTIVE = ("queued", "starting", "running", "paused", "stopping")
@@ -36,7 +37,7 @@ def finite(value) -> float | None:
 
 
 @dataclass
-class RunView:
+class RunView(ev.EventHandler):
     """The state of one run as the user sees it (the log pane reads the run's log.jsonl itself)."""
 
     run_dir: Path | None = None
@@ -103,48 +104,55 @@ class RunView:
     def _check_overfitting(self) -> None:
         if self.best_val is None or self.last_val is None:
             return
-        if self.last_val > self.best_val * (1.0 + self.threshold):
-            self.overfitting = (f"validation loss {self.last_val:.4f} is more than {self.threshold:.0%} above "
-                                f"the best {self.best_val:.4f} (iteration {self.best_val_iteration})")
-        else:
-            self.overfitting = None
+        self.overfitting = (overfitting_reason(self.last_val, self.best_val, self.best_val_iteration, self.threshold)
+                            if is_overfitting(self.last_val, self.best_val, self.threshold) else None)
 
     def apply_event(self, event: ev.Event) -> None:
         """One event of a run trained in this app."""
-        if isinstance(event, ev.Metrics):
-            self.apply_record({**event.record(), "max_iterations": event.max_iterations})
-        elif isinstance(event, ev.Progress):
-            self.startup = progress_line(event) if event.done < event.total else None
-        elif isinstance(event, ev.RunStarted):
+        ev.dispatch(event, self)
+
+    def on_metrics(self, event: ev.Metrics) -> None:
+        self.apply_record({**event.record(), "max_iterations": event.max_iterations})
+
+    def on_progress(self, event: ev.Progress) -> None:
+        self.startup = progress_line(event) if event.done < event.total else None
+
+    def on_run_started(self, event: ev.RunStarted) -> None:
+        self.startup = None
+        self.run_dir, self.name = Path(event.run_dir), event.name
+        self.max_iterations, self.iteration = event.max_iterations, event.start_iteration
+        self.started_at, self.ended_at, self.error = event.time, None, None
+        self.earlier_seconds = float(event.earlier_seconds or 0.0)
+        if event.checkpoint:
+            self.last_checkpoint = f"{event.checkpoint} (resumed)"
+        self.world_size = max(int(event.world_size or 1), 1)
+
+    def on_state_changed(self, event: ev.StateChanged) -> None:
+        self.state, self.iteration = event.state, max(self.iteration, event.iteration)
+        if event.state in ev.FINAL_STATES:
             self.startup = None
-            self.run_dir, self.name = Path(event.run_dir), event.name
-            self.max_iterations, self.iteration = event.max_iterations, event.start_iteration
-            self.started_at, self.ended_at, self.error = event.time, None, None
-            self.earlier_seconds = float(event.earlier_seconds or 0.0)
-            if event.checkpoint:
-                self.last_checkpoint = f"{event.checkpoint} (resumed)"
-            self.world_size = max(int(event.world_size or 1), 1)
-        elif isinstance(event, ev.StateChanged):
-            self.state, self.iteration = event.state, max(self.iteration, event.iteration)
-            if event.state in ev.FINAL_STATES:
-                self.startup = None
-                self.reason = event.reason
-                self.ended_at, self.eta_seconds = event.time, None
-                if event.state == ev.FAILED:
-                    self.error = event.reason
-        elif isinstance(event, ev.Validation):
-            self.overfitting = (f"validation loss {event.validation_loss:.4f} is well above the best "
-                                f"{event.best_loss:.4f} (iteration {event.best_iteration})" if event.overfitting else None)
-        elif isinstance(event, ev.CheckpointSaved):
-            if event.reason != "best":
-                self.last_checkpoint = f"{Path(event.path).name} ({event.reason})"
-        elif isinstance(event, ev.MaxIterationsChanged):
-            self.max_iterations = event.max_iterations
-        elif isinstance(event, ev.ErrorEvent):
-            if event.recovered:
-                self.notice = event.message
-            else:
-                self.error = event.message
+            self.reason = event.reason
+            self.ended_at, self.eta_seconds = event.time, None
+            if event.state == ev.FAILED:
+                self.error = event.reason
+
+    def on_validation(self, event: ev.Validation) -> None:
+        # the engine's verdict (made with the same rule as apply_record's) for a run trained here
+        self.overfitting = (f"validation loss {event.validation_loss:.4f} is well above the best "
+                            f"{event.best_loss:.4f} (iteration {event.best_iteration})" if event.overfitting else None)
+
+    def on_checkpoint_saved(self, event: ev.CheckpointSaved) -> None:
+        if event.reason != "best":
+            self.last_checkpoint = f"{Path(event.path).name} ({event.reason})"
+
+    def on_max_iterations_changed(self, event: ev.MaxIterationsChanged) -> None:
+        self.max_iterations = event.max_iterations
+
+    def on_error(self, event: ev.ErrorEvent) -> None:
+        if event.recovered:
+            self.notice = event.message
+        else:
+            self.error = event.message
 
     def apply_info(self, info: dict, alive: bool | None = None) -> None:
         """``run.json`` of a followed run; ``alive`` False turns an active status into ``interrupted``."""

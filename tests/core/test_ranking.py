@@ -106,3 +106,39 @@ def test_model_card_names_best_and_recommended_apart():
     assert "The recommended one (rank 1) is iteration 40" in readme
     assert "| 2 | 80 (`best/`) | 2.0000 |" in readme and "| 1 | 40 | 2.1000 |" in readme
     assert "recommended checkpoint (rank 1)" in _why("0000040", 40, ranked)
+
+
+def _three_verdicts(vals: list[float], threshold: float) -> list[tuple[bool, bool, bool]]:
+    """After each validation: (early stopping, checkpoint analysis, status panel) say overfitting?"""
+    from forgellm_tui.core.training.early_stopping import BestTracker
+    from forgellm_tui.tui.run_view import RunView
+
+    tracker = BestTracker(patience=100, min_improvement=0.0, threshold=threshold, enabled=True)
+    view, recs, seen = RunView(threshold=threshold), [], []
+    for i, val in enumerate(vals, start=1):
+        rec = {"iteration": 10 * i, "validation_loss": val}  # no training loss: only the threshold rule applies
+        recs.append(rec)
+        view.apply_record(rec)
+        seen.append((tracker.update(10 * i, val).overfitting, detect_overfitting(recs, threshold).overfitting,
+                     view.overfitting is not None))
+    return seen
+
+
+def test_the_overfitting_rule_is_one_function():
+    from forgellm_tui.core.runs.ranking import is_overfitting, overfitting_reason
+
+    assert is_overfitting(1.31, 1.0, 0.3) and not is_overfitting(1.3, 1.0, 0.3)  # "more than", relative
+    assert is_overfitting(2.7, 2.0, 0.3) and not is_overfitting(2.5, 2.0, 0.3)
+    assert not is_overfitting(0.5, 0.0, 0.3)  # no relative scale above a best of 0
+    assert overfitting_reason(1.5, 1.0, 20, 0.3) == \
+        "validation loss 1.5000 is more than 30% above the best 1.0000 (iteration 20)"
+
+
+def test_early_stopping_ranking_and_the_status_panel_agree_on_overfitting():
+    vals = [2.0, 1.0, 1.2, 1.35, 1.1, 0.9, 1.25]
+    seen = _three_verdicts(vals, 0.3)
+    assert [a for a, _b, _c in seen] == [False, False, False, True, False, False, True]
+    assert all(a == b == c for a, b, c in seen), seen
+    # a best of exactly 0 used to be overfitting for two of them and not for the third
+    seen = _three_verdicts([0.5, 0.0, 0.4], 0.3)
+    assert all(a == b == c for a, b, c in seen), seen

@@ -70,7 +70,7 @@ async def _follow(pilot) -> None:
     await pilot.press("2")
     await pilot.pause()
     screen = pilot.app.screen
-    screen.follow_run(screen.settings.workspace / "models" / "cpt" / RUN)
+    screen.controller.follow_run(screen.settings.workspace / "models" / "cpt" / RUN)
     await settle(pilot.app, pilot)
     screen.charts.draw()  # what the 4 Hz redraw timer does, without waiting for it
     await status_redrawn(pilot, screen)

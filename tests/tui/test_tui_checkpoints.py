@@ -10,6 +10,7 @@ from forgellm_tui.tui.messages import OpenInChat, ResumeRun
 from forgellm_tui.tui.screens import ChatScreen, CheckpointsScreen, TrainingScreen
 
 from publish_helpers import RUN, leftovers, run_dir, write_fake_run
+from wait_helpers import pilot_wait_until
 from tui_helpers import make_app, notifications, screen_text, settle
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]  # publishing runs MLX in a thread worker
@@ -181,3 +182,39 @@ async def test_broken_run_shows_problems_and_publish_error(ws):
         assert not isinstance(app.screen, PublishDialog)
         assert any("no longer present" in n.message for n in notifications(messages))
         assert leftovers(ws / "published") == []
+
+
+async def test_o_on_the_training_screen_selects_the_run_however_long_the_runs_take_to_read(workspace, monkeypatch):
+    """The Training screen says which run to show (a message); it does not watch the Checkpoints screen's table
+    while that screen reads the runs."""
+    import threading
+
+    import forgellm_tui.tui.screens.checkpoints as checkpoints
+
+    older = write_fake_run(workspace, "older", val={0: 9.0, 10: 8.5}, train={10: 8.6}, checkpoints=(10,),
+                           best=10, started="2000-01-01T00:00:00Z")
+    write_fake_run(workspace, "newer", val={0: 9.0, 10: 8.4}, train={10: 8.5}, checkpoints=(10,), best=10)
+    reading, real = threading.Event(), checkpoints.all_runs
+
+    def slow_all_runs(settings):  # a workspace whose runs take a while to read
+        reading.wait(60)
+        return real(settings)
+
+    monkeypatch.setattr(checkpoints, "all_runs", slow_all_runs)
+    app = make_app(workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(app, pilot)
+        training = app.screen
+        assert isinstance(training, TrainingScreen)
+        training.controller.follow_run(older)
+        await settle(app, pilot)
+        await pilot.press("o")
+        free = threading.Event()
+        training.call_later(free.set)  # runs once the Training screen is free to handle messages again
+        await pilot_wait_until(pilot, lambda: app.current_mode == "checkpoints" and free.is_set(), 30)
+        reading.set()  # only now are the runs read
+        await settle(app, pilot)
+        assert app.current_mode == "checkpoints"
+        assert app.screen.query_one("#ckpt-runs").current_key() == str(older)
+        assert app.screen.focused is app.screen.query_one("#ckpt-runs")

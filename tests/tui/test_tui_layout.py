@@ -78,14 +78,14 @@ async def test_status_panel_fits_80_columns(tmp_path, monkeypatch):
         assert re.search(r"time   \d+s · ETA 2h1[34]m", text), text  # was "ETA 2:14:…" cut after "ETA 2:"
         assert "forge-tiny_cpt" in text and "01-15_10-30" in text  # cut in the middle, both ends kept
         assert "status · followed" in text and "running" in text
-        screen.pending = "stopping: saving a checkpoint…"
-        screen.status_dirty = True
+        screen.controller.pending = "stopping: saving a checkpoint…"
+        screen.controller.status_dirty = True
         await status_redrawn(pilot, screen)
         text = screen_text(app)
         assert "running · stopping…" in text  # was "running (stopping: savi"
         assert "run · stopping: saving a checkpoint… · ^t setup" in text  # the whole request in the toolbar
         assert "? Keys" in _last_line(app) and "q Quit" in _last_line(app)
-        screen.pending = ""
+        screen.controller.pending = ""
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
@@ -226,12 +226,12 @@ async def test_estimate_comes_back_after_a_fix(workspace):
     app = make_app(workspace)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_training(app, pilot)
-        before = list(screen.estimate_lines)
+        before = list(screen.setup.estimate_lines)
         screen.form.focus_field("max_iterations")
         await pilot.press("end", "backspace")  # 6 -> empty: invalid
         await pilot_wait_until(pilot, lambda: "fix the highlighted values first" in screen_text(app), 10)
         await pilot.press("6")
-        await pilot_wait_until(pilot, lambda: screen.estimate_lines == before, 20)
+        await pilot_wait_until(pilot, lambda: screen.setup.estimate_lines == before, 20)
         await pilot.pause(0.2)
         assert "fix the highlighted values first" not in screen_text(app)
         assert any("6 iterations = 0.12 epochs" in line for line in before)

@@ -146,7 +146,7 @@ async def test_save_as_a_new_config(workspace):
         await settle(app, pilot)
         saved = workspace / "configs" / "tiny-slower.yaml"
         assert saved.exists() and "learning_rate: 0.0002" in saved.read_text()
-        assert screen.draft.path == saved and "train configs/tiny-slower.yaml" in screen_text(app)
+        assert screen.setup.draft.path == saved and "train configs/tiny-slower.yaml" in screen_text(app)
         assert "--set" not in screen_text(app)  # the new file holds the edit: no override left
 
 
@@ -178,7 +178,7 @@ async def test_failure_during_a_run_is_shown(workspace):
 
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         screen = await open_training(app, pilot)
-        screen.fault_hook = fault
+        screen.controller.fault_hook = fault
         await pilot.press("ctrl+r")
         await pilot_wait_until(pilot, lambda: screen.view.state == "failed")
         await settle(app, pilot)
@@ -204,7 +204,7 @@ async def test_out_of_memory_recovery_is_shown(workspace):
 
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         screen = await open_training(app, pilot)
-        screen.fault_hook = fault
+        screen.controller.fault_hook = fault
         await pilot.press("ctrl+r")
         await pilot_wait_until(pilot, lambda: screen.view.state == "finished")
         await settle(app, pilot)
@@ -228,8 +228,8 @@ async def test_bad_config_and_bad_folders_are_messages(workspace):
         await settle(app, pilot)
         assert screen.view is None and any("not started" in n.message for n in notifications(messages))
         await pilot.press("down")  # tiny.yaml: usable again
-        await pilot_wait_until(pilot, lambda: screen.estimate_lines, 30)
-        screen.follow_run(not_a_run)
+        await pilot_wait_until(pilot, lambda: screen.setup.estimate_lines, 30)
+        screen.controller.follow_run(not_a_run)
         await settle(app, pilot)
         assert any("not a run folder" in n.message for n in notifications(messages))
         assert app.is_running and screen.view is None

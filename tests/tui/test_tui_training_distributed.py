@@ -27,7 +27,7 @@ async def test_distributed_config_runs_in_the_background_and_is_followed(workspa
     messages = []
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         screen = await open_training(app, pilot)
-        estimate = "\n".join(screen.estimate_lines)
+        estimate = "\n".join(screen.setup.estimate_lines)
         assert "2 ranks, data-parallel" in estimate and "tokens per rank per iteration" in estimate
         await pilot.press("ctrl+r")
         await pilot_wait_until(pilot, lambda: screen.view is not None and screen.view.source == "folder", 120)

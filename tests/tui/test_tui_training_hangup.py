@@ -144,7 +144,7 @@ async def test_runs_stopped_by_quitting_or_a_hangup_are_both_offered(workspace):
         await start_run(pilot, screen, 2)
         hung_up = screen.view.run_dir
         screen.on_hangup(HANGUP_REASON)  # what the SIGHUP handler asks of the screen that owns the run
-        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped" and not screen.run_active_here())
+        await pilot_wait_until(pilot, lambda: screen.view.state == "stopped" and not screen.controller.run_active_here())
         await pilot.press("ctrl+r")
         await pilot_wait_until(pilot, lambda: screen.view.run_dir != hung_up and screen.view.iteration >= 2)
         quit_run = screen.view.run_dir

@@ -27,6 +27,20 @@ NOT_VALIDATED = "not validated (saved between validations)"
 RECENT = 5
 
 
+def is_overfitting(loss: float, best_loss: float, threshold: float) -> bool:
+    """The overfitting rule, the one place it is written: ``loss`` is more than ``threshold`` (0.3 = 30 %)
+    above ``best_loss``, the lowest validation loss so far. Early stopping, the checkpoint analysis and
+    the Training screen's status panel all ask it. A best of 0 or less has no relative scale: nothing
+    counts as above it."""
+    return best_loss > 0 and loss > best_loss * (1.0 + threshold)
+
+
+def overfitting_reason(loss: float, best_loss: float, best_iteration: int, threshold: float) -> str:
+    """The sentence a running run shows (and logs) when :func:`is_overfitting` holds."""
+    return (f"validation loss {loss:.4f} is more than {threshold:.0%} above the best {best_loss:.4f} "
+            f"(iteration {best_iteration})")
+
+
 @dataclass
 class CheckpointScore:
     iteration: int
@@ -168,7 +182,7 @@ def detect_overfitting(records: Iterable[dict], threshold: float = 0.3, window: 
         return OverfitSignal(False, "not enough validations yet")
     best_it, best_v = min(val, key=lambda p: p[1])
     last_it, last_v = val[-1]
-    if best_v > 0 and (last_v - best_v) / best_v > threshold:
+    if is_overfitting(last_v, best_v, threshold):
         return OverfitSignal(True, f"validation loss {last_v:.4f} is {100 * (last_v - best_v) / best_v:.0f}% "
                                    f"above the best ({best_v:.4f} at iteration {best_it})", best_it)
     recent = val[-window:]

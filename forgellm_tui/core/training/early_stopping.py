@@ -3,7 +3,8 @@
 - best: the lowest validation loss after training started (the untrained iteration-0 loss is a
   baseline shown in the metrics, not a checkpoint candidate);
 - improvement: a decrease of more than ``min_loss_improvement`` below the best;
-- overfitting: validation loss above the best by more than ``overfitting_threshold`` (relative);
+- overfitting: validation loss above the best by more than ``overfitting_threshold`` (relative),
+  decided by ``core.runs.ranking.is_overfitting``;
 - early stop (when enabled): overfitting, or ``early_stopping_patience`` evaluations in a row
   without improvement.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from forgellm_tui.core.runs.ranking import is_overfitting, overfitting_reason
 
 
 @dataclass
@@ -37,14 +40,13 @@ class BestTracker:
         first = self.best_iteration < 0
         is_best = loss < self.best_loss
         improved = first or loss < self.best_loss - self.min_improvement
-        overfitting = not first and loss > self.best_loss * (1.0 + self.threshold)
+        overfitting = not first and is_overfitting(loss, self.best_loss, self.threshold)
         self.since_improvement = 0 if improved else self.since_improvement + 1
         if is_best:
             self.best_loss, self.best_iteration = loss, iteration
         reason = ""
         if overfitting:
-            reason = (f"validation loss {loss:.4f} is more than {self.threshold:.0%} above the best "
-                      f"{self.best_loss:.4f} (iteration {self.best_iteration})")
+            reason = overfitting_reason(loss, self.best_loss, self.best_iteration, self.threshold)
         elif self.since_improvement >= self.patience:
             reason = (f"no validation improvement greater than {self.min_improvement:g} in "
                       f"{self.since_improvement} evaluations (best {self.best_loss:.4f} at iteration "

@@ -19,7 +19,7 @@ from forgellm_tui.core.runs.ranking import BEST_WORDS, RANK_WORDS
 from forgellm_tui.core.runs.analysis import SORT_KEYS, all_runs, filter_runs, published_models, run_detail, sort_runs
 from ..format import human_size
 from ..listing import read_text
-from ..messages import ListingLoaded, RunDetailLoaded
+from ..messages import ListingLoaded, RunDetailLoaded, ShowRun
 from ..widgets.job_progress import JobProgress
 from ..widgets.loss_plot import LossPlot
 from ..widgets.run_tables import CheckpointTable, CompareTable, KeyedTable, RunsTable
@@ -59,6 +59,10 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
         self.marked: set[str] = set()
         """Run folders marked for comparison."""
         self.sort_key, self.sort_reverse = "date", None
+        self.wanted_run: str | None = None
+        """A run folder to select when the runs are next read (``ShowRun``)."""
+        self._runs_reading = 0
+        """Reads of the runs started and not back yet."""
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="ckpt-runs-pane", classes="pane"):
@@ -101,6 +105,7 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
 
     def action_refresh(self) -> None:
         """Read the runs and the published models again (in a thread)."""
+        self._runs_reading += 1
         self.load_listing("runs", partial(all_runs, self.settings))
         self.load_listing("published", partial(published_models, self.settings))
 
@@ -110,10 +115,14 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
 
     def on_listing_loaded(self, event: ListingLoaded) -> None:
         if event.name == "runs":
+            self._runs_reading = max(self._runs_reading - 1, 0)
             self.runs = event.rows
             live = {str(r.path) for r in self.runs}
             self.marked &= live
             self._show_runs()
+            self._select_wanted_run()
+            if not self._runs_reading:  # a run not listed now (filtered out) is not waited for
+                self.wanted_run = None
             if self.detail is not None and str(self.detail.run.path) in live:
                 self._load_detail(str(self.detail.run.path))
         elif event.name == "published":
@@ -121,6 +130,20 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             if not event.rows:
                 self.query_one("#published-readme", Markdown).update(
                     "*Nothing published yet.* Press **p** on a checkpoint to fuse it into a standalone model.")
+
+    def on_show_run(self, event: ShowRun) -> None:
+        """Another screen asks to show a run: select its row now if listed, else once the runs are read."""
+        self.wanted_run = event.run_dir
+        self._select_wanted_run()
+        if not self._runs_reading:  # the list is current: nothing more to wait for
+            self.wanted_run = None
+
+    def _select_wanted_run(self) -> None:
+        table = self.query_one("#ckpt-runs", RunsTable)
+        keys = [str(Path(str(key.value)).resolve()) for key in table.rows]
+        if self.wanted_run in keys:
+            table.move_cursor(row=keys.index(self.wanted_run))
+            table.focus()
 
     def _show_runs(self) -> None:
         text = self.query_one("#run-filter", Input).value

@@ -1,20 +1,25 @@
-"""A mixin for screens that read workspace listings in a thread worker and refresh on return."""
+"""Reading workspace listings in a thread worker: the screen gets ``ListingLoaded(name, rows)`` back."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
-
-from textual import work
 
 from ..messages import ListingLoaded
 
 
+def load_listing(screen, name: str, fn: Callable[[], list]) -> None:
+    """Run ``fn()`` in a thread worker of ``screen``, which then gets ``ListingLoaded(name, rows)``."""
+    screen.run_worker(partial(_read, screen.post_message, name, fn), name="_listing_worker", group="listing",
+                      description="Reading the workspace", exit_on_error=False, thread=True)
+
+
+def _read(post: Callable, name: str, fn: Callable[[], list]) -> None:
+    post(ListingLoaded(name, fn()))
+
+
 class ListingMixin:
-    """``load_listing(name, fn)`` runs ``fn()`` in a thread and posts ``ListingLoaded(name, rows)``."""
+    """``load_listing(name, fn)``: :func:`load_listing` for this screen."""
 
     def load_listing(self, name: str, fn: Callable[[], list]) -> None:
-        self._listing_worker(name, fn)
-
-    @work(thread=True, group="listing", exit_on_error=False, description="Reading the workspace")
-    def _listing_worker(self, name: str, fn: Callable[[], list]) -> None:
-        self.post_message(ListingLoaded(name, fn()))
+        load_listing(self, name, fn)

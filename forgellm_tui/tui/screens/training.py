@@ -1,33 +1,36 @@
 """Training: pick and edit a config, see the estimate and the command line, start a run, and watch it
 live (charts, status, log) with keyboard control. Two views share the screen: *setup* and *run*.
 
-The setup view's logic is in :mod:`.training_setup`, run control, quitting and following folders in
-:mod:`.training_actions`, the handling of run events in :mod:`.training_events`, the thread workers in
-:mod:`.training_workers`.
+The screen composes the widgets, binds the keys and forwards keys and its workers' messages: the run
+(starting, following, control, quitting) to :class:`~forgellm_tui.tui.controllers.training.TrainingController`,
+the setup view to :class:`~forgellm_tui.tui.controllers.setup.SetupController`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import partial
+from pathlib import Path
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, Label, OptionList, Static, TextArea
 
+from ..controllers import quitting
+from ..controllers.setup import SetupController
+from ..controllers.training import TrainingController
 from ..listing import list_configs
-from ..messages import ListingLoaded
+from ..messages import ListingLoaded, ResumeRun, ShowRun
+from ..training_messages import DetachStarted, EstimateReady, FeedReady, FolderRead, RunEnded
 from ..widgets.config_form import ConfigForm
 from ..widgets.run_log import RunLog
 from ..widgets.run_status import RunStatus
 from ..widgets.training_charts import TrainingCharts
 from .base import ForgeScreen
-from .listing_worker import ListingMixin
-from .training_actions import TrainingActions
-from .training_events import TrainingEvents
-from .training_setup import TrainingSetup
-from .training_workers import TrainingWorkers
+from .listing_worker import load_listing
 
 STATUS_HZ = 4
 """Most status-panel redraws per second."""
@@ -39,7 +42,7 @@ def list_runs_quick(settings) -> list:
     return list_runs(settings, with_metrics=False)
 
 
-class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWorkers, ListingMixin, ForgeScreen):
+class TrainingScreen(ForgeScreen):
     """Configure, start, watch and control training runs."""
 
     SCREEN_TITLE = "Training"
@@ -63,14 +66,12 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.draft = None
-        """The selected config file and its values (a ``ConfigDraft``; the form edits a copy)."""
+        self.controller = TrainingController(self)
+        """The run shown on the run view, and its control."""
+        self.setup = SetupController(self)
+        """The config the setup view edits."""
         self.runs: list = []
         """Runs of the workspace (``core.runs.RunInfo``), for the follow picker."""
-        self.estimate_lines: list[str] = []
-        self.status_dirty = True
-        self._estimate_key = ""
-        self._estimate_timer = None
         self._auto_followed = False
         self._status_at = 0.0
         self._focus_memory: dict = {}
@@ -104,10 +105,13 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
         self.query_one("#run-status", RunStatus).border_title = "status"
         self.run_log.border_title = "log"
         self.set_interval(1 / STATUS_HZ, self._tick)
-        self._show_line()
+        self.show_line()
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
+
+    def on_unmount(self) -> None:
+        quitting.closing(self.controller)
 
     # ------------------------------------------------------------------ widgets
     @property
@@ -117,6 +121,15 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
     @property
     def run_log(self) -> RunLog:
         return self.query_one("#run-log", RunLog)
+
+    @property
+    def charts(self) -> TrainingCharts:
+        return self.query_one("#charts", TrainingCharts)
+
+    @property
+    def view(self):
+        """The run the status panel shows (a ``RunView``; None before the first run)."""
+        return self.controller.view
 
     def show_view(self, name: str) -> None:
         """``setup`` or ``run``; the focus goes back to where it was in that view."""
@@ -129,7 +142,7 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
             default = self.run_log if name == "run" else self.query_one("#config-list")
             remembered = self._focus_memory.get(target)
             (remembered if remembered is not None and remembered.is_attached else default).focus()
-        self._show_line()
+        self.show_line()
 
     def action_toggle_view(self) -> None:
         current = self.query_one("#training-views", ContentSwitcher).current
@@ -139,7 +152,7 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
         self.show_view("setup")
         self.query_one("#config-list").focus()
 
-    def _show_line(self) -> None:
+    def show_line(self) -> None:
         """The view's keys, for the state the run is in (``p resume`` while paused), in 80 columns."""
         view = "run" if self.query_one("#training-views", ContentSwitcher).current == "run-view" else "setup"
         run = self.view
@@ -157,9 +170,9 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
         return f" {100 * run.iteration / run.max_iterations:.0f}%" if run.max_iterations and run.is_active else ""
 
     def _run_keys(self, run) -> str:
-        if self.pending:
-            return self.pending
-        if run is not None and run.source == "app" and self.run_active_here():
+        if self.controller.pending:
+            return self.controller.pending
+        if run is not None and run.source == "app" and self.controller.run_active_here():
             pause = "p resume" if run.state == "paused" else "p pause"
             return f"{pause} · x stop · k checkpoint · e extend"
         if run is not None and run.is_active:
@@ -171,25 +184,103 @@ class TrainingScreen(TrainingSetup, TrainingEvents, TrainingActions, TrainingWor
     def _tick(self) -> None:
         """Redraw the status a few times a second at most: when something changed, and once a second
         while a run is active (elapsed time and ETA)."""
-        now = time.monotonic()
+        ctl, now = self.controller, time.monotonic()
         clock = self.view is not None and self.view.is_active and now - self._status_at >= 1.0
-        if not (self.status_dirty or clock) or not self.is_current:
+        if not (ctl.status_dirty or clock) or not self.is_current:
             return
-        self.status_dirty, self._status_at = False, now
-        self.query_one("#run-status", RunStatus).show(self.view, time.time(), self.pending)
-        self._show_line()
+        ctl.status_dirty, self._status_at = False, now
+        self.query_one("#run-status", RunStatus).show(self.view, time.time(), ctl.pending)
+        self.show_line()
 
-    # ------------------------------------------------------------------ configs
+    # ------------------------------------------------------------------ configs and runs
     def action_refresh(self) -> None:
-        self.load_listing("configs", partial(list_configs, self.settings.configs_dir))
-        self.load_listing("runs", partial(list_runs_quick, self.settings))
+        load_listing(self, "configs", partial(list_configs, self.settings.configs_dir))
+        load_listing(self, "runs", partial(list_runs_quick, self.settings))
 
     def on_listing_loaded(self, event: ListingLoaded) -> None:
         if event.name == "configs":
-            self._show_configs(event.rows)
+            self.setup.show_configs(event.rows)
         elif event.name == "runs":
             self.runs = event.rows
             active = [r for r in self.runs if r.is_active]
             if active and self.view is None and not self._auto_followed:
                 self._auto_followed = True  # a run started elsewhere is going on: show it
-                self.follow_run(active[0].path)
+                self.controller.follow_run(active[0].path)
+
+    @on(OptionList.OptionHighlighted, "#config-list")
+    def _config_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.setup.config_highlighted(Path(event.option.id))
+
+    def on_config_form_edited(self, _event: ConfigForm.Edited) -> None:
+        self.setup.validate_form(debounce=True)
+
+    def on_estimate_ready(self, event: EstimateReady) -> None:
+        self.setup.estimate_ready(event)
+
+    def action_save_config(self) -> None:
+        """Save the form as a new config in configs/."""
+        self.setup.save_config()
+
+    # ------------------------------------------------------------------ run keys
+    def action_start(self) -> None:
+        """Start a run with the form's settings, trained in this app."""
+        self.controller.start()
+
+    def action_start_detached(self) -> None:
+        """Start the run in a background process (``forgellm-tui train --detach``)."""
+        self.controller.start_detached()
+
+    def action_pause(self) -> None:
+        """Pause or resume the run trained in this app."""
+        self.controller.pause()
+
+    def action_stop(self) -> None:
+        """Stop the run after asking; it saves a checkpoint first."""
+        self.controller.stop()
+
+    def action_checkpoint(self) -> None:
+        """Save a checkpoint after the current step."""
+        self.controller.checkpoint()
+
+    def action_extend(self) -> None:
+        """Add iterations: to the running run, or continue an ended one (resume)."""
+        self.controller.extend()
+
+    def action_follow(self) -> None:
+        """Follow a run folder live (also runs started with forgellm-tui train)."""
+        self.controller.follow()
+
+    async def action_open_checkpoints(self) -> None:
+        """Show this run on the Checkpoints screen (it selects the run's row once it has read its runs)."""
+        if self.view is None or self.view.run_dir is None:
+            self.notify("no run yet", severity="warning")
+            return
+        await self.app.switch_mode("checkpoints")
+        self.app.screen.post_message(ShowRun(str(Path(self.view.run_dir).resolve())))
+
+    # ------------------------------------------------------------------ what workers and screens report
+    def on_feed_ready(self, event: FeedReady) -> None:
+        self.controller.feed_ready(event)
+
+    def on_run_ended(self, event: RunEnded) -> None:
+        self.controller.run_ended(event)
+
+    def on_folder_read(self, event: FolderRead) -> None:
+        self.controller.folder_read(event)
+
+    def on_detach_started(self, event: DetachStarted) -> None:
+        self.controller.detach_started(event)
+
+    def on_resume_run(self, event: ResumeRun) -> None:
+        """The Checkpoints screen (or the resume offer) asks to continue a run."""
+        event.stop()
+        self.controller.resume_run(Path(event.run_dir))
+
+    # ------------------------------------------------------------------ asked by the app
+    def confirm_quit(self, others: list[str]) -> bool:
+        """The app quits: ask what happens to the run (False: no run is active, the app's question applies)."""
+        return quitting.confirm_quit(self.controller, others)
+
+    def on_hangup(self, reason: str) -> threading.Event | None:
+        """The terminal went away: stop a run trained here (with a checkpoint); returns its done event."""
+        return quitting.on_hangup(self.controller, reason)

@@ -12,22 +12,28 @@ from textual.widgets.option_list import Option
 from ..config_draft import ConfigDraft, split_errors
 from ..format import rel_path
 from ..training_messages import EstimateReady
-from ..widgets.config_form import ConfigForm
+from . import workers
 
 
-class TrainingSetup:
-    """Mixin for :class:`~forgellm_tui.tui.screens.training.TrainingScreen`."""
+class SetupController:
+    """The config the Training screen's form edits, checked as it is typed, with its estimate."""
 
-    draft: ConfigDraft | None = None
-    estimate_lines: list[str] = []
-    _estimate_key = ""
-    _estimate_timer = None
-    _wanted_config: str | None = None
+    def __init__(self, screen) -> None:
+        self.screen = screen
+        self.draft: ConfigDraft | None = None
+        """The selected config file and its values (the form edits a copy)."""
+        self.estimate_lines: list[str] = []
+        """The estimate shown under the form (without its ``estimate:`` status lines)."""
+        self.estimate_key = ""
+        """The resolved config the shown (or coming) estimate belongs to."""
+        self.estimate_timer = None
+        self.wanted_config: str | None = None
+        """A config to highlight when the list is read again (one just saved)."""
 
-    def _show_configs(self, paths: list[Path]) -> None:
-        options = self.query_one("#config-list", OptionList)
+    def show_configs(self, paths: list[Path]) -> None:
+        options = self.screen.query_one("#config-list", OptionList)
         previous = options.highlighted_option.id if options.highlighted_option else None
-        previous, self._wanted_config = self._wanted_config or previous, None
+        previous, self.wanted_config = self.wanted_config or previous, None
         options.clear_options()
         options.add_options([Option(p.name, id=str(p)) for p in paths])
         if not paths:
@@ -38,46 +44,43 @@ class TrainingSetup:
         if previous in ids and self.draft is None:
             self.load_draft(Path(previous))
 
-    # (named handlers, not @on: Textual collects @on only from classes built on its metaclass)
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option_list.id != "config-list":
-            return
-        path = Path(event.option.id)
+    def config_highlighted(self, path: Path) -> None:
+        """The config list's cursor moved to ``path``."""
         if self.draft is None or self.draft.path != path:
             self.load_draft(path)
 
     def load_draft(self, path: Path | None) -> None:
         """Read a config into the form (None: a new, empty config)."""
-        self.draft = ConfigDraft(path, self.settings.workspace)
-        self.form.load(self.draft)
+        self.draft = ConfigDraft(path, self.screen.settings.workspace)
+        self.screen.form.load(self.draft)
         title = f"{path.name} (resolved)" if path else "no configs in configs/: fill in the form"
-        self.query_one("#preview-title", Label).update(title)
+        self.screen.query_one("#preview-title", Label).update(title)
         self.validate_form()
-        self._show_line()
+        self.screen.show_line()
 
-    def on_config_form_edited(self, _event: ConfigForm.Edited) -> None:
+    def form_edited(self) -> None:
         self.validate_form(debounce=True)
 
     def validate_form(self, debounce: bool = False) -> dict[str, str]:
         """Check the form now: inline errors, resolved preview, command line; schedule the estimate."""
         if self.draft is None:
             return {}
-        texts = self.form.texts()
+        texts = self.screen.form.texts()
         errors = self.draft.errors(texts)
         inline, rest = split_errors(errors)
-        self.form.show_errors({k: self.tidy(m) for k, m in inline.items()})
-        self.query_one("#form-errors", Static).update("\n".join(f"✗ {self.tidy(line)}" for line in rest))
-        preview = self.query_one("#config-preview", TextArea)
-        command = self.query_one("#command-line", Static)
+        self.screen.form.show_errors({k: self.tidy(m) for k, m in inline.items()})
+        self.screen.query_one("#form-errors", Static).update("\n".join(f"✗ {self.tidy(line)}" for line in rest))
+        preview = self.screen.query_one("#config-preview", TextArea)
+        command = self.screen.query_one("#command-line", Static)
         if errors:
             preview.load_text("# fix these first:\n" + "\n".join(f"# {k}: {m}" for k, m in errors.items()))
             command.update("")
             # forget the last estimate: fixing the value back to it must estimate (and say so) again
-            self._estimate_key = ""
-            if self._estimate_timer is not None:
-                self._estimate_timer.stop()
-                self._estimate_timer = None
-            self._show_estimate(["estimate: fix the highlighted values first"])
+            self.estimate_key = ""
+            if self.estimate_timer is not None:
+                self.estimate_timer.stop()
+                self.estimate_timer = None
+            self.show_estimate(["estimate: fix the highlighted values first"])
             return errors
         cfg = self.draft.build(texts)
         preview.load_text(cfg.to_yaml(comments=False))
@@ -86,16 +89,17 @@ class TrainingSetup:
         except Exception as exc:  # noqa: BLE001 - a new config has no command line until it is saved
             command.update(f"$ ({exc})")
         key = cfg.to_yaml(comments=False)
-        if key != self._estimate_key:
-            self._estimate_key = key
-            self._show_estimate(["estimate: counting…"])
-            if self._estimate_timer is not None:
-                self._estimate_timer.stop()
-                self._estimate_timer = None
+        if key != self.estimate_key:
+            self.estimate_key = key
+            self.show_estimate(["estimate: counting…"])
+            if self.estimate_timer is not None:
+                self.estimate_timer.stop()
+                self.estimate_timer = None
             if debounce:  # while typing: estimate once the user pauses
-                self._estimate_timer = self.set_timer(0.4, partial(self._estimate_worker, key, cfg))
+                later = partial(workers.start, self.screen, "estimate", key, cfg)
+                self.estimate_timer = self.screen.set_timer(0.4, later)
             else:
-                self._estimate_worker(key, cfg)
+                workers.start(self.screen, "estimate", key, cfg)
         return errors
 
     def valid_config(self):
@@ -103,20 +107,20 @@ class TrainingSetup:
         from forgellm_tui.core.errors import ForgeError
 
         if self.draft is None:
-            self.notify("no config selected", severity="error")
+            self.screen.notify("no config selected", severity="error")
             return None
         errors = self.validate_form()
         if not errors:
             try:
-                return self.draft.build(self.form.texts())
+                return self.draft.build(self.screen.form.texts())
             except ForgeError as exc:
                 errors = {"(file)": str(exc)}
-        self.show_view("setup")
-        first = self.form.first_invalid()
+        self.screen.show_view("setup")
+        first = self.screen.form.first_invalid()
         if first is not None:
-            self.form.focus_field(first)
+            self.screen.form.focus_field(first)
         key, message = next(iter(errors.items()))
-        self.notify(f"not started: {key}: {message}" if key != "(file)" else f"not started: {message}",
+        self.screen.notify(f"not started: {key}: {message}" if key != "(file)" else f"not started: {message}",
                     severity="error", timeout=8)
         return None
 
@@ -124,35 +128,35 @@ class TrainingSetup:
         """A message with workspace paths shown relative to it (and the home folder as ``~``)."""
         import os
 
-        workspace = str(self.settings.workspace)
+        workspace = str(self.screen.settings.workspace)
         text = text.replace(workspace + os.sep, "").replace(workspace, ".")
         home = os.path.expanduser("~")
         return text.replace(home + os.sep, "~" + os.sep) if home not in ("", "/") else text
 
-    def on_estimate_ready(self, event: EstimateReady) -> None:
-        if event.key != self._estimate_key:
+    def estimate_ready(self, event: EstimateReady) -> None:
+        if event.key != self.estimate_key:
             return
         if event.error:
             inline, _rest = split_errors(event.fields)
             if inline:
-                self.form.show_errors({k: self.tidy(m) for k, m in inline.items()})
-                self._show_estimate([f"✗ cannot estimate: {', '.join(inline)} (see above)"])
+                self.screen.form.show_errors({k: self.tidy(m) for k, m in inline.items()})
+                self.show_estimate([f"✗ cannot estimate: {', '.join(inline)} (see above)"])
             else:
-                self._show_estimate([f"✗ {self.tidy(event.error)}"])
+                self.show_estimate([f"✗ {self.tidy(event.error)}"])
         else:
-            self._show_estimate(event.lines)
+            self.show_estimate(event.lines)
 
-    def _show_estimate(self, lines: list[str]) -> None:
+    def show_estimate(self, lines: list[str]) -> None:
         self.estimate_lines = [line for line in lines if not line.startswith("estimate:")]
-        self.query_one("#estimate", Static).update("\n".join(lines))
+        self.screen.query_one("#estimate", Static).update("\n".join(lines))
 
-    def action_save_config(self) -> None:
+    def save_config(self) -> None:
         """Save the form as a new config in configs/."""
         from ..dialogs.ask import AskDialog
 
         if self.valid_config() is None:
             return
-        configs = self.settings.configs_dir
+        configs = self.screen.settings.configs_dir
         base = self.draft.path.stem + "-copy" if self.draft.path else "my-config"
 
         def check(name: str) -> str | None:
@@ -169,15 +173,15 @@ class TrainingSetup:
             if not name:
                 return
             try:
-                path = self.draft.save_as(configs / name, self.form.texts())
+                path = self.draft.save_as(configs / name, self.screen.form.texts())
             except ForgeError as exc:
-                self.notify(str(exc), severity="error", timeout=8)
+                self.screen.notify(str(exc), severity="error", timeout=8)
                 return
-            self.notify(f"saved {rel_path(path, self.settings.workspace)}")
+            self.screen.notify(f"saved {rel_path(path, self.screen.settings.workspace)}")
             self.draft = None
             self.load_draft(path)
-            self._wanted_config = str(path)  # highlighted when the list is read again
-            self.action_refresh()
+            self.wanted_config = str(path)  # highlighted when the list is read again
+            self.screen.action_refresh()
 
-        self.app.push_screen(AskDialog("Save as a new config", f"Name of the new file in {configs.name}/:",
+        self.screen.app.push_screen(AskDialog("Save as a new config", f"Name of the new file in {configs.name}/:",
                                        base, check), answered)
