@@ -1,7 +1,8 @@
 """Workspace folders and environment overrides (the folder names of the original ForgeLLM).
 
 The workspace is the current folder or ``--workspace DIR``. Each folder can be moved with a
-``FORGELLM_*`` variable; the Hugging Face cache follows ``HF_HUB_CACHE`` / ``HF_HOME``.
+``FORGELLM_*`` variable; the Hugging Face cache follows huggingface_hub's own variables
+(``core/models/hf_cache.py``).
 """
 
 from __future__ import annotations
@@ -23,14 +24,9 @@ FOLDERS: dict[str, tuple[str, str]] = {
 
 def hf_hub_cache(env: Mapping[str, str] | None = None) -> Path:
     """The Hugging Face hub cache folder, following huggingface_hub's conventions."""
-    env = os.environ if env is None else env
-    if env.get("HF_HUB_CACHE"):
-        return Path(env["HF_HUB_CACHE"]).expanduser()
-    if env.get("HF_HOME"):
-        return Path(env["HF_HOME"]).expanduser() / "hub"
-    xdg = env.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "huggingface" / "hub"
+    from forgellm_tui.core.models.hf_cache import cache_dir
+
+    return cache_dir(env)
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,7 @@ class Settings:
             value = env.get(var)
             path = Path(value).expanduser() if value else root / default
             folders[attr] = path if path.is_absolute() else (root / path)
-        return cls(workspace=root, hf_cache=hf_hub_cache(env), **folders)
+        return cls(workspace=root, hf_cache=hf_hub_cache(None if env is os.environ else env), **folders)
 
     @property
     def cpt_dir(self) -> Path:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from forgellm_tui.core.models import files as mf
+from forgellm_tui.core.models import hf_cache
 from forgellm_tui.core.errors import ModelError
 from forgellm_tui.core.fsio import is_temp_name
 from forgellm_tui.settings import Settings
@@ -92,31 +93,10 @@ def discover_published(settings: Settings) -> list[ModelRef]:
     return _scan_models(settings.published_dir, PUBLISHED)
 
 
-def hf_snapshot(repo_dir: Path) -> Path | None:
-    """The snapshot folder ``refs/main`` points to, else the newest one."""
-    snaps = repo_dir / "snapshots"
-    ref = repo_dir / "refs" / "main"
-    try:
-        if ref.is_file() and (snaps / ref.read_text().strip()).is_dir():
-            return snaps / ref.read_text().strip()
-        candidates = [p for p in snaps.iterdir() if p.is_dir()]
-    except OSError:
-        return None
-    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
-
-
 def discover_hf_cache(cache_dir: Path) -> list[ModelRef]:
-    """Models in a Hugging Face hub cache (``models--org--name/snapshots/<rev>/``) that MLX can load."""
-    found = []
-    try:
-        repos = sorted(p for p in cache_dir.glob("models--*") if p.is_dir())
-    except OSError:
-        return []
-    for repo_dir in repos:
-        snap = hf_snapshot(repo_dir)
-        if snap is not None and mf.is_model_folder(snap):
-            found.append(_model_ref(snap, HF, repo_dir.name[len("models--"):].replace("--", "/", 1)))
-    return found
+    """Models in a Hugging Face hub cache (one snapshot per repo) that MLX can load."""
+    return [_model_ref(snap, HF, repo_id) for repo_id, snap in hf_cache.model_snapshots(cache_dir).items()
+            if mf.is_model_folder(snap)]
 
 
 # --------------------------------------------------------------------------- runs and checkpoints
@@ -148,7 +128,7 @@ def resolve_base_model(name: str, settings: Settings, near: Path | None = None) 
         settings.workspace / raw, *([near / raw] if near else []), settings.base_models_dir / raw,
         settings.models_dir / raw, settings.published_dir / raw, Path.cwd() / raw]
     if not raw.is_absolute() and name.count("/") == 1:
-        snap = hf_snapshot(settings.hf_cache / ("models--" + name.replace("/", "--")))
+        snap = hf_cache.snapshot(name, settings.hf_cache)
         if snap is not None:
             candidates.append(snap)
     candidates += [settings.base_models_dir / raw.name, settings.published_dir / raw.name]

@@ -42,19 +42,6 @@ def settings_for(cfg: TrainingConfig):
     return Settings.load(cfg.workspace) if cfg.workspace else Settings.load()
 
 
-def _hf_snapshot(settings, repo: str) -> Path | None:
-    root = settings.hf_cache / ("models--" + repo.replace("/", "--"))
-    ref = root / "refs" / "main"
-    snaps = root / "snapshots"
-    try:
-        if ref.is_file() and (snaps / ref.read_text().strip()).is_dir():
-            return snaps / ref.read_text().strip()
-        found = [p for p in snaps.iterdir() if (p / "config.json").is_file()]
-    except OSError:
-        return None
-    return max(found, key=lambda p: p.stat().st_mtime, default=None)
-
-
 def resolve_model(cfg: TrainingConfig, settings) -> Path:
     """The local model folder for ``model:``; ConfigFieldError(model) when it is missing or not a model."""
     from forgellm_tui.core.models.files import check_model_folder
@@ -62,7 +49,9 @@ def resolve_model(cfg: TrainingConfig, settings) -> Path:
     raw = Path(cfg.model).expanduser()
     candidates = [raw] if raw.is_absolute() else [settings.workspace / raw, settings.base_models_dir / raw]
     if not raw.is_absolute() and cfg.model.count("/") == 1 and not (settings.workspace / raw).exists():
-        snap = _hf_snapshot(settings, cfg.model)
+        from forgellm_tui.core.models.hf_cache import snapshot
+
+        snap = snapshot(cfg.model, settings.hf_cache)
         if snap is not None:
             candidates.append(snap)
     for path in candidates:
