@@ -151,3 +151,32 @@ def test_corrupt_safetensors_is_reported(tmp_path, demo_model):
     with pytest.raises(ModelError, match="truncated|corrupt"):
         mf.safetensors_header(bad)
     assert mf.context_length(demo_model) == 2048
+
+
+def test_resolve_open_puts_an_adapter_on_its_runs_base_or_on_the_model_given(layout):
+    from forgellm_tui.core.models.discovery import resolve_open
+
+    settings, _ = layout
+    run = settings.cpt_dir / "run1"
+    ref = resolve_open(settings, None, run / "checkpoints" / "0000010")
+    assert ref.kind == CHECKPOINT and ref.name == "run1 @ 10" and ref.error is None
+    assert ref.adapter_path == run / "checkpoints" / "0000010"
+    assert ref.base_path == settings.base_models_dir / "forge-tiny"
+    published = settings.published_dir / "pub-tiny"
+    ref = resolve_open(settings, published, run)
+    assert ref.kind == RUN and ref.adapter_path == run and ref.base_path == published and ref.error is None
+    plain = resolve_open(settings, published)
+    assert plain.kind == PUBLISHED and plain.adapter_path is None and plain.base_path == published
+
+
+def test_resolve_open_refuses_what_is_not_an_adapter(layout, tmp_path):
+    from forgellm_tui.core.models.discovery import resolve_open
+
+    settings, _ = layout
+    with pytest.raises(ModelError, match="not an adapter folder"):
+        resolve_open(settings, None, settings.published_dir / "pub-tiny")
+    training = tmp_path / "models" / "cpt" / "still-training"
+    (training / "checkpoints").mkdir(parents=True)
+    (training / "run.json").write_text(json.dumps({"status": "running"}))
+    with pytest.raises(ModelError, match="no saved adapters yet"):
+        resolve_open(settings, None, training)

@@ -262,6 +262,27 @@ def inspect_path(path: str | Path, settings: Settings | None = None) -> ModelRef
     return ref
 
 
+def resolve_open(settings: Settings, model_path: str | Path | None,
+                 adapter_path: str | Path | None = None) -> ModelRef:
+    """The ModelRef for "chat with this": a model folder, or an adapter (run or checkpoint) on a model.
+
+    The adapter is loaded on ``model_path`` when given, else on the base model its run names. A run
+    folder without saved adapters (e.g. still training) is refused with a clear message.
+    """
+    if adapter_path is None:
+        return inspect_path(model_path, settings)
+    path = Path(adapter_path).expanduser().resolve()
+    if not (path.is_file() or mf.is_adapter_folder(path)):
+        inspect_path(path, settings)  # raises "this run has no saved adapters yet" and the like
+        raise ModelError("not an adapter folder", path=path, hint="pick a run or one of its checkpoints")
+    ref = adapter_ref(path, settings)
+    if model_path is not None:
+        base = inspect_path(model_path, settings)
+        ref = replace(ref, base_path=base.base_path, is_instruct=base.is_instruct, error=None,
+                      context_length=base.context_length, model_type=base.model_type)
+    return ref
+
+
 def with_instruct(ref: ModelRef, is_instruct: bool) -> ModelRef:
     """The same ref with the user's base/instruct override."""
     return replace(ref, is_instruct=is_instruct)

@@ -9,38 +9,12 @@ All MLX work runs on core's MLX thread; ``ModelCache.load`` and the chunk iterat
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
-from pathlib import Path
 from typing import Iterator
 
 from textual import work
 from textual.worker import get_current_worker
 
 from ..messages import ModelLoaded, ModelLoadProgress, ModelsFound, ReplyFinished
-
-
-def resolve_open(settings, model_path, adapter_path=None):
-    """The ``ModelRef`` for "chat with this": a model folder, plus an adapter (run or checkpoint) on it.
-
-    The adapter is loaded on ``model_path`` when given (else on the base model its run names).
-    A run folder without saved adapters (e.g. still training) is refused with a clear message.
-    """
-    from forgellm_tui.core.models import files as mf
-    from forgellm_tui.core.errors import ModelError
-    from forgellm_tui.core.models.discovery import adapter_ref, inspect_path
-
-    if adapter_path is None:
-        return inspect_path(model_path, settings)
-    path = Path(adapter_path).expanduser().resolve()
-    if not (path.is_file() or mf.is_adapter_folder(path)):
-        inspect_path(path, settings)  # raises "this run has no saved adapters yet" and the like
-        raise ModelError("not an adapter folder", path=path, hint="pick a run or one of its checkpoints")
-    ref = adapter_ref(path, settings)
-    if model_path is not None:
-        base = inspect_path(model_path, settings)
-        ref = replace(ref, base_path=base.base_path, is_instruct=base.is_instruct, error=None,
-                      context_length=base.context_length, model_type=base.model_type)
-    return ref
 
 
 class ReplyBuffer:
@@ -84,6 +58,7 @@ class ChatWorkers:
 
         A failure keeps the previous model loaded.
         """
+        from forgellm_tui.core.models.discovery import resolve_open
         from ..app import error_text
 
         def progress(message: str) -> None:
