@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -199,13 +198,15 @@ def _reporter(fd: int | None):
 
 
 def _install_signals(control, printer) -> dict:
+    from forgellm_tui.core.runs.stop_cause import for_signal
+
     previous = {}
 
     def handler(signum, _frame):
         name = signal.Signals(signum).name
         if control.stop_requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        control.stop(f"stopped by {name}")
+        control.stop(f"stopped by {name}", for_signal(name))
         printer.note(f"{name}: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
 
     for name in SIGNALS:
@@ -223,54 +224,16 @@ def _restore_signals(previous: dict) -> None:
         signal.signal(sig, old)
 
 
-def _mark_starting(run_dir: Path, pid: int) -> None:
-    """The child's pid in run.json at once, so listings say ``starting`` (not ``interrupted``) while it loads.
-
-    The child records its own pid too when it opens the folder; this only fills the gap until then.
-    """
-    from forgellm_tui.core.runs.folder import RunFolder
-    from forgellm_tui.core.runs.reader import read_run_json
-
-    info = read_run_json(run_dir)
-    if info is not None and info.get("pid") != pid:
-        RunFolder(run_dir, info).update(status="starting", pid=pid)
-
-
 def _detach(args, cfg, settings) -> int:
-    from forgellm_tui.core import fsio
-    from forgellm_tui.core.runs.folder import TRAIN_LOG
-    from forgellm_tui.core.training.engine import prepare_run
+    from forgellm_tui.core.runs.detach import start_detached
 
-    if cfg.distributed:  # refuse bad hosts now, not in the background
-        from forgellm_tui.core.distributed.launch import launch_plan
-
-        launch_plan(cfg, settings)
-    if args.resume:
-        from forgellm_tui.core.runs.lock import check_free
-        from forgellm_tui.core.training.run_open import resume_config, resume_target
-
-        run_dir = resume_target(Path(args.resume))
-        check_free(run_dir)  # refuse now, not in the background
-        resume_config(cfg, Path(args.resume), None)  # and a setting the resume cannot change
-        child = ["train", "--resume", str(Path(args.resume).resolve())]
-        if args.config:
-            child.insert(1, str(Path(args.config).resolve()))
-        for item in args.overrides:
-            child += ["--set", item]
-        if args.hosts or args.hostfile:
-            child += ["--hosts", args.hosts] if args.hosts else ["--hostfile", args.hostfile]
-    else:
-        run_dir = prepare_run(cfg)
-        child = ["train", "--start-run", str(run_dir)]
-    log_path = run_dir / TRAIN_LOG
-    fsio.ensure_writable_dir(run_dir)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "forgellm_tui", "--workspace", str(settings.workspace), *child],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=os.getcwd(), env=dict(os.environ))
-    _mark_starting(run_dir, proc.pid)
-    print(run_dir)
-    print(f"started in the background (pid {proc.pid}); output: {log_path}", file=sys.stderr)
-    print(f"follow it: forgellm-tui --workspace {settings.workspace} (Training screen) or tail -f {log_path}",
+    extra = [x for item in args.overrides for x in ("--set", item)]
+    if args.hosts or args.hostfile:
+        extra += ["--hosts", args.hosts] if args.hosts else ["--hostfile", args.hostfile]
+    started = start_detached(cfg, settings, resume_from=Path(args.resume) if args.resume else None,
+                             config=Path(args.config) if args.resume and args.config else None, extra=extra)
+    print(started.run_dir)
+    print(f"started in the background (pid {started.pid}); output: {started.log}", file=sys.stderr)
+    print(f"follow it: forgellm-tui --workspace {settings.workspace} (Training screen) or tail -f {started.log}",
           file=sys.stderr)
     return 0

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from . import settings_from
 
-ACTIVE = ("queued", "starting", "running", "paused", "stopping")
 GRACE_SECONDS = 30          # after a rank died: how long the others get to record and exit
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FAULT_VAR = "FORGELLM_FAULT_HANG"  # tests only: "RANK:ITERATION" makes that rank hang there
@@ -125,7 +124,7 @@ class _Launch:
             pass
 
     def _on_signal(self, signum, _frame) -> None:
-        from forgellm_tui.core.runs.reader import process_alive, read_run_json
+        from forgellm_tui.core.runs.detach import request_stop
 
         self.stops += 1
         name = signal.Signals(signum).name
@@ -133,10 +132,7 @@ class _Launch:
             _print(f"{name} again: killing the ranks (resume continues from the last checkpoint)")
             self._kill(signal.SIGKILL)
             return
-        info = read_run_json(self.run_dir) or {}
-        pid = info.get("pid")
-        if info.get("status") in ACTIVE and isinstance(pid, int) and process_alive(pid, info.get("host")):
-            os.kill(pid, signal.SIGTERM)
+        if request_stop(self.run_dir) is not None:  # rank 0 has recorded its pid: it stops every rank
             _print(f"{name}: all ranks stop after this step; rank 0 saves a checkpoint (again to abort)")
         else:
             self._kill(signal.SIGTERM)
@@ -154,6 +150,7 @@ def _finish(run_dir: Path, before: dict, resumed: bool) -> int:
     """Exit status from rank 0's run.json; a run rank 0 never finished is marked failed here."""
     from forgellm_tui.core.runs.folder import RunFolder
     from forgellm_tui.core.runs.reader import read_run_json
+    from forgellm_tui.core.runs.stop_cause import ERROR
 
     info = read_run_json(run_dir) or {}
     status = info.get("status")
@@ -168,7 +165,7 @@ def _finish(run_dir: Path, before: dict, resumed: bool) -> int:
             shutil.rmtree(run_dir, ignore_errors=True)
         return 2
     message = "rank 0 ended without recording an outcome (killed?) — the last checkpoint is intact"
-    RunFolder(run_dir, info).ended("failed", error=message)
+    RunFolder(run_dir, info).ended("failed", ERROR, error=message)
     _print(f"run failed: {message}")
     _print(f"resume it: forgellm-tui train --resume {run_dir}")
     return 1

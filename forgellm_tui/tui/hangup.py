@@ -1,11 +1,11 @@
 """When the terminal goes away (SIGHUP, e.g. an SSH drop) during a run trained in the app.
 
 The handler asks every screen that owns a run (``on_hangup(reason)``) to stop it: the engine finishes
-the step, saves a checkpoint and writes ``stopped`` with the reason into run.json. The app then
-exits; a watchdog thread makes sure the process ends once the runs are saved, even when writing to
-the vanished terminal blocks Textual's shutdown. On the next start in that workspace
-:func:`hangup_runs` finds such runs, and those stopped only because the user quit the app, and the
-app offers to resume them.
+the step, saves a checkpoint and writes ``stopped`` with the reason and ``stop_cause: hangup`` into
+run.json. The app then exits; a watchdog thread makes sure the process ends once the runs are saved,
+even when writing to the vanished terminal blocks Textual's shutdown. On the next start in that
+workspace :func:`hangup_runs` finds such runs, and those stopped only because the user quit the app
+or the app closed, and the app offers to resume them.
 """
 
 from __future__ import annotations
@@ -82,17 +82,13 @@ def _exit_after(waits: list[threading.Event]) -> None:
     os._exit(0)
 
 
-def interrupted(reason: str) -> bool:
-    """True when a run stopped for a reason outside the run: the terminal went away (SIGHUP, also of a
-    headless run: "stopped by SIGHUP"), the app closed, or the user quit the app while it trained. A
-    run stopped on purpose (x, SIGTERM, ctrl+c of a headless run) is not offered again."""
-    return "SIGHUP" in reason or reason in (QUIT_REASON, CLOSED_REASON)
-
-
 def hangup_runs(settings) -> list:
-    """Stopped runs that :func:`interrupted` says to offer again, with a checkpoint, newest first."""
+    """Runs stopped for a reason outside the run, with a checkpoint, newest first: the terminal went away
+    (SIGHUP, also of a headless run), the app closed, or the user quit the app while it trained. A run
+    stopped on purpose (x, SIGTERM, Ctrl-C of a headless run) is not offered again."""
     from forgellm_tui.core.runs.checkpoints import latest_checkpoint
     from forgellm_tui.core.runs.reader import list_runs
+    from forgellm_tui.core.runs.stop_cause import RESUME_OFFERED
 
     found = []
     try:
@@ -100,7 +96,7 @@ def hangup_runs(settings) -> list:
     except OSError:
         return []
     for run in runs:
-        if run.status != "stopped" or not interrupted(run.stop_reason or ""):
+        if run.status != "stopped" or run.stop_cause not in RESUME_OFFERED:
             continue
         if (run.path / DISMISSED).exists() or latest_checkpoint(run.path) is None:
             continue

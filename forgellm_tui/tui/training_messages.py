@@ -68,7 +68,7 @@ class FolderRead(Message):
 
 @dataclass
 class DetachStarted(Message):
-    """``forgellm-tui train --detach`` returned: the new run folder, or ``error``."""
+    """A background run was started: its run folder, or ``error`` when it was refused."""
 
     run_dir: str | None = None
     error: str | None = None

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import ForgeError
 from forgellm_tui.core.runs.folder import RunFolder, utc_now
+from forgellm_tui.core.runs.stop_cause import USER
 
 MESSAGE_BYTES = 1024
 
@@ -242,6 +243,10 @@ class SyncedControl:
     def stop_reason(self) -> str:
         return self.local.stop_reason if self.world.is_main else "stopped by rank 0"
 
+    @property
+    def stop_cause(self) -> str:
+        return self.local.stop_cause  # only rank 0, whose control took the request, records it
+
     def wait_while_paused(self, timeout: float = 0.2) -> bool:
         if not self.world.is_main:
             return True  # the next sync waits for rank 0
@@ -259,5 +264,5 @@ class SyncedControl:
         return value
 
     # requests from this process go to the local control (rank 0 shares them at the next sync)
-    def stop(self, reason: str = "stopped by user") -> None:
-        self.local.stop(reason)
+    def stop(self, reason: str = "stopped by user", cause: str = USER) -> None:
+        self.local.stop(reason, cause)

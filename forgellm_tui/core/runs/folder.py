@@ -132,7 +132,7 @@ class RunFolder:
                     "pid": os.getpid() if status == "starting" else None,  # the process that will train it
                     "host": socket.gethostname(), "iteration": 0, "max_iterations": cfg.max_iterations,
                     "best_iteration": None, "best_validation_loss": None, "last_checkpoint": None,
-                    "stop_reason": None, "error": None, "resumed_from": [], "oom_recoveries": []}
+                    "stop_reason": None, "stop_cause": None, "error": None, "resumed_from": [], "oom_recoveries": []}
             run = cls(path, info)
             run.save()
             run.reserve_space()
@@ -184,11 +184,12 @@ class RunFolder:
         """A session starts; ``earlier_seconds``: training time before it (a resumed run's checkpoint),
         so the elapsed time shown is ``earlier_seconds`` + the time since ``started_at``."""
         self.update(status="running", pid=os.getpid(), host=socket.gethostname(), started_at=utc_now(),
-                    ended_at=None, error=None, stop_reason=None, max_iterations=max_iterations,
+                    ended_at=None, error=None, stop_reason=None, stop_cause=None, max_iterations=max_iterations,
                     earlier_seconds=round(earlier_seconds, 1))
 
-    def ended(self, status: str, **fields: Any) -> None:
-        self.update(status=status, ended_at=utc_now(), **fields)
+    def ended(self, status: str, cause: str, **fields: Any) -> None:
+        """The run's end: ``status``, and ``cause`` (a word of ``core/runs/stop_cause.py``) as ``stop_cause``."""
+        self.update(status=status, stop_cause=cause, ended_at=utc_now(), **fields)
 
     # ------------------------------------------------------------------ records
     def append_metrics(self, record: dict) -> None:

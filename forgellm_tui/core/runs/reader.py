@@ -1,7 +1,9 @@
 """Read run folders written by the training engine (list, status, metrics, log) without MLX.
 
 Safe on folders that are being written: ``read_metrics`` skips a truncated last line, and a run
-whose ``run.json`` says running but whose process is gone is reported as ``interrupted``.
+whose ``run.json`` says running but whose process is gone is reported as ``interrupted``. A run's
+``stop_cause`` is the one ``run.json`` records, or for a run written before that field existed the
+one its free-text reason shows.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from forgellm_tui.core import fsio
 from forgellm_tui.core.runs.folder import CONFIG, LOG, METRICS, RUN_JSON
+from forgellm_tui.core.runs import stop_cause as causes
 from forgellm_tui.core.runs.lock import pid_alive
 
 INTERRUPTED = "interrupted"  # running/paused in run.json, but the process is gone
@@ -44,6 +47,8 @@ class RunInfo:
     pid: int | None = None
     error: str | None = None
     stop_reason: str | None = None
+    stop_cause: str | None = None
+    """Why the run ended (a word of ``core/runs/stop_cause.py``); None while it has not ended."""
 
     @property
     def is_active(self) -> bool:
@@ -108,7 +113,7 @@ def _finite(value) -> float | None:
 #: run.json fields and the types they must have (a wrong type makes the run "unreadable", never a crash)
 _INT_FIELDS = ("iteration", "max_iterations", "best_iteration", "pid")
 _TEXT_FIELDS = ("name", "training_type", "status", "fine_tune_type", "model", "data", "started_at", "ended_at",
-                "updated_at", "error", "stop_reason", "host")
+                "updated_at", "error", "stop_reason", "stop_cause", "host")
 
 
 def _checked_fields(info: dict) -> tuple[dict, list[str]]:
@@ -140,6 +145,15 @@ def _unreadable(path: Path, problem: str, info: dict | None = None) -> RunInfo:
                    error=f"{path / RUN_JSON}: {problem} — fix or delete that field (or delete the run)")
 
 
+def _cause(raw: dict, info: dict, status: str) -> str | None:
+    """The recorded cause; derived from the text of a run.json without the field (written before it existed)."""
+    if status == INTERRUPTED:
+        return causes.INTERRUPTED
+    if "stop_cause" in raw:
+        return info.get("stop_cause")
+    return causes.from_old_record(status, info.get("stop_reason"), info.get("error"))
+
+
 def read_run(path: Path, with_metrics: bool = True) -> RunInfo | None:
     """A run folder's summary, or None when it is not a run folder.
 
@@ -161,7 +175,8 @@ def read_run(path: Path, with_metrics: bool = True) -> RunInfo | None:
                   iteration=int(info.get("iteration") or 0), max_iterations=info.get("max_iterations"),
                   best_iteration=info.get("best_iteration"), best_validation_loss=_finite(info.get("best_validation_loss")),
                   started_at=info.get("started_at"), ended_at=info.get("ended_at"), updated_at=info.get("updated_at"),
-                  pid=info.get("pid"), error=info.get("error"), stop_reason=info.get("stop_reason"))
+                  pid=info.get("pid"), error=info.get("error"), stop_reason=info.get("stop_reason"),
+                  stop_cause=_cause(raw, info, status))
     from forgellm_tui.core.runs.checkpoints import list_complete
 
     run.checkpoints = [it for it, _ in list_complete(path)]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 
+from forgellm_tui.core.runs.stop_cause import USER
+
 
 class TrainingControl:
     def __init__(self) -> None:
@@ -19,13 +21,17 @@ class TrainingControl:
         self._max_iterations: int | None = None
         self._extend = 0
         self.stop_reason = ""
+        self.stop_cause = USER
 
     # ------------------------------------------------------------------ requests (any thread)
-    def stop(self, reason: str = "stopped by user") -> None:
-        """Finish the current step, save a checkpoint and end the run as ``stopped``."""
+    def stop(self, reason: str = "stopped by user", cause: str = USER) -> None:
+        """Finish the current step, save a checkpoint and end the run as ``stopped``.
+
+        ``reason``: for people; ``cause``: the word recorded as ``stop_cause`` (``core/runs/stop_cause.py``).
+        The first request decides both."""
         with self._lock:
             if not self._stop.is_set():
-                self.stop_reason = reason
+                self.stop_reason, self.stop_cause = reason, cause
             self._stop.set()
         self._resume.set()  # a paused loop wakes up to stop
 

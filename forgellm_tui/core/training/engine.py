@@ -26,6 +26,7 @@ from typing import Callable
 
 from forgellm_tui.format import human_count
 from forgellm_tui.core.runs import checkpoints as ck
+from forgellm_tui.core.runs import stop_cause
 from forgellm_tui.core import events as ev
 from forgellm_tui.core import fsio
 from forgellm_tui.core.config.model import ConfigFieldError
@@ -180,7 +181,7 @@ def _refused_before_start(run_dir: Path, exc: ForgeError) -> None:
     except ForgeError:  # another process writes it: its own record stands
         return
     try:
-        RunFolder.open(run_dir).ended(ev.FAILED, error=str(exc))
+        RunFolder.open(run_dir).ended(ev.FAILED, stop_cause.ERROR, error=str(exc))
     except (ForgeError, OSError):
         pass
     finally:
@@ -227,16 +228,17 @@ def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
         result.status, result.reason, result.iteration = outcome.status, outcome.reason, outcome.iteration
         ctx.log("info", f"{outcome.status} at iteration {outcome.iteration}"
                 + (f": {outcome.reason}" if outcome.reason else ""))
-        run.ended(outcome.status, iteration=outcome.iteration, stop_reason=outcome.reason or None)
+        run.ended(outcome.status, outcome.cause, iteration=outcome.iteration, stop_reason=outcome.reason or None)
         ctx.emit(ev.StateChanged(outcome.status, outcome.iteration, outcome.reason))
     except ForgeError as exc:
-        _failed(ctx, result, session, str(exc), None)
+        _failed(ctx, result, session, str(exc), None, stop_cause.ERROR)
         raise
     except KeyboardInterrupt:
         _aborted(ctx, result, session)
         raise
     except BaseException as exc:  # noqa: BLE001 - recorded, then reported as a failed result
-        _failed(ctx, result, session, failure_message(exc, run.path), traceback.format_exc())
+        _failed(ctx, result, session, failure_message(exc, run.path), traceback.format_exc(),
+                stop_cause.OOM if is_oom(exc) else stop_cause.ERROR)
         if isinstance(exc, SystemExit):
             raise
     finally:
@@ -406,7 +408,7 @@ def _aborted(ctx: _Context, result: RunResult, session) -> None:
         ctx.log("warning", f"stopped at iteration {iteration}: {reason}")
     except OSError:
         pass
-    ctx.run.ended(ev.STOPPED, iteration=iteration, stop_reason=reason)
+    ctx.run.ended(ev.STOPPED, stop_cause.SIGNAL, iteration=iteration, stop_reason=reason)
     ctx.emit(ev.StateChanged(ev.STOPPED, iteration, reason))
 
 
@@ -419,25 +421,25 @@ def failure_message(exc: BaseException, run_dir: Path) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _record_failure(ctx: _Context, iteration: int, message: str, tb: str | None) -> None:
+def _record_failure(ctx: _Context, iteration: int, message: str, tb: str | None, cause: str) -> None:
     """run.json first (the status users see), then error.log and the log line."""
     ctx.run.close()  # a full disk may have left an appender mid-line
-    ctx.run.ended(ev.FAILED, error=message, iteration=iteration)
+    ctx.run.ended(ev.FAILED, cause, error=message, iteration=iteration)
     if tb and ctx.world.is_main:
         fsio.atomic_write_text(ctx.run.path / "error.log", tb)
     ctx.run.log("error", message)
     ctx.run.close()
 
 
-def _failed(ctx: _Context, result: RunResult, session, message: str, tb: str | None) -> None:
+def _failed(ctx: _Context, result: RunResult, session, message: str, tb: str | None, cause: str) -> None:
     iteration = session.iteration if session is not None else ctx.run.info.get("iteration", 0)
     result.status, result.error, result.iteration = ev.FAILED, message, iteration
     try:
-        _record_failure(ctx, iteration, message, tb)
+        _record_failure(ctx, iteration, message, tb, cause)
     except (OSError, ForgeError):
         ctx.run.release_space()  # the disk is full: the reserved space holds these few small files
         try:
-            _record_failure(ctx, iteration, message, tb)
+            _record_failure(ctx, iteration, message, tb, cause)
         except (OSError, ForgeError):
             traceback.print_exc(file=sys.stderr)
     ctx.emit(ev.LogLine("error", message))

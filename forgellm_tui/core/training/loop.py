@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 
 from forgellm_tui.core.runs import checkpoints as ck
+from forgellm_tui.core.runs import stop_cause
 from forgellm_tui.core import events as ev
 from forgellm_tui.core.training.early_stopping import BestTracker
 from forgellm_tui.core.runs.folder import utc_now
@@ -54,6 +55,7 @@ class Outcome:
     status: str            # finished / stopped
     reason: str
     iteration: int
+    cause: str             # recorded as run.json's stop_cause
 
 
 class Session:
@@ -291,11 +293,11 @@ class Session:
                 ctx.log("info", f"stopping at iteration {self.iteration}: {control.stop_reason}")
                 if self.iteration > self.start_iteration and self.saved_at != self.iteration:
                     self.save("stop", self._val_here())
-                return Outcome(ev.STOPPED, control.stop_reason, self.iteration)
+                return Outcome(ev.STOPPED, control.stop_reason, self.iteration, control.stop_cause)
             if control.take_save_request():
                 self.save("manual", self._val_here())
             if self.iteration >= ctx.max_iterations:
-                return Outcome(ev.FINISHED, "reached max_iterations", self.iteration)
+                return Outcome(ev.FINISHED, "reached max_iterations", self.iteration, stop_cause.FINISHED)
             if ctx.fault_hook is not None:
                 ctx.fault_hook(self.iteration + 1)
             tic = time.perf_counter()
@@ -331,7 +333,7 @@ class Session:
             self.save_best(val, saved)
         if stop_early:
             ctx.emit(ev.EarlyStop(it, verdict.reason, self.tracker.best_iteration, self.tracker.best_loss))
-            return Outcome(ev.STOPPED, f"early stop: {verdict.reason}", it)
+            return Outcome(ev.STOPPED, f"early stop: {verdict.reason}", it, stop_cause.EARLY_STOP)
         return None
 
     def _validate(self, step_times):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from forgellm_tui.core.runs import checkpoints as ck
+from forgellm_tui.core.runs import stop_cause
 from forgellm_tui.core import fsio
 from forgellm_tui.core.runs.folder import CONFIG, RunFolder
 
@@ -155,7 +156,7 @@ class Supervisor:
             why = f"stopped by {self.stop_signal}: {reason} (resume continues from the last checkpoint)"
             _write_error_log(run, why, sig, iteration)
             run.log("warning", why)
-            run.ended("stopped", stop_reason=why, iteration=iteration)
+            run.ended("stopped", stop_cause.for_signal(self.stop_signal), stop_reason=why, iteration=iteration)
             self.note(why)
             return None, passed
         restart = next_restart(run.path) if sig.name in MEMORY_SIGNALS else None
@@ -164,7 +165,8 @@ class Supervisor:
                 reason += " at batch_size 1; lower max_seq_length or use a smaller model"
             _write_error_log(run, reason, sig, iteration)
             run.log("error", reason)
-            run.ended("failed", error=reason, iteration=iteration)
+            run.ended("failed", stop_cause.OOM if sig.name in MEMORY_SIGNALS else stop_cause.ERROR, error=reason,
+                      iteration=iteration)
             self.note(f"run failed at iteration {iteration}: {reason}")
             self.note(f"details: {run.path / ERROR_LOG}")
             return None, 1

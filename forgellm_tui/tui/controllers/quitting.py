@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import threading
+
+from forgellm_tui.core.runs import stop_cause
 
 from ..dialogs.ask import ChoiceDialog
 from ..hangup import CLOSED_REASON, QUIT_REASON
@@ -39,12 +40,12 @@ def confirm_quit(ctl, others: list[str]) -> bool:
             screen.app.exit(0)
         elif choice == "stop" and ctl.run_active_here():
             ctl.quitting = True
-            ctl.stop_current(QUIT_REASON)
+            ctl.stop_current(QUIT_REASON, stop_cause.QUIT)
             screen.notify("stopping: saving a checkpoint, then quitting…", timeout=30)
             screen.run_worker(exit_when_saved(ctl), group="quit", exit_on_error=False)
         elif choice == "stop":
             if ctl.followed_active():
-                ctl.signal_folder_run(signal.SIGTERM)
+                ctl.stop_folder_run()
             screen.app.exit(0)
 
     default = "stop" if ctl.run_active_here() else "keep"  # Enter quits; nothing is lost either way
@@ -62,7 +63,7 @@ def on_hangup(ctl, reason: str) -> threading.Event | None:
     """The terminal went away: stop a run trained here (with a checkpoint); returns its done event."""
     if not ctl.run_active_here():
         return None
-    ctl.control.stop(reason)
+    ctl.control.stop(reason, stop_cause.HANGUP)
     return ctl.run_done
 
 
@@ -70,4 +71,4 @@ def closing(ctl) -> None:
     """Never leave a run training with nobody to see it: the app is closing."""
     ctl.stop_following()
     if ctl.run_active_here() and not ctl.control.stop_requested:
-        ctl.control.stop(CLOSED_REASON)
+        ctl.control.stop(CLOSED_REASON, stop_cause.INTERRUPTED)

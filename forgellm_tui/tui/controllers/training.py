@@ -6,12 +6,11 @@ keys and its workers' messages here.
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 from pathlib import Path
 
 from forgellm_tui.core import events as ev
+from forgellm_tui.core.runs import stop_cause
 from ..dialogs import ConfirmDialog
 from ..dialogs.ask import AskDialog, positive_int
 from ..fields import POSITIVE_CHARS
@@ -97,12 +96,11 @@ class TrainingController:
 
     def start_detached(self) -> None:
         """Start the run in a background process (``forgellm-tui train --detach``)."""
-        setup = self.screen.setup
-        if setup.valid_config() is None:
+        cfg = self.screen.setup.valid_config()
+        if cfg is None:
             return
-        args = setup.draft.command_args(self.screen.form.texts())
         self.screen.notify("starting a background run…")
-        workers.start(self.screen, "detach", self.screen.settings.workspace, args)
+        workers.start(self.screen, "detach", cfg, self.screen.settings)
 
     def detach_started(self, event) -> None:
         if event.error:
@@ -155,28 +153,26 @@ class TrainingController:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.stop_current(STOP_USER)
+                self.stop_current(STOP_USER, stop_cause.USER)
 
         self.screen.app.push_screen(ConfirmDialog("Stop the run?", question, yes="Stop", no="Keep training"),
                                     answered)
 
-    def stop_current(self, reason: str) -> None:
+    def stop_current(self, reason: str, cause: str) -> None:
         if self.run_active_here():
-            self.control.stop(reason)
+            self.control.stop(reason, cause)
             self.pending = "stopping: saving a checkpoint…"
         elif self.followed_active():
-            self.signal_folder_run(signal.SIGTERM)
+            self.stop_folder_run()
         self.status_dirty = True
 
-    def signal_folder_run(self, signum: int) -> bool:
-        from forgellm_tui.core.runs.reader import process_alive, read_run_json
+    def stop_folder_run(self) -> bool:
+        from forgellm_tui.core.runs.detach import request_stop
 
-        info = read_run_json(self.view.run_dir) or {}
-        pid = info.get("pid")
-        if not process_alive(pid, info.get("host")):
+        pid = request_stop(self.view.run_dir)
+        if pid is None:
             self.screen.notify("the run's process is not on this machine or is gone", severity="error")
             return False
-        os.kill(pid, signum)
         self.pending = "stopping: saving a checkpoint…"
         self.screen.notify(f"asked process {pid} to stop (it saves a checkpoint)")
         return True

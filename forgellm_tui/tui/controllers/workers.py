@@ -7,9 +7,6 @@ handling finds its run by the worker's group.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from functools import partial
 from pathlib import Path
@@ -68,21 +65,16 @@ def train_in_thread(post: Callable, run_id: int, cfg, feed: EventFeed, control, 
         done.set()
 
 
-def detach(post: Callable, workspace: Path, args: list[str]) -> None:
-    """``forgellm-tui train ... --detach``: prints the run folder, leaves the run in its own session."""
-    command = [sys.executable, "-m", "forgellm_tui", "--workspace", str(workspace), *args, "--detach"]
+def detach(post: Callable, cfg, settings) -> None:
+    """Start ``cfg`` in a background process of its own session (it outlives the app)."""
+    from forgellm_tui.core.runs.detach import start_detached
+
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=workspace,
-                              env=dict(os.environ), stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        post(DetachStarted(error=f"could not start forgellm-tui train: {exc}"))
+        started = start_detached(cfg, settings, cwd=settings.workspace)
+    except Exception as exc:  # noqa: BLE001 - refused (a ForgeError) or could not start: a message
+        post(DetachStarted(error=error_line(exc)))
         return
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        post(DetachStarted(error=why.removeprefix("error: ")))
-        return
-    post(DetachStarted(run_dir=lines[0].strip()))
+    post(DetachStarted(run_dir=str(started.run_dir)))
 
 
 def follow(post: Callable, run_dir: Path, stop: threading.Event) -> None:
