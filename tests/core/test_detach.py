@@ -45,14 +45,14 @@ def test_a_detached_run_trains_in_its_own_session_and_stops_when_asked(workspace
     try:
         assert run == workspace / "models" / "cpt" / "bg-stop" and started.log == run / "train.log"
         assert os.getsid(started.pid) == started.pid  # a session of its own: closing ours does not reach it
-        _wait(lambda: len(read_metrics(run)[0]) >= 3, "the run never trained")  # iterations 0, 1, 2
+        _wait(lambda: len(read_metrics(run)[0]) >= 3, "the run never trained", 300)  # iterations 0, 1, 2
         trainer = read_run_json(run)["pid"]
         assert request_stop(run) == trainer
         info = _wait(lambda: (i := read_run_json(run)) and i["status"] == "stopped" and i,
-                     "the run did not stop after SIGTERM", 60)
+                     "the run did not stop after SIGTERM", 120)
         assert info["stop_reason"] == "stopped by SIGTERM" and info["stop_cause"] == "signal"
         assert 2 <= info["iteration"] < 400 and latest_checkpoint(run).name == f"{info['iteration']:07d}"
-        _wait(lambda: not process_alive(started.pid), "the background process did not exit", 60)
+        _wait(lambda: not process_alive(started.pid), "the background process did not exit", 120)
         assert request_stop(run) is None  # ended: nobody to ask
     finally:
         _end(trainer)
