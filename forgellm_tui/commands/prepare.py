@@ -22,13 +22,15 @@ EPILOG = ("CPT chunks text by the model's tokens: rows are <= target tokens + EO
 def register(sub) -> None:
     p = sub.add_parser("prepare", help="prepare CPT or IFT training data from the dataset folder",
                        description="Prepare CPT text chunks or IFT conversations into data/NAME "
-                                   "(train.jsonl, valid.jsonl, manifest.json).", epilog=EPILOG)
+                                   "(train.jsonl, valid.jsonl, test.jsonl, manifest.json).", epilog=EPILOG)
     p.add_argument("--kind", choices=("cpt", "ift"), default="cpt", help="cpt: raw text (default); ift: chat JSONL")
     p.add_argument("--name", help="output folder name under the data folder (default: the kind)")
     p.add_argument("--model", metavar="PATH", help="model folder (or name under models/base) whose tokenizer to use")
     p.add_argument("--target-tokens", type=int, default=512, metavar="N",
                    help="CPT tokens per chunk; IFT: warn about longer conversations (default 512)")
     p.add_argument("--valid-fraction", type=float, default=0.1, metavar="F", help="validation share (default 0.1)")
+    p.add_argument("--test-fraction", type=float, default=0.05, metavar="F",
+                   help="share held out for `forgellm-tui eval` (default 0.05; 0 = no test split)")
     p.add_argument("--mix-ratio", type=float, default=0.8, metavar="R",
                    help="CPT domain share; 1-R comes from general/ (default 0.8; 1 = no general text)")
     p.add_argument("--seed", type=int, default=42, help="split and shuffle seed (default 42)")
@@ -86,7 +88,8 @@ def run(args) -> int:
     model = resolve_model(args.model, settings, required=args.kind == "cpt")
     options = PrepareOptions(
         kind=args.kind, dataset_dir=dataset, output_dir=settings.data_dir / name, model_path=model,
-        target_tokens=args.target_tokens, valid_fraction=args.valid_fraction, seed=args.seed,
+        target_tokens=args.target_tokens, valid_fraction=args.valid_fraction,
+        test_fraction=args.test_fraction, seed=args.seed,
         mix_ratio=args.mix_ratio, general_dir=Path(args.general) if args.general else None,
         ift_input=Path(args.input) if args.input else None)
     check_replaceable(options.output_dir)  # before any output: a refused run prints one line only
@@ -108,6 +111,8 @@ def summary(result, options) -> str:
              f"tokenizer {result.tokenizer_used})",
              f"  train: {result.train_records:,} records, {result.train_tokens:,} tokens",
              f"  valid: {result.valid_records:,} records, {result.valid_tokens:,} tokens"]
+    if result.test_records:
+        lines.append(f"  test: {result.test_records:,} records, {result.test_tokens:,} tokens")
     if result.kind == "cpt":
         lines.insert(1, f"  documents: {result.documents:,}")
         if result.general_records:

@@ -27,7 +27,7 @@ from forgellm_tui.core.tokens import store as token_store
 from forgellm_tui.core.datasets.io import SkippedFile, check_file, clean_blocks, iter_text_blocks, printable, walk_files
 from forgellm_tui.core.datasets.types import MANIFEST_FORMAT, MANIFEST_VERSION, PrepareCancelled, PrepareOptions, \
     PrepareResult, Progress
-from forgellm_tui.core.datasets.write import ShuffledJsonl, choose_valid, seeded_unit
+from forgellm_tui.core.datasets.write import ShuffledJsonl, choose_test, choose_valid, seeded_unit
 from forgellm_tui.core.errors import DataError, ModelError
 from forgellm_tui.core.tokens.stats import TokenCounter
 
@@ -142,11 +142,13 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
         result.warnings.append("only one document: no validation split (add more files)")
     valid_docs = choose_valid([(d.rel, d.size) for d in docs], options.valid_fraction, options.seed)
     valid_general = choose_valid([(d.rel, d.size) for d in general], options.valid_fraction, options.seed)
+    test_docs = choose_test([(d.rel, d.size) for d in docs], options.test_fraction, options.seed, valid_docs)
+    test_general = choose_test([(d.rel, d.size) for d in general], options.test_fraction, options.seed, valid_general)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     total_bytes = sum(d.size for d in docs) + sum(d.size for d in general)
     done = 0
     sources: list[dict] = []
-    tokens = {"train": 0, "valid": 0}
+    tokens = {"train": 0, "valid": 0, **({"test": 0} if options.test_fraction > 0 else {})}
 
     # the ids of each chunk are kept for training when the tokenizer is the model folder's, loaded as mlx-lm loads it
     identity = token_store.tokenizer_identity(options.model_path) if options.tokenizer is None else None
@@ -157,6 +159,9 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
         writers = {"train": ShuffledJsonl(tmp, "train", expected, options.seed, with_ids=store),
                    "valid": ShuffledJsonl(tmp, "valid", int(expected * max(options.valid_fraction, 0.05)), options.seed,
                                           with_ids=store)}
+        if "test" in tokens:  # the test split is read only by evaluation, which tokenizes it itself
+            writers["test"] = ShuffledJsonl(tmp, "test", int(expected * max(options.test_fraction, 0.05)),
+                                            options.seed)
 
         def write(doc: Document, split: str, quota: float | None) -> None:
             nonlocal done
@@ -183,14 +188,14 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
                     result.general_tokens += n_tokens
 
         for doc in docs:
-            write(doc, "valid" if doc.rel in valid_docs else "train", None)
+            write(doc, _split_of(doc.rel, valid_docs, test_docs), None)
         result.documents = len(docs)
         domain = dict(tokens)
         if general:
             share = (1.0 - options.mix_ratio) / options.mix_ratio
             quota = {split: domain[split] * share for split in domain}
             for doc in sorted(general, key=lambda d: seeded_unit(options.seed, "general:" + d.rel)):
-                split = "valid" if doc.rel in valid_general else "train"
+                split = _split_of(doc.rel, valid_general, test_general)
                 if tokens[split] < domain[split] + quota[split]:
                     write(doc, split, domain[split] + quota[split])
             wanted = 1.0 - options.mix_ratio
@@ -203,6 +208,11 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
         result.train_records, result.valid_records = (_finish_split(tmp, split, writers[split], store)
                                                       for split in ("train", "valid"))
         result.train_tokens, result.valid_tokens = tokens["train"], tokens["valid"]
+        if "test" in writers:
+            result.test_records = _finish_split(tmp, "test", writers["test"], False)
+            result.test_tokens = tokens["test"]
+            if result.test_records == 0:
+                result.warnings.append("no test split: too few documents (add more files)")
         if result.train_records == 0:
             raise DataError("no training text left after cleaning", path=dataset, hint="add text files")
         result.seconds = round(time.perf_counter() - start, 3)
@@ -214,6 +224,10 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
     if progress is not None:
         progress(PROGRESS_TOTAL, PROGRESS_TOTAL, "done")
     return result
+
+
+def _split_of(rel: str, valid: set[str], test: set[str]) -> str:
+    return "valid" if rel in valid else "test" if rel in test else "train"
 
 
 def _finish_split(folder: Path, split: str, writer: ShuffledJsonl, store: bool) -> int:
@@ -249,7 +263,8 @@ def _manifest(options: PrepareOptions, counter: TokenCounter, result: PrepareRes
                      "rows": "shuffled with the seed; metadata.tokens excludes BOS/EOS"},
         "totals": {"documents": result.documents, "train_records": result.train_records,
                    "valid_records": result.valid_records, "train_tokens": result.train_tokens,
-                   "valid_tokens": result.valid_tokens, "general_records": result.general_records,
+                   "valid_tokens": result.valid_tokens, "test_records": result.test_records,
+                   "test_tokens": result.test_tokens, "general_records": result.general_records,
                    "general_tokens": result.general_tokens, "general_share": round(result.general_share, 4)},
         "sources": sources,
         "skipped": [{"path": printable(s.rel), "reason": s.reason} for s in result.skipped],

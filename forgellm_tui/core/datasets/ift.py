@@ -146,7 +146,7 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
 
     # pass 1: validate, learn the formats, and decide the split
     formats: set[str] = set()
-    good = n_valid = 0
+    good = n_valid = n_test = 0
     lowest = highest = None  # (unit, key) of the records closest to each side of the split
     for fi, lineno, obj, fmt in read_records(files, result):
         if cancel is not None and cancel.is_set():
@@ -155,6 +155,7 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
         good += 1
         unit = seeded_unit(options.seed, json.dumps(clean_record(obj, fmt, fmt), sort_keys=True))
         n_valid += unit < options.valid_fraction
+        n_test += _is_test(unit, options)
         if lowest is None or unit < lowest[0]:
             lowest = (unit, (fi, lineno))
         if highest is None or unit > highest[0]:
@@ -164,7 +165,7 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
         raise DataError("no usable IFT records", path=first.path if first else options.ift_path,
                         hint=f"line {first.line}: {first.reason}" if first else "the files are empty")
     force_valid = lowest[1] if n_valid == 0 and good >= 2 and options.valid_fraction > 0 else None
-    force_train = highest[1] if n_valid == good and good >= 2 else None
+    force_train = highest[1] if n_valid + n_test == good and good >= 2 else None
     out_format = formats.pop() if len(formats) == 1 else "messages"
     if out_format == "messages" and "completions" in formats:
         result.warnings.append("prompt/completion lines were written as user/assistant messages (files mix formats)")
@@ -176,6 +177,9 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
         writers = {"train": ShuffledJsonl(tmp, "train", total_bytes, options.seed),
                    "valid": ShuffledJsonl(tmp, "valid", int(total_bytes * max(options.valid_fraction, 0.05)),
                                           options.seed)}
+        if options.test_fraction > 0:
+            writers["test"] = ShuffledJsonl(tmp, "test", int(total_bytes * max(options.test_fraction, 0.05)),
+                                            options.seed)
         for n, (fi, lineno, obj, fmt) in enumerate(read_records(files, None), 1):
             if cancel is not None and cancel.is_set():
                 raise PrepareCancelled()
@@ -183,18 +187,26 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
             key = (fi, lineno)
             unit = seeded_unit(options.seed, json.dumps(clean_record(obj, fmt, fmt), sort_keys=True))
             split = "valid" if (unit < options.valid_fraction or key == force_valid) and key != force_train else "train"
+            if split == "train" and key != force_train and _is_test(unit, options):
+                split = "test"
             writers[split].add(json.dumps(rec, ensure_ascii=False) + "\n")
             tokens = counter.count(record_text(rec))
             if tokens > options.target_tokens:
                 long_count, longest = long_count + 1, max(longest, tokens)
             if split == "train":
                 result.train_tokens += tokens
-            else:
+            elif split == "valid":
                 result.valid_tokens += tokens
+            else:
+                result.test_tokens += tokens
             if progress is not None and n % 500 == 0:
                 progress(n, good, f"writing record {n} of {good}")
         result.train_records = writers["train"].finish(tmp / "train.jsonl")
         result.valid_records = writers["valid"].finish(tmp / "valid.jsonl")
+        if "test" in writers:
+            result.test_records = writers["test"].finish(tmp / "test.jsonl")
+            if result.test_records == 0:
+                result.warnings.append("no test split: too few conversations (add more)")
         result.documents = good
         if long_count:
             result.warnings.append(long_warning(long_count, good, longest, options.target_tokens))
@@ -206,7 +218,8 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
             "settings": options.settings(), "record_format": out_format,
             "totals": {"records": good, "train_records": result.train_records,
                        "valid_records": result.valid_records, "train_tokens": result.train_tokens,
-                       "valid_tokens": result.valid_tokens, "tokens_counted": "message contents, no template"},
+                       "valid_tokens": result.valid_tokens, "test_records": result.test_records,
+                       "test_tokens": result.test_tokens, "tokens_counted": "message contents, no template"},
             "sources": [{"path": str(p), "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files],
             "bad_lines": [{"path": str(b.path), "line": b.line, "reason": b.reason} for b in result.bad_lines],
             "bad_line_count": result.bad_line_count, "warnings": result.warnings, "seconds": result.seconds,
@@ -214,6 +227,11 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
     if progress is not None:
         progress(good, good, "done")
     return result
+
+
+def _is_test(unit: float, options: PrepareOptions) -> bool:
+    """The test split takes the hash band just above validation's, so validation is the same with or without it."""
+    return options.valid_fraction <= unit < options.valid_fraction + options.test_fraction
 
 
 def long_warning(count: int, total: int, longest: int, target: int) -> str:

@@ -44,6 +44,7 @@ _PROBLEMS = {
     "kind": ("unknown kind {value!r}", "use cpt or ift"),
     "target_tokens": ("target_tokens {value} is too small", "use at least 8 (e.g. 512)"),
     "valid_fraction": ("valid_fraction {value} is out of range", "use 0 <= f < 1 (e.g. 0.1)"),
+    "test_fraction": ("test_fraction {value} is out of range", "use 0 <= f < 1 (e.g. 0.05; 0 = no test split)"),
     "mix_ratio": ("mix_ratio {value} is out of range",
                   "use 0 < r <= 1: the domain share (0.8 = 80% domain, 20% general; 1 = none)"),
 }
@@ -60,6 +61,8 @@ class PrepareOptions:
     model_path: UserPath | None = Field(None, description="model whose tokenizer counts the tokens")
     target_tokens: int = Field(512, ge=8, description="CPT: tokens per row, before mlx-lm adds its own")
     valid_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="share of the data held out for validation")
+    # 0 here keeps every caller that does not ask for a test split exactly as before; the CLI asks for 0.05
+    test_fraction: float = Field(0.0, ge=0.0, lt=1.0, description="share held out for the final test (0 = none)")
     seed: int = Field(42, description="random seed of the split and of the mix")
     mix_ratio: float = Field(0.8, gt=0.0, le=1.0, description="CPT: domain share of the tokens; general text gets "
                                                               "the rest (1 - mix_ratio); 1.0 = no general text")
@@ -73,11 +76,15 @@ class PrepareOptions:
     @classmethod
     def _one_line(cls, data: Any, handler) -> "PrepareOptions":
         try:
-            return handler(data)
+            made = handler(data)
         except ValidationError as exc:
             name, value = first_invalid(cls, exc)
             problem, fix = _PROBLEMS.get(name, ("invalid " + name + ": {value!r}", None))
             raise DataError(problem.format(value=value), hint=fix) from None
+        if made.valid_fraction + made.test_fraction >= 1.0:
+            raise DataError(f"valid_fraction {made.valid_fraction} + test_fraction {made.test_fraction} leave no "
+                            "training data", hint="keep their sum below 1 (e.g. 0.1 and 0.05)")
+        return made
 
     def validate(self) -> None:
         """Check values changed since it was made (DataError naming the first bad one)."""
@@ -100,6 +107,8 @@ class PrepareOptions:
                         general_dir=str(self.general_path), exclude=list(self.exclude))
         else:
             base.update(ift_input=str(self.ift_path))
+        if self.test_fraction > 0:  # only then: data prepared without a test split stays reusable as it was
+            base["test_fraction"] = float(self.test_fraction)
         return base
 
 
@@ -112,6 +121,8 @@ class PrepareResult:
     valid_records: int = 0
     train_tokens: int = 0
     valid_tokens: int = 0
+    test_records: int = 0
+    test_tokens: int = 0
     general_records: int = 0
     skipped: list[SkippedFile] = field(default_factory=list)
     bad_lines: list[BadLine] = field(default_factory=list)
@@ -124,7 +135,7 @@ class PrepareResult:
 
     @property
     def general_share(self) -> float:
-        total = self.train_tokens + self.valid_tokens
+        total = self.train_tokens + self.valid_tokens + self.test_tokens
         return self.general_tokens / total if total else 0.0
 
     @property

@@ -32,11 +32,28 @@ def choose_valid(docs: Sequence[tuple[str, int]], fraction: float, seed: int) ->
     if fraction <= 0 or len(docs) < 2:
         return set()
     budget = fraction * sum(size for _, size in docs)
-    order = sorted(docs, key=lambda d: seeded_unit(seed, d[0]))
+    return _take(sorted(docs, key=lambda d: seeded_unit(seed, d[0])), budget)
+
+
+def choose_test(docs: Sequence[tuple[str, int]], fraction: float, seed: int, taken: set[str]) -> set[str]:
+    """Pick whole documents for the test split among those not ``taken`` (by validation).
+
+    About ``fraction`` of all the bytes, in a seeded order of its own, so the validation documents
+    are the same with or without a test split; at least one document stays in training.
+    """
+    rest = [d for d in docs if d[0] not in taken]
+    if fraction <= 0 or len(rest) < 2:
+        return set()
+    budget = fraction * sum(size for _, size in docs)
+    return _take(sorted(rest, key=lambda d: seeded_unit(seed, "test:" + d[0])), budget)
+
+
+def _take(order: list[tuple[str, int]], budget: float) -> set[str]:
+    """Documents from the front of ``order`` while they fit ``budget``; never all, never none."""
     chosen: set[str] = set()
     used = 0
     for name, size in order:
-        if used + size <= budget and len(chosen) < len(docs) - 1:
+        if used + size <= budget and len(chosen) < len(order) - 1:
             chosen.add(name)
             used += size
     if not chosen:

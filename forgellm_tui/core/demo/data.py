@@ -15,6 +15,8 @@ DEMO_DATA_VERSION = 1
 DEMO_CPT_TARGET = 127
 DEMO_MAX_SEQ_LENGTH = 128
 DEMO_MODEL = "forge-tiny"
+#: held out for ``forgellm-tui eval`` (test.jsonl), as ``prepare`` does by default
+DEMO_TEST_FRACTION = 0.05
 
 
 def _is_current(out: Path, options, tokenizer_key: str) -> bool:
@@ -36,9 +38,10 @@ def prepare_demo(folder: str | Path, progress: Callable[[str], None]) -> None:
     counter = TokenCounter(model_path=model, strict=True, like_mlx_lm=True)
     jobs = [
         ("cpt-demo", PrepareOptions("cpt", dataset, folder / "data" / "cpt-demo", model_path=model,
-                                    target_tokens=DEMO_CPT_TARGET, valid_fraction=0.1, seed=42, mix_ratio=0.8)),
+                                    target_tokens=DEMO_CPT_TARGET, valid_fraction=0.1, test_fraction=DEMO_TEST_FRACTION,
+                                    seed=42, mix_ratio=0.8)),
         ("ift-demo", PrepareOptions("ift", dataset, folder / "data" / "ift-demo", model_path=model,
-                                    valid_fraction=0.1, seed=42)),
+                                    valid_fraction=0.1, test_fraction=DEMO_TEST_FRACTION, seed=42)),
     ]
     for name, options in jobs:
         if _is_current(options.output_dir, options, counter.key):
@@ -46,5 +49,6 @@ def prepare_demo(folder: str | Path, progress: Callable[[str], None]) -> None:
             continue
         result = prepare(options)
         extra = f", {result.general_share:.0%} general text" if options.kind == "cpt" else ""
-        progress(f"data: {name}: {result.train_records} train / {result.valid_records} valid records, "
+        progress(f"data: {name}: {result.train_records} train / {result.valid_records} valid / "
+                 f"{result.test_records} test records, "
                  f"{result.train_tokens + result.valid_tokens:,} tokens{extra} ({result.seconds:.1f} s)")
