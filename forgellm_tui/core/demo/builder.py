@@ -206,6 +206,9 @@ def build_demo(folder: str | Path = "forgellm-demo", seed: int = 0, progress: Pr
     from forgellm_tui.core.demo.configs import write_demo_configs
 
     write_demo_configs(folder, progress)
+    from forgellm_tui.core.demo.tasks import build_task_file
+
+    build_task_file(folder, progress=progress)
     if prepare:
         from forgellm_tui.core.demo.configs import prepare_demo_data
 
