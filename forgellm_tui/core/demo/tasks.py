@@ -1,10 +1,11 @@
 """The demo's multiple-choice task: which of four continuations really follows a sentence of the docs.
 
 Built from the corpus (the documentation text of the domain categories), deterministically: a prose
-line's first words are the query, its next words the right choice, and the same words in three other
-orders the wrong ones. Every choice has the same words, so only a model that has learnt how the docs'
-words follow each other can tell the real one: a random model is at chance (25%), a trained one does
-better, which ``forgellm-tui eval RUN --tasks tasks/doc-continuations.jsonl`` shows.
+line's first words are the query, its next words the right choice, and as many words drawn at random
+from the docs' vocabulary (every distinct word alike, so mostly rare ones) the wrong ones. Each wrong
+choice has as many tokens of the demo model as the right one, so a model that has not learnt the docs
+(the random one) is at chance (25%), and one that has learnt which words they use does better, which
+``forgellm-tui eval RUN --tasks tasks/doc-continuations.jsonl`` shows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ ITEMS = 80
 QUERY_WORDS = 8
 CHOICE_WORDS = 5
 CHOICES = 4
+DRAWS = 3000
 _PROSE = re.compile(r"^[A-Za-z][A-Za-z ,.'()-]+$")
 
 
@@ -37,6 +39,16 @@ def _prose_lines(folder: Path) -> list[list[str]]:
     return [line.split() for line in lines]
 
 
+def _token_counter(folder: Path):
+    """Tokens of a text for the demo model (its tokenizer.json; no model weights are read)."""
+    from tokenizers import Tokenizer
+
+    from forgellm_tui.core.demo.builder import MODEL_NAME
+
+    tokenizer = Tokenizer.from_file(str(folder / "models" / "base" / MODEL_NAME / "tokenizer.json"))
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
 def build_task_file(folder: str | Path, seed: int = 7, progress=lambda _: None) -> Path:
     """Write ``tasks/doc-continuations.jsonl`` in the demo workspace (kept when already there)."""
     folder = Path(folder)
@@ -47,17 +59,18 @@ def build_task_file(folder: str | Path, seed: int = 7, progress=lambda _: None) 
     rng = random.Random(seed)
     lines = _prose_lines(folder)
     rng.shuffle(lines)
+    vocabulary = sorted({word for words in lines for word in words})
+    count = _token_counter(folder)
     out = []
     for words in lines:
         if len(out) == ITEMS:
             break
-        choice = words[QUERY_WORDS:QUERY_WORDS + CHOICE_WORDS]
-        right = " " + " ".join(choice)
+        right = " " + " ".join(words[QUERY_WORDS:QUERY_WORDS + CHOICE_WORDS])
         wrong: list[str] = []
-        for _ in range(50):  # a few word lists have too few distinct orders: those lines are left out
-            shuffled = " " + " ".join(rng.sample(choice, len(choice)))
-            if shuffled != right and shuffled not in wrong:
-                wrong.append(shuffled)
+        for _ in range(DRAWS):  # a choice whose token count is rarely drawn: that line is left out
+            drawn = " " + " ".join(rng.choice(vocabulary) for _ in range(CHOICE_WORDS))
+            if count(drawn) == count(right) and drawn != right and drawn not in wrong:
+                wrong.append(drawn)
             if len(wrong) == CHOICES - 1:
                 break
         else:
