@@ -112,3 +112,15 @@ def progress_line(event) -> str:
     rate = f" · {event.per_second:,.0f} {event.unit}/s" if event.per_second else ""
     eta = f" · ETA {duration(event.eta_seconds, unknown='?')}" if event.done < event.total else " · done"
     return f"{event.task}: {event.done:,}/{event.total:,} {event.unit} ({pct:.0f}%){rate}{eta}"
+
+
+def error_text(error: BaseException | None) -> str:
+    """One line for the user: a ForgeError's own message, else the exception type and text."""
+    from forgellm_tui.core.errors import ForgeError
+
+    if error is None:
+        return "unknown error"
+    if isinstance(error, ForgeError):
+        return str(error)
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 
 from . import settings_from
+from .train_common import install_signals, load_config_of, restore_signals
 
-SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 #: the epilog of ``train --help``, replaced by the list of config keys when the help is shown
 KEYS_PLACEHOLDER = "(config keys)"
 
@@ -75,34 +74,6 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def _load(args, settings):
-    from forgellm_tui.core.config.model import load_config, parse_overrides
-    from forgellm_tui.core.errors import ConfigError
-
-    overrides = parse_overrides(args.overrides)
-    if args.name:
-        if args.resume:
-            raise ConfigError("--name cannot be used with --resume", hint="the run keeps its folder name")
-        overrides["name"] = args.name
-    if getattr(args, "hosts", None) or getattr(args, "hostfile", None):
-        if args.hosts and args.hostfile:
-            raise ConfigError("use --hosts or --hostfile, not both", hint="one of them lists the machines")
-        hosts = {"hosts": args.hosts, "hostfile": None} if args.hosts else \
-            {"hostfile": str(Path(args.hostfile).expanduser().resolve()), "hosts": None}
-        given = overrides.get("distributed")
-        overrides["distributed"] = {**given, **hosts} if isinstance(given, dict) else hosts
-    if args.start_run:
-        return load_config(Path(args.start_run) / "config.yaml", overrides, settings)
-    if args.resume:
-        from forgellm_tui.core.training.run_open import resume_target
-
-        path = Path(args.config) if args.config else resume_target(Path(args.resume)) / "config.yaml"
-        return load_config(path, overrides, settings)
-    if not args.config:
-        raise ConfigError("no config given", hint="forgellm-tui train configs/cpt-demo.yaml (or --resume RUN_DIR)")
-    return load_config(args.config, overrides, settings)
-
-
 def run(args) -> int:
     from forgellm_tui.core.runtime import backend as runtime
 
@@ -115,7 +86,7 @@ def run(args) -> int:
         from forgellm_tui.core.training.run_open import resume_target, settings_for_run
 
         settings = settings_for_run(resume_target(Path(args.resume)))
-    cfg = _load(args, settings)
+    cfg = load_config_of(args, settings)
     if args.detach:
         return _detach(args, cfg, settings)
     if cfg.distributed:
@@ -138,13 +109,13 @@ def _train(args, cfg) -> int:
     control = TrainingControl()
     printer = Printer()
     batch = tuple(int(n) for n in args.restart_batch.split(",")) if args.restart_batch else None
-    previous = _install_signals(control, printer)
+    previous = install_signals(control, printer)
     try:
         result = train(cfg, printer, control, resume_from=Path(args.resume) if args.resume else None,
                        run_dir=Path(args.start_run) if args.start_run else None, batch=batch,
                        on_open=_reporter(args.supervised))
     finally:
-        _restore_signals(previous)
+        restore_signals(previous)
     printer.summary(result)
     return 1 if result.status == "failed" else 0
 
@@ -195,33 +166,6 @@ def _reporter(fd: int | None):
             pass
 
     return report
-
-
-def _install_signals(control, printer) -> dict:
-    from forgellm_tui.core.runs.stop_cause import for_signal
-
-    previous = {}
-
-    def handler(signum, _frame):
-        name = signal.Signals(signum).name
-        if control.stop_requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        control.stop(f"stopped by {name}", for_signal(name))
-        printer.note(f"{name}: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
-
-    for name in SIGNALS:
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            try:
-                previous[sig] = signal.signal(sig, handler)
-            except ValueError:  # not the main thread
-                pass
-    return previous
-
-
-def _restore_signals(previous: dict) -> None:
-    for sig, old in previous.items():
-        signal.signal(sig, old)
 
 
 def _detach(args, cfg, settings) -> int:

@@ -179,7 +179,7 @@ def run_rank(args) -> int:
     from forgellm_tui.core.training.control import TrainingControl
     from forgellm_tui.core.distributed.group import RankRefused, init_world
     from forgellm_tui.core.training.engine import train
-    from .train import _install_signals, _restore_signals
+    from .train_common import install_signals, restore_signals
     from .train_progress import Printer
 
     settings = settings_from(args)
@@ -187,7 +187,7 @@ def run_rank(args) -> int:
     control = TrainingControl()
     printer = Printer() if world.is_main else None
     if world.is_main:
-        previous = _install_signals(control, printer)
+        previous = install_signals(control, printer)
     else:  # rank 0 decides when to stop; SIGTERM/SIGHUP end this process
         previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN)}
     run_dir = Path(args.rank_child)
@@ -198,7 +198,7 @@ def run_rank(args) -> int:
     except RankRefused:
         return 2
     finally:
-        _restore_signals(previous)
+        restore_signals(previous)
         runtime.shutdown_mlx()
     if printer is not None:
         printer.summary(result)
@@ -210,7 +210,7 @@ def run_rank(args) -> int:
 def _rank_config(args, settings, world):
     from forgellm_tui.core.errors import ForgeError
     from forgellm_tui.core.training.rank import share_config
-    from .train import _load
+    from .train_common import load_config_of
 
     cfg, error = None, None
     if world.is_main:
@@ -219,7 +219,7 @@ def _rank_config(args, settings, world):
         else:
             args.start_run, args.config = args.rank_child, None
         try:
-            cfg = _load(args, settings)
+            cfg = load_config_of(args, settings)
         except ForgeError as exc:
             error = exc
     world.check_ready(error)

@@ -148,6 +148,15 @@ def append_jsonl(path: str | Path, record: dict) -> None:
         out.append(record)
 
 
+def read_json_object(path: str | Path) -> dict | None:
+    """The JSON object in ``path``; None when the file is missing, unreadable or holds something else."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def read_jsonl(path: str | Path, *, start: int = 0) -> tuple[list[dict], int]:
     """Read complete JSON lines from byte offset ``start``.
 

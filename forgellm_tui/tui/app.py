@@ -20,6 +20,7 @@ from ..settings import Settings
 from .commands import ForgeCommands
 from .dialogs import ConfirmDialog, ErrorDialog
 from .fields import FIELD_BINDINGS, is_typing
+from .format import error_text
 from .heap import IdleCollector, freeze_heap
 from .messages import DeviceReady, OpenInChat, ResumeRun
 from .screens import MODE_FACTORIES
@@ -29,18 +30,6 @@ WORK_GROUPS = ("prepare", "training", "publish", "generation")
 """Worker groups whose work would be lost by quitting; ``q`` asks first while one runs."""
 RUN_GROUPS = ("training", "follow")
 """Worker groups of a training run (trained here or followed): its screen decides what quitting does."""
-
-
-def error_text(error: BaseException | None) -> str:
-    """One line for the user: a ForgeError's own message, else the exception type and text."""
-    from forgellm_tui.core.errors import ForgeError
-
-    if error is None:
-        return "unknown error"
-    if isinstance(error, ForgeError):
-        return str(error)
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 class ForgeApp(App[int]):

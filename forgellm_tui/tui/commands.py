@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
+from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from .fields import FIELD_BINDINGS
-
-if TYPE_CHECKING:
-    from .app import ForgeApp
 
 
 @dataclass(frozen=True)
@@ -37,8 +35,11 @@ def bindings_of(cls) -> list[Binding]:
     return out
 
 
-def command_table(app: "ForgeApp") -> list[Command]:
-    """App bindings first, then each screen's, titled ``Screen: description``."""
+def command_table(app: App) -> list[Command]:
+    """App bindings first, then each screen's, titled ``Screen: description``.
+
+    ``app`` is the ForgeApp (typed as Textual's ``App``: this module is imported by the app module).
+    """
     from .screens import MODE_SCREENS
 
     commands: list[Command] = []
@@ -66,7 +67,7 @@ class ForgeCommands(Provider):
     """Every action of the app, searchable by name."""
 
     def _commands(self) -> list[Command]:
-        return command_table(self.app)  # type: ignore[arg-type]
+        return command_table(self.app)
 
     async def discover(self) -> Hits:
         for command in self._commands():

@@ -34,7 +34,8 @@ def test_stored_ids_are_the_ids_training_makes(workspace):
 
     from forgellm_tui.core.config.model import from_dict
     from forgellm_tui.core.tokens.store import load_or_tokenize
-    from forgellm_tui.core.training.data import read_split, tokenize
+    from forgellm_tui.core.tokens.rows import tokenize
+    from forgellm_tui.core.training.data import read_split
 
     folder = workspace / prepare(workspace)
     cfg = from_dict({"model": MODEL, "data": "data/stored"}, workspace=workspace)

@@ -69,7 +69,8 @@ def test_ift_masks_the_prompt_and_warns_about_truncation(workspace):
     assert started.training_type == "ift" and started.train_examples == 64
     warnings = [e.message for e in rec.by_type["LogLine"] if e.level == "warning"]
     assert any("longer than max_seq_length=48" in w for w in warnings)   # a log event, not a print
-    from forgellm_tui.core.training.data import read_split, tokenize
+    from forgellm_tui.core.tokens.rows import tokenize
+    from forgellm_tui.core.training.data import read_split
     from mlx_lm.utils import load_tokenizer
 
     rows, fmt = read_split(workspace / "data/ift-small/train.jsonl", cfg)

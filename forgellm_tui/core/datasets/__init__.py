@@ -12,7 +12,6 @@ previous one).
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from forgellm_tui.core.datasets.ift import check_record, prepare_ift
 from forgellm_tui.core.datasets.io import SkippedFile, normalize_text, read_preview
 from forgellm_tui.core.datasets.scan import CategoryTotals, DatasetScan, FileEntry, scan_dataset
 from forgellm_tui.core.datasets.types import MANIFEST_FORMAT, BadLine, PrepareCancelled, PrepareOptions, PrepareResult, Progress
+from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import DataError
 
 __all__ = [
@@ -62,8 +62,4 @@ def check_replaceable(folder: Path) -> None:
 
 def read_manifest(folder: str | Path) -> dict | None:
     """The manifest of a prepared-data folder, or None when there is none (or it is unreadable)."""
-    try:
-        data = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return fsio.read_json_object(Path(folder) / "manifest.json")

@@ -24,7 +24,7 @@ from forgellm_tui.core.publish.card import build_metadata, build_readme
 from forgellm_tui.core.runs.ranking import BEST_WORDS, RANK_WORDS, rank_checkpoints
 from forgellm_tui.core.runs.lookup import (best_checkpoint, check_adapter, ranked_checkpoints, read_run_config,
                               resolve_base_model, select_checkpoint)
-from forgellm_tui.core.runs.reader import read_metrics
+from forgellm_tui.core.runs.reader import metrics_warnings, read_metrics
 
 Progress = Callable[[str], None]
 WRITE_FAILURE = ("unable to write", "no space left", "disk full", "[write]")
@@ -50,34 +50,6 @@ def check_name(name: str) -> str:
     from forgellm_tui.core.names import check_name as check_folder_name
 
     return check_folder_name(name, "published model name")
-
-
-def metrics_warnings(run_dir: Path) -> list[str]:
-    """What is wrong with the run's metrics.jsonl (missing, partial last line, unreadable lines)."""
-    path = run_dir / "metrics.jsonl"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return ["metrics.jsonl is missing: the model card has no loss summary or checkpoint ranking"]
-    except OSError as exc:
-        return [f"metrics.jsonl cannot be read ({exc.strerror}): no loss summary"]
-    notes = []
-    lines = [ln for ln in data.splitlines() if ln.strip()]
-    if data and not data.endswith(b"\n"):
-        notes.append("metrics.jsonl ends with a partial line (left out)")
-        lines = lines[:-1]
-    bad = 0
-    for line in lines:
-        try:
-            ok = isinstance(json.loads(line), dict)
-        except ValueError:
-            ok = False
-        bad += not ok
-    if bad:
-        notes.append(f"metrics.jsonl has {bad} unreadable line(s) (left out)")
-    if not lines:
-        notes.append("metrics.jsonl holds no records: no loss summary")
-    return notes
 
 
 def _why(label: str, iteration: int, ranked, asked: str = "") -> str:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import ForgeError
-from forgellm_tui.core.publish.fuse import metrics_warnings
 from forgellm_tui.core.runs.ranking import OverfitSignal, detect_overfitting, split_series
 from forgellm_tui.core.runs.admin import protected_reason
 from forgellm_tui.core.runs.lookup import (best_checkpoint, incomplete_checkpoints, list_checkpoints, ranked_checkpoints,
                               resolve_base_model)
-from forgellm_tui.core.runs.reader import RunInfo, is_run_folder, list_runs, read_config_text, read_metrics, run_roots
+from forgellm_tui.core.runs.reader import (RunInfo, is_run_folder, list_runs, metrics_warnings, read_config_text,
+                                           read_metrics, run_roots)
 
 SORT_KEYS = ("date", "name", "type", "model", "status", "iterations", "best val")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import json
 import os
 import re
 import shutil
@@ -29,6 +30,15 @@ RESERVE_BYTES = 256 * 1024
 
 def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def read_run_json(path: Path) -> dict | None:
+    """``run.json`` of a run folder as a dict; None when it is missing or unreadable."""
+    try:
+        data = json.loads((Path(path) / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def default_name(cfg, base: Path) -> str:
@@ -144,8 +154,6 @@ class RunFolder:
 
     @classmethod
     def open(cls, path: Path) -> "RunFolder":
-        from forgellm_tui.core.runs.reader import read_run_json
-
         info = read_run_json(path)
         if info is None:
             raise ConfigError("not a run folder (no readable run.json)", path=path,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from forgellm_tui.core import fsio
-from forgellm_tui.core.runs.folder import CONFIG, LOG, METRICS, RUN_JSON
+from forgellm_tui.core.runs.folder import CONFIG, LOG, METRICS, RUN_JSON, read_run_json
 from forgellm_tui.core.runs import stop_cause as causes
 from forgellm_tui.core.runs.lock import pid_alive
 
@@ -60,14 +60,6 @@ class RunInfo:
         return data
 
 
-def read_run_json(path: Path) -> dict | None:
-    try:
-        data = json.loads((Path(path) / RUN_JSON).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def is_run_folder(path: Path) -> bool:
     return (Path(path) / RUN_JSON).is_file()
 
@@ -96,6 +88,34 @@ def read_metrics(path: Path, start: int = 0) -> tuple[list[dict], int]:
     if start > size:
         start = 0
     return fsio.read_jsonl(file, start=start)
+
+
+def metrics_warnings(run_dir: Path) -> list[str]:
+    """What is wrong with the run's metrics.jsonl (missing, partial last line, unreadable lines)."""
+    path = Path(run_dir) / METRICS
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ["metrics.jsonl is missing: the model card has no loss summary or checkpoint ranking"]
+    except OSError as exc:
+        return [f"metrics.jsonl cannot be read ({exc.strerror}): no loss summary"]
+    notes = []
+    lines = [ln for ln in data.splitlines() if ln.strip()]
+    if data and not data.endswith(b"\n"):
+        notes.append("metrics.jsonl ends with a partial line (left out)")
+        lines = lines[:-1]
+    bad = 0
+    for line in lines:
+        try:
+            ok = isinstance(json.loads(line), dict)
+        except ValueError:
+            ok = False
+        bad += not ok
+    if bad:
+        notes.append(f"metrics.jsonl has {bad} unreadable line(s) (left out)")
+    if not lines:
+        notes.append("metrics.jsonl holds no records: no loss summary")
+    return notes
 
 
 def read_log(path: Path, start: int = 0) -> tuple[list[dict], int]:

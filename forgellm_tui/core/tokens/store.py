@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from forgellm_tui.core import fsio
+from forgellm_tui.core.tokens.rows import TokenRows, tokenize
 
 VERSION = 1
 FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json",
@@ -101,19 +102,14 @@ def manifest_entry(folder: Path, identity: str, template, target_tokens: int, to
 
 # --------------------------------------------------------------------------- loading
 
-def _empty():
-    from forgellm_tui.core.training.data import TokenRows
-
+def _empty() -> TokenRows:
     z = np.zeros(0, np.int64)
     return TokenRows(np.zeros(0, np.int32), z, z, z)
 
 
 def load(folder: Path, model_path: Path, counts: dict[str, int]) -> tuple[dict | None, str]:
     """``({split: TokenRows}, "")`` from the stored ids, or ``(None, why they cannot be used)``."""
-    from forgellm_tui.core.datasets import read_manifest
-    from forgellm_tui.core.training.data import TokenRows
-
-    entry = (read_manifest(folder) or {}).get("token_ids")
+    entry = (fsio.read_json_object(Path(folder) / "manifest.json") or {}).get("token_ids")
     if not isinstance(entry, dict) or entry.get("version") != VERSION or not isinstance(entry.get("splits"), dict):
         return None, "the prepared data has no stored token ids (IFT data, or prepared by an older version)"
     if entry.get("tokenizer_sha256") != tokenizer_identity(model_path):
@@ -140,8 +136,6 @@ def load(folder: Path, model_path: Path, counts: dict[str, int]) -> tuple[dict |
 
 def sample_matches(data, rows: list[dict], fmt: str, tokenizer, cfg) -> bool:
     """Tokenize a few rows spread over the split the way training does and compare with ``data``."""
-    from forgellm_tui.core.training.data import tokenize
-
     if not rows:
         return True
     picks = sorted({round(k * (len(rows) - 1) / max(1, SAMPLE_ROWS - 1)) for k in range(SAMPLE_ROWS)})
@@ -178,8 +172,6 @@ def load_or_tokenize(folder: Path, model_path: Path, train_rows: list[dict], val
     ``log(message)`` says which (and why the stored ids were not used); ``progress(done, total,
     per_second, eta_seconds)`` follows the tokenizing, in rows.
     """
-    from forgellm_tui.core.training.data import tokenize
-
     log = log or (lambda message: None)
     why = "the rows are not plain text"
     if fmt == "text" and cfg.text_feature == "text":

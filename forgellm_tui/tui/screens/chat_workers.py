@@ -14,6 +14,7 @@ from typing import Iterator
 from textual import work
 from textual.worker import get_current_worker
 
+from ..format import error_text
 from ..messages import ModelLoaded, ModelLoadProgress, ModelsFound, ReplyFinished
 
 
@@ -59,7 +60,6 @@ class ChatWorkers:
         A failure keeps the previous model loaded.
         """
         from forgellm_tui.core.models.discovery import resolve_open
-        from ..app import error_text
 
         def progress(message: str) -> None:
             self.post_message(ModelLoadProgress(message))
@@ -76,8 +76,6 @@ class ChatWorkers:
     @work(thread=True, group="generation", exit_on_error=False, description="Generating a reply")
     def _generate_worker(self, chunks: Iterator, buffer: ReplyBuffer) -> None:
         """Iterate a ``ChatSession`` turn; quitting the app (worker cancelled) stops it."""
-        from ..app import error_text
-
         worker = get_current_worker()
         stats, error = None, None
         try:
