@@ -14,7 +14,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from forgellm_tui.core.demo.builder import build_demo
+    from forgellm_tui.core.demo import build_demo
 
     start = time.perf_counter()
     result = build_demo(args.folder, seed=args.seed, progress=lambda line: print(f"  {line}", flush=True))

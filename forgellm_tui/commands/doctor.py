@@ -40,8 +40,7 @@ def _rows(d: dict) -> list[tuple[str, str]]:
 
 
 def run(args) -> int:
-    from forgellm_tui.core.runtime import backend as runtime
-    from forgellm_tui.core.runtime.diagnostics import collect
+    from forgellm_tui.core.runtime import backend as runtime, collect
 
     try:
         data = collect()

@@ -43,7 +43,7 @@ def register(sub) -> None:
 def resolve_model(value: str | None, settings, *, required: bool) -> Path | None:
     """A model folder from a path or a name under models/base; None (or an error) when not given."""
     from forgellm_tui.core.errors import ModelError
-    from forgellm_tui.core.tokens.stats import has_tokenizer_files
+    from forgellm_tui.core.tokens import has_tokenizer_files
 
     if value:
         for candidate in (Path(value).expanduser(), settings.base_models_dir / value, settings.models_dir / value):
@@ -105,7 +105,7 @@ def run(args) -> int:
 
 
 def summary(result, options) -> str:
-    from forgellm_tui.core.datasets.io import printable
+    from forgellm_tui.core.datasets import printable
 
     lines = [f"prepared {result.kind.upper()} data in {result.output_dir} ({result.seconds:.1f} s, "
              f"tokenizer {result.tokenizer_used})",

@@ -24,10 +24,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from forgellm_tui.core.publish.fuse import publish
-    from forgellm_tui.core.runtime.backend import shutdown_mlx
+    from forgellm_tui.core.publish import publish
+    from forgellm_tui.core.runtime import shutdown_mlx
 
-    from forgellm_tui.core.runs.lookup import settings_near
+    from forgellm_tui.core.runs import settings_near
 
     settings = settings_from(args)
     run_dir = Path(args.run_dir).expanduser()

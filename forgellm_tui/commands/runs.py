@@ -18,7 +18,7 @@ def _num(value, fmt: str = "{:.4f}") -> str:
 
 
 def run(args) -> int:
-    from forgellm_tui.core.runs.reader import UNREADABLE, list_runs
+    from forgellm_tui.core.runs import UNREADABLE, list_runs
 
     settings = settings_from(args)
     runs = list_runs(settings)

@@ -35,11 +35,9 @@ def _size(n: int) -> str:
 
 
 def run(args) -> int:
-    from forgellm_tui.core.datasets import scan_dataset
-    from forgellm_tui.core.datasets.io import ROOT_CATEGORY, printable
-    from forgellm_tui.core.datasets.scan import FileEntry, file_stats
+    from forgellm_tui.core.datasets import FileEntry, ROOT_CATEGORY, file_stats, printable, scan_dataset
     from forgellm_tui.core.errors import DataError
-    from forgellm_tui.core.tokens.stats import WORDS_PER_PAGE, TokenCounter
+    from forgellm_tui.core.tokens import WORDS_PER_PAGE, TokenCounter
     from .prepare import resolve_model
 
     settings = settings_from(args)

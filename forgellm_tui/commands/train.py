@@ -83,7 +83,7 @@ def run(args) -> int:
         return run_rank(args)
     settings = settings_from(args)
     if args.resume and not args.workspace:
-        from forgellm_tui.core.training.run_open import resume_target, settings_for_run
+        from forgellm_tui.core.training import resume_target, settings_for_run
 
         settings = settings_for_run(resume_target(Path(args.resume)))
     cfg = load_config_of(args, settings)
@@ -102,8 +102,7 @@ def run(args) -> int:
 
 
 def _train(args, cfg) -> int:
-    from forgellm_tui.core.training.control import TrainingControl
-    from forgellm_tui.core.training.engine import train
+    from forgellm_tui.core.training import TrainingControl, train
     from .train_progress import Printer
 
     control = TrainingControl()
@@ -128,8 +127,7 @@ def _supervises(args) -> bool:
 
 def _supervise(args, settings) -> int:
     """Run the same command as a child under ``Supervisor``; restarts continue the child's run folder."""
-    from forgellm_tui.core.training.run_open import resume_target
-    from forgellm_tui.core.training.supervisor import Supervisor
+    from forgellm_tui.core.training import Supervisor, resume_target
 
     base = [sys.executable, "-m", "forgellm_tui", "--workspace", str(settings.workspace), "train"]
     first = sys.argv[1:]   # this very command line, arguments before ``train`` included

@@ -30,7 +30,7 @@ def load_config_of(args, settings):
     if args.start_run:
         return load_config(Path(args.start_run) / "config.yaml", overrides, settings)
     if args.resume:
-        from forgellm_tui.core.training.run_open import resume_target
+        from forgellm_tui.core.training import resume_target
 
         path = Path(args.config) if args.config else resume_target(Path(args.resume)) / "config.yaml"
         return load_config(path, overrides, settings)

@@ -30,15 +30,14 @@ FAULT_VAR = "FORGELLM_FAULT_HANG"  # tests only: "RANK:ITERATION" makes that ran
 
 def launch(args, cfg, settings, run_dir: Path | None = None) -> int:
     from forgellm_tui.core import fsio
-    from forgellm_tui.core.distributed.launch import launch_command, launch_plan
-    from forgellm_tui.core.runs.reader import read_run_json
-    from forgellm_tui.core.training.engine import prepare_run, resume_config
-    from forgellm_tui.core.training.rank import check_divisible
+    from forgellm_tui.core.distributed import launch_command, launch_plan
+    from forgellm_tui.core.runs import read_run_json
+    from forgellm_tui.core.training import check_divisible, prepare_run, resume_config
 
     plan = launch_plan(cfg, settings)
     child = ["--rank-child", None, "--rank-backend", plan.backend]
     if args.resume:
-        from forgellm_tui.core.runs.lock import check_free
+        from forgellm_tui.core.runs import check_free
 
         adjusted, run_dir, _ = resume_config(cfg, Path(args.resume), None)
         check_divisible(adjusted, len(plan.hosts))
@@ -176,9 +175,9 @@ def _finish(run_dir: Path, before: dict, resumed: bool) -> int:
 def run_rank(args) -> int:
     """One rank: join the group, agree on the config with rank 0, train (rank 0 prints and writes)."""
     from forgellm_tui.core.runtime import backend as runtime
-    from forgellm_tui.core.training.control import TrainingControl
-    from forgellm_tui.core.distributed.group import RankRefused, init_world
-    from forgellm_tui.core.training.engine import train
+    from forgellm_tui.core.training import TrainingControl
+    from forgellm_tui.core.distributed import RankRefused, init_world
+    from forgellm_tui.core.training import train
     from .train_common import install_signals, restore_signals
     from .train_progress import Printer
 
@@ -209,7 +208,7 @@ def run_rank(args) -> int:
 
 def _rank_config(args, settings, world):
     from forgellm_tui.core.errors import ForgeError
-    from forgellm_tui.core.training.rank import share_config
+    from forgellm_tui.core.training import share_config
     from .train_common import load_config_of
 
     cfg, error = None, None

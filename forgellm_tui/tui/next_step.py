@@ -19,7 +19,7 @@ def _any_file(folder: Path) -> bool:
 
 
 def _has_runs(settings: Settings) -> bool:
-    from forgellm_tui.core.runs.reader import is_run_folder, run_roots
+    from forgellm_tui.core.runs import is_run_folder, run_roots
 
     for root in run_roots(settings):
         try:

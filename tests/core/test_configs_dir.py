@@ -35,7 +35,7 @@ def test_qlora_example_uses_a_quantized_model_and_lora():
 
 @pytest.mark.parametrize("name", DEMO_CONFIGS)
 def test_demo_configs_match_the_repository_and_fit_the_demo(name, demo_dir):
-    from forgellm_tui.core.training.engine import estimate
+    from forgellm_tui.core.training import estimate
 
     assert (CONFIGS / name).read_text() == demo_config_text(name) == (demo_dir / "configs" / name).read_text()
     cfg = load_config(demo_dir / "configs" / name, settings=Settings.load(demo_dir))

@@ -14,7 +14,7 @@ import pytest
 from forgellm_tui import cli
 from forgellm_tui.core.runs import checkpoints as ck
 from forgellm_tui.core.errors import ForgeError
-from forgellm_tui.core.training.run_open import resume_point
+from forgellm_tui.core.training import resume_point
 from forgellm_tui.tui.screens import CheckpointsScreen
 
 from publish_helpers import RUN, leftovers, run_dir

@@ -22,7 +22,7 @@ from forgellm_tui.core.distributed.hosts import HostError, configured_hosts, rea
 from forgellm_tui.core.distributed.launch import check_ssh
 from forgellm_tui.core.errors import ConfigError, ForgeError
 from forgellm_tui.core.names import check_name, name_problem
-from forgellm_tui.core.training.engine import prepare_run, train
+from forgellm_tui.core.training import prepare_run, train
 from forgellm_tui.settings import Settings
 
 from train_helpers import make_cfg, metrics_lines, run_json, small_cpt

@@ -21,7 +21,7 @@ from forgellm_tui.core.config.model import ConfigFieldError
 from forgellm_tui.core.errors import ConfigError
 from forgellm_tui.core.runs.folder import choose_run_dir
 from forgellm_tui.core.runs.lock import LOCK, RunLock, RunLocked
-from forgellm_tui.core.training.run_open import create_locked, load_run_config
+from forgellm_tui.core.training.prepare import create_locked, load_run_config
 from forgellm_tui.core.training.engine import train
 from forgellm_tui.settings import Settings
 

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reas
 HANG = '''
 import os, sys, time
 if "--supervised" in sys.argv and not os.path.exists(os.environ["HANG_MARKER"]):
-    import forgellm_tui.core.training.engine as training
+    import forgellm_tui.core.training as training  # the train command calls the package's train
     real, at = training.train, int(os.environ["HANG_AT"])
 
     def hang(iteration):

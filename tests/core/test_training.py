@@ -10,7 +10,7 @@ import pytest
 from forgellm_tui.core import events as ev
 from forgellm_tui.core.events import METRIC_FIELDS
 from forgellm_tui.core.runs.reader import list_runs, read_metrics, read_run
-from forgellm_tui.core.training.engine import estimate, train
+from forgellm_tui.core.training import estimate, train
 from forgellm_tui.settings import Settings
 
 from train_helpers import Recorder, make_cfg, metrics_lines, run_json, small_ift

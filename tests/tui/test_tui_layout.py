@@ -15,7 +15,7 @@ import socket
 import pytest
 
 from forgellm_tui.core.config.model import load_config
-from forgellm_tui.core.training.run_open import prepare_run
+from forgellm_tui.core.training import prepare_run
 from forgellm_tui.settings import Settings
 from forgellm_tui.tui.messages import ResumeRun
 from forgellm_tui.tui.screens import TrainingScreen

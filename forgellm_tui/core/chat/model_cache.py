@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from forgellm_tui.core.models import files as mf
 from forgellm_tui.core.errors import ModelError
-from forgellm_tui.core.models.discovery import ModelRef, adapter_config_for, inspect_path
+from forgellm_tui.core.models import ModelRef, adapter_config_for, inspect_path
 from forgellm_tui.settings import Settings
 
 Progress = Callable[[str], None]

@@ -1,8 +1,15 @@
 """Datasets: scan a ``dataset/`` folder, preview files, and prepare CPT/IFT training data.
 
-This is the public import point; the work is split over ``datasets_io`` (files, cleaning),
-``datasets_scan`` (token statistics with a cache), ``datasets_cpt`` (chunking, splits, mixing),
-``datasets_ift`` (chat JSONL validation) and ``datasets_write`` (splits, shuffled output).
+- ``io.py``: which files of a dataset folder are text, why others are skipped, text cleaning
+- ``text_files.py``: reading a file as text (gzip, UTF-8/16/32 by byte-order mark, HTML)
+- ``html_text.py``: HTML to training text (title, headings, paragraphs, lists, preformatted blocks)
+- ``scan.py``: per-file size, words, lines and tokens, totals per category (with a cache)
+- ``cpt.py``: CPT preparation: clean, chunk by the model's tokens, split by document, mix general text
+- ``ift.py``: IFT preparation: validate chat JSONL, report bad lines by file and line
+- ``write.py``: seeded document-level splits and a shuffled JSONL writer in bounded memory
+- ``types.py``: options and results of preparation (shared by CPT and IFT)
+
+This module itself chooses CPT or IFT (``prepare``) and reads a prepared folder's manifest.
 
 Prepared data goes to ``data/<name>/``: ``train.jsonl``, ``valid.jsonl`` (omitted when empty:
 mlx-lm cannot load an empty file) and ``manifest.json``. The folder is built under a temporary
@@ -16,17 +23,18 @@ import threading
 from pathlib import Path
 
 from forgellm_tui.core.datasets.cpt import document_chunks, list_documents, prepare_cpt
-from forgellm_tui.core.datasets.ift import check_record, prepare_ift
-from forgellm_tui.core.datasets.io import SkippedFile, normalize_text, read_preview
-from forgellm_tui.core.datasets.scan import CategoryTotals, DatasetScan, FileEntry, scan_dataset
+from forgellm_tui.core.datasets.ift import ROLES, check_record, prepare_ift
+from forgellm_tui.core.datasets.io import ROOT_CATEGORY, SkippedFile, normalize_text, printable, read_preview
+from forgellm_tui.core.datasets.scan import CategoryTotals, DatasetScan, FileEntry, file_stats, scan_dataset
 from forgellm_tui.core.datasets.types import MANIFEST_FORMAT, BadLine, PrepareCancelled, PrepareOptions, PrepareResult, Progress
 from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import DataError
 
 __all__ = [
     "BadLine", "CategoryTotals", "DatasetScan", "FileEntry", "PrepareCancelled", "PrepareOptions",
-    "PrepareResult", "SkippedFile", "check_record", "document_chunks", "list_documents", "normalize_text",
-    "prepare", "read_manifest", "read_preview", "scan_dataset",
+    "PrepareResult", "ROLES", "ROOT_CATEGORY", "SkippedFile", "check_record", "check_replaceable", "document_chunks",
+    "file_stats", "list_documents", "normalize_text", "prepare", "printable", "read_manifest", "read_preview",
+    "scan_dataset",
 ]
 
 

@@ -29,7 +29,7 @@ from forgellm_tui.core.datasets.types import MANIFEST_FORMAT, MANIFEST_VERSION, 
     PrepareResult, Progress
 from forgellm_tui.core.datasets.write import ShuffledJsonl, choose_test, choose_valid, seeded_unit
 from forgellm_tui.core.errors import DataError, ModelError
-from forgellm_tui.core.tokens.stats import TokenCounter
+from forgellm_tui.core.tokens import TokenCounter
 
 BLOCK_CHARS = 1 << 20
 #: JSON lines are larger than the text they hold (escapes, metadata): used to size the shuffle buckets.

@@ -21,7 +21,7 @@ from forgellm_tui.core.datasets.types import MANIFEST_FORMAT, MANIFEST_VERSION, 
     PrepareResult, Progress
 from forgellm_tui.core.datasets.write import ShuffledJsonl, seeded_unit
 from forgellm_tui.core.errors import DataError
-from forgellm_tui.core.tokens.stats import TokenCounter
+from forgellm_tui.core.tokens import TokenCounter
 
 ROLES = ("system", "user", "assistant", "tool")
 MESSAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")

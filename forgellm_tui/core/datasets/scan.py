@@ -18,7 +18,7 @@ from forgellm_tui.core import fsio
 from forgellm_tui.core.datasets.io import ROOT_CATEGORY, SkippedFile, SourceFile, decode_error_reason, iter_text_blocks, walk_files
 from forgellm_tui.core.datasets.text_files import GZIP_ERRORS, gzip_reason, sniff
 from forgellm_tui.core.errors import DataError, ForgeError
-from forgellm_tui.core.tokens.stats import TokenCounter, count_lines, count_words
+from forgellm_tui.core.tokens import TokenCounter, count_lines, count_words
 
 #: 2: .gz, UTF-16/32 and HTML files are read as text (version 1 rows said "binary")
 CACHE_VERSION = 2

@@ -30,7 +30,7 @@ def _is_current(out: Path, options, tokenizer_key: str) -> bool:
 
 def prepare_demo(folder: str | Path, progress: Callable[[str], None]) -> None:
     from forgellm_tui.core.datasets import PrepareOptions, prepare
-    from forgellm_tui.core.tokens.stats import TokenCounter
+    from forgellm_tui.core.tokens import TokenCounter
 
     folder = Path(folder)
     dataset = folder / "dataset"

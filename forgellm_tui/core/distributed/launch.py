@@ -18,8 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from forgellm_tui.core.runtime import backend as runtime
-from forgellm_tui.core.runtime.blas_cores import CORE_VAR, DETECTED_VAR
+from forgellm_tui.core.runtime import CORE_VAR, DETECTED_VAR, backend as runtime
 from forgellm_tui.core.config.distributed_section import DEFAULT_PORT
 from forgellm_tui.core.config.model import ConfigFieldError
 from forgellm_tui.core.distributed.hosts import LAUNCHER_VAR, SSH_TIMEOUT, Host, HostError, configured_hosts

@@ -1,1 +1,15 @@
-"""models"""
+"""Models on disk, found and read without loading them and without network.
+
+- ``discovery.py``: base models, runs and checkpoints, published models and the Hugging Face cache
+- ``files.py``: facts read from model files: config, safetensors headers, chat template, size on disk
+"""
+
+from __future__ import annotations
+
+from forgellm_tui.core.models import files
+from forgellm_tui.core.models.discovery import (ModelRef, adapter_config_for, adapter_ref, discover, inspect_path,
+                                                resolve_base_model)
+from forgellm_tui.core.models.files import check_model_folder, dir_size, safetensors_header, tensor_shapes
+
+__all__ = ["ModelRef", "adapter_config_for", "adapter_ref", "check_model_folder", "dir_size", "discover", "files",
+           "inspect_path", "resolve_base_model", "safetensors_header", "tensor_shapes"]

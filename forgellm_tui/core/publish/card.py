@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from forgellm_tui.core.runs.ranking import BEST_WORDS, RANK_WORDS, CheckpointScore, split_series
+from forgellm_tui.core.runs import BEST_WORDS, RANK_WORDS, CheckpointScore, split_series
 
 HYPER_KEYS = ("fine_tune_type", "num_layers", "batch_size", "learning_rate", "lr_schedule", "max_iterations",
               "iters", "max_seq_length", "warmup_steps", "grad_accumulation_steps", "optimizer", "lora_parameters",

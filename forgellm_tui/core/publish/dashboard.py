@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from forgellm_tui.core import fsio
-from forgellm_tui.core.runs.ranking import split_series
+from forgellm_tui.core.runs import split_series
 
 
 def render_dashboard(records: list[dict], title: str, marked_iteration: int | None = None) -> bytes:

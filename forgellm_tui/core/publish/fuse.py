@@ -18,13 +18,12 @@ from typing import Callable
 import yaml
 
 from forgellm_tui.core import fsio
-from forgellm_tui.core.publish.dashboard import render_dashboard
 from forgellm_tui.core.errors import ForgeError
 from forgellm_tui.core.publish.card import build_metadata, build_readme
-from forgellm_tui.core.runs.ranking import BEST_WORDS, RANK_WORDS, rank_checkpoints
-from forgellm_tui.core.runs.lookup import (best_checkpoint, check_adapter, ranked_checkpoints, read_run_config,
-                              resolve_base_model, select_checkpoint)
-from forgellm_tui.core.runs.reader import metrics_warnings, read_metrics
+from forgellm_tui.core.publish.dashboard import render_dashboard
+from forgellm_tui.core.runs import (BEST_WORDS, RANK_WORDS, best_checkpoint, check_adapter, metrics_warnings,
+                                    rank_checkpoints, ranked_checkpoints, read_metrics, read_run_config,
+                                    resolve_base_model, select_checkpoint)
 
 Progress = Callable[[str], None]
 WRITE_FAILURE = ("unable to write", "no space left", "disk full", "[write]")

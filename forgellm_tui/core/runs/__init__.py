@@ -1,1 +1,45 @@
-"""runs"""
+"""Run folders: writing one while training, reading, ranking, finding and deleting them.
+
+- ``folder.py``: one run's folder: ``config.yaml``, ``run.json`` (status), ``metrics.jsonl``, ``log.jsonl``
+- ``lock.py``: one writer per run folder, an exclusive lock held for the life of a run
+- ``index.py``: the workspace's index of run folders outside ``models/cpt`` and ``models/ift``
+- ``checkpoints.py``: checkpoint folders: written atomically, the newest complete one, ``best/``
+- ``reader.py``: read run folders (list, status, metrics, log) without MLX
+- ``ranking.py``: rank a run's checkpoints and spot overfitting from its metrics
+- ``lookup.py``: a run's checkpoints and base model on disk, for publishing, chat and deleting
+- ``analysis.py``: what the Checkpoints screen shows: table rows, one run's detail, comparisons
+- ``admin.py``: delete checkpoints, runs and published models, refusing what must be kept
+
+Code that writes checkpoints uses ``checkpoints`` as a namespace (``from forgellm_tui.core.runs import
+checkpoints as ck``).
+"""
+
+from __future__ import annotations
+
+from forgellm_tui.core.runs import checkpoints
+from forgellm_tui.core.runs.admin import delete_checkpoint, delete_published, delete_run
+from forgellm_tui.core.runs.analysis import (SORT_KEYS, all_runs, compare_runs, filter_runs, headless_commands,
+                                             published_models, run_detail, sort_runs)
+from forgellm_tui.core.runs.checkpoints import ADAPTERS, STATE, latest_checkpoint, read_state, resumable
+from forgellm_tui.core.runs.checkpoints import damage as checkpoint_damage
+from forgellm_tui.core.runs.folder import (CONFIG, METRICS, RUN_JSON, TRAIN_LOG, RunFolder, choose_run_dir,
+                                           failure_reason, missing_folders, read_run_json, remove_leftovers, utc_now)
+from forgellm_tui.core.runs.index import register
+from forgellm_tui.core.runs.lock import RunLock, RunLocked, check_free
+from forgellm_tui.core.runs.lookup import (best_checkpoint, check_adapter, ranked_checkpoints, read_run_config,
+                                           resolve_base_model, select_checkpoint, settings_near)
+from forgellm_tui.core.runs.ranking import BEST_WORDS, RANK_WORDS, CheckpointScore, rank_checkpoints, split_series
+from forgellm_tui.core.runs.reader import (UNREADABLE, is_run_folder, list_runs, metrics_warnings, process_alive,
+                                           read_log, read_metrics, read_run, run_roots)
+
+__all__ = [
+    "ADAPTERS", "BEST_WORDS", "CONFIG", "CheckpointScore", "METRICS", "RANK_WORDS", "RUN_JSON", "RunFolder",
+    "RunLock", "RunLocked", "SORT_KEYS", "STATE", "TRAIN_LOG", "UNREADABLE", "all_runs", "best_checkpoint",
+    "check_adapter", "check_free", "checkpoint_damage", "checkpoints", "choose_run_dir", "compare_runs",
+    "delete_checkpoint", "delete_published", "delete_run", "failure_reason", "filter_runs", "headless_commands",
+    "is_run_folder", "latest_checkpoint", "list_runs", "metrics_warnings", "missing_folders", "process_alive",
+    "published_models", "rank_checkpoints", "ranked_checkpoints", "read_log", "read_metrics", "read_run",
+    "read_run_config", "read_run_json", "read_state", "register", "remove_leftovers", "resolve_base_model",
+    "resumable", "run_detail",
+    "run_roots", "select_checkpoint", "settings_near", "sort_runs", "split_series", "utc_now",
+]

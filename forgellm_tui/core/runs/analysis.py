@@ -230,7 +230,7 @@ def published_models(settings) -> list[PublishedInfo]:
     """Complete published models (temporary build folders are left out), by name."""
     import json
 
-    from forgellm_tui.core.models.files import dir_size
+    from forgellm_tui.core.models import dir_size
 
     root = Path(settings.published_dir)
     found = []

@@ -52,7 +52,7 @@ def list_complete(run_dir: Path) -> list[tuple[int, Path]]:
 def damage(folder: Path) -> str | None:
     """Why a checkpoint cannot be resumed from (empty or corrupt files, an optimizer state saved at
     another iteration), or None. Reads only the safetensors headers and the small JSON files."""
-    from forgellm_tui.core.models.files import safetensors_header
+    from forgellm_tui.core.models import safetensors_header
 
     for name in (ADAPTERS, OPTIMIZER, ADAPTER_CONFIG, STATE):
         try:

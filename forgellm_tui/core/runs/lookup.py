@@ -146,7 +146,7 @@ def check_adapter(folder: Path) -> None:
     ``adapters.safetensors`` must be a safetensors file and ``adapter_config.json`` a JSON object
     whose LoRA rank is the rank of the weights.
     """
-    from forgellm_tui.core.models.files import tensor_shapes
+    from forgellm_tui.core.models import tensor_shapes
 
     hint = "pick another checkpoint (--checkpoint latest or an iteration number)"
     weights = folder / ck.ADAPTERS
@@ -212,8 +212,7 @@ def base_model_names(run_dir: Path) -> list[str]:
 
 def resolve_base_model(run_dir: str | Path, hf_cache: Path | None = None, settings=None) -> Path:
     """The local folder of the run's base model; ModelError when it is no longer present or broken."""
-    from forgellm_tui.core.models.files import check_model_folder
-    from forgellm_tui.core.models.discovery import resolve_base_model as find_model
+    from forgellm_tui.core.models import check_model_folder, resolve_base_model as find_model
 
     run_dir = Path(run_dir)
     names = base_model_names(run_dir)

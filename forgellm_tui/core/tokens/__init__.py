@@ -1,1 +1,22 @@
-"""tokens"""
+"""Tokens of text: counting, token-exact chunking, and the token ids training reads.
+
+- ``split.py``: the pre-tokenizer's split of byte-level BPE tokenizers, reproduced in Python
+- ``engine.py``: token counting and token-exact chunking over a Hugging Face ``tokenizers.Tokenizer``
+- ``stats.py``: text statistics (words, lines, tokens) with the token-counting priority chain
+- ``rows.py``: rows of training data as token ids, as mlx-lm makes them (``TokenRows``, ``tokenize``)
+- ``store.py``: token ids stored with prepared CPT data, so that a run starts without tokenizing again
+
+``prepare`` writes the stored ids through ``store`` as a namespace (``from forgellm_tui.core.tokens
+import store as token_store``).
+"""
+
+from __future__ import annotations
+
+from forgellm_tui.core.tokens import store
+from forgellm_tui.core.tokens.rows import TokenRows, tokenize
+from forgellm_tui.core.tokens.stats import (WORDS_PER_PAGE, TokenCounter, count_lines, count_words,
+                                            has_tokenizer_files)
+from forgellm_tui.core.tokens.store import load_or_tokenize
+
+__all__ = ["TokenCounter", "TokenRows", "WORDS_PER_PAGE", "count_lines", "count_words", "has_tokenizer_files",
+           "load_or_tokenize", "store", "tokenize"]

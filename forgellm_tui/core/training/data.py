@@ -12,12 +12,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from forgellm_tui.core.datasets.ift import ROLES
+from forgellm_tui.core.datasets import ROLES
+from forgellm_tui.core import events as ev
+from forgellm_tui.core.config.model import ConfigFieldError
 from forgellm_tui.core.errors import DataError
-from forgellm_tui.core.tokens.rows import TokenRows
+from forgellm_tui.core.tokens import load_or_tokenize
+from forgellm_tui.core.training.setup import load_tokenizer
+from forgellm_tui.core.tokens import TokenRows
 
 PAD_TO = 32
 BUCKET = 16  # batches per length-sorting bucket
@@ -283,3 +288,43 @@ def validation_batches(data: TokenRows, batch_size: int, max_seq_length: int, nu
     if shard[1] > 1:
         groups = [g[shard[0]::shard[1]] for g in groups]
     return [make_batch(data, g, max_seq_length) if len(g) else None for g in groups]
+
+
+# --------------------------------------------------------------------------- the splits of a run
+
+def tokenized_data(cfg, plan, emit: Callable[[ev.Event], None]):
+    """``(train, valid, notes)``: the splits of a preflight ``plan`` as token rows, checked to have
+    loss-bearing tokens.
+
+    Runs before the run folder exists, so data that cannot train leaves nothing behind; ``notes``
+    (level, line) go to the run's log once it is open (info lines are shown at once through ``emit``).
+    """
+    notes: list[tuple[str, str]] = []
+
+    def log(message: str) -> None:
+        notes.append(("info", message))
+        emit(ev.LogLine("info", message))
+
+    tokenizer = plan.tokenizer or load_tokenizer(plan.model_path, cfg)
+    train, valid = load_or_tokenize(
+        plan.scan.folder, plan.model_path, plan.train_rows, plan.valid_rows, plan.scan.format, tokenizer, cfg,
+        progress=lambda done, total, rate, eta: emit(ev.Progress("tokenizing", done, total, "rows", rate, eta)),
+        log=log)
+    plan.train_rows = plan.valid_rows = []  # free the raw text
+    if cfg.packing:
+        train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)
+        if len(train) < cfg.batch_size:
+            raise ConfigFieldError({"batch_size": f"{cfg.batch_size} is larger than the {len(train)} packed rows of "
+                                              f"{cfg.max_seq_length} tokens — lower batch_size or max_seq_length"},
+                               path=cfg.source)
+    for name, data in (("training", train), ("validation", valid)):
+        long = int((data.lengths > cfg.max_seq_length).sum())
+        if long:
+            notes.append(("warning", f"{long:,} of {len(data):,} {name} sequences are longer than max_seq_length="
+                                     f"{cfg.max_seq_length} and are truncated (longest {int(data.lengths.max()):,} "
+                                     "tokens); " + ("use packing: true or a larger max_seq_length" if not cfg.is_ift
+                                                    else "raise max_seq_length")))
+    check_loss_tokens(cfg, train, plan.data_dir / "train.jsonl")
+    if cfg.val_batches != 0:
+        check_loss_tokens(cfg, valid, plan.data_dir / "valid.jsonl")
+    return train, valid, notes

@@ -1,4 +1,4 @@
-"""The training engine's public API: ``train``, ``prepare_run``, ``estimate``, ``RunResult``.
+"""The training engine: ``train`` and its ``RunResult``.
 
 ``train(config, on_event, control, resume_from)`` runs in the calling thread (the TUI calls it in a
 thread worker, the CLI in the main thread) and returns a ``RunResult``. Bad input raises a
@@ -7,6 +7,9 @@ thread worker, the CLI in the main thread) and returns a ``RunResult``. Bad inpu
 (from MLX, or a batch that ``memory_guard`` finds too large for the memory this process may use)
 halves the batch size, doubles gradient accumulation, reloads the last checkpoint and goes on; at
 batch size 1 the run fails with the reason.
+
+The way from the config to an open run folder (checks, resume point, tokenized data) is
+``prepare.py``; this module runs the ``Session`` (``loop.py``) in it and records how it ended.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import errno
 import gc
 import os
-import shutil
 import socket
 import sys
 import time
@@ -25,23 +27,19 @@ from pathlib import Path
 from typing import Callable
 
 from forgellm_tui.format import human_count
-from forgellm_tui.core.runs import checkpoints as ck
 from forgellm_tui.core.runs import stop_cause
 from forgellm_tui.core import events as ev
 from forgellm_tui.core import fsio
 from forgellm_tui.core.config.model import ConfigFieldError
 from forgellm_tui.core.config.schema import IGNORED_KEYS, SHAPE_FIELDS, TrainingConfig
-from forgellm_tui.core.training.control import TrainingControl
-from forgellm_tui.core.distributed.group import SINGLE, World
+from forgellm_tui.core.distributed import SINGLE, World
 from forgellm_tui.core.errors import ForgeError
-from forgellm_tui.core.runs.folder import CONFIG, RunFolder
-from forgellm_tui.core.training.run_open import (check_shape, config_changes, load_run_config, open_folder, open_run,  # noqa: F401
-                       prepare_run, resume_config, resume_point, resume_target, saved_config, settings_for_run)
-from forgellm_tui.core.tokens.store import load_or_tokenize
-from forgellm_tui.core.training.data import check_loss_tokens, pack
-from forgellm_tui.core.training.plan import (Estimate, Plan, check_model, check_output, check_resume_state, estimate,  # noqa: F401
-                            iterations_for, preflight)
-from forgellm_tui.core.training.setup import adapter_config, load_tokenizer
+from forgellm_tui.core.runs import CONFIG, RunFolder, latest_checkpoint, resumable
+from forgellm_tui.core.training.control import TrainingControl
+from forgellm_tui.core.training.data import tokenized_data
+from forgellm_tui.core.training.prepare import (Plan, initial_weights, open_distributed, open_run, record_resume,
+                                                run_length)
+from forgellm_tui.core.training.setup import adapter_config
 
 # MLX's messages for a failed allocation: Metal's "[metal::malloc] Unable to allocate N bytes",
 # "Attempting to allocate N bytes which is greater than the maximum allowed buffer size", a command
@@ -89,6 +87,7 @@ class _Context:
         self.data_notes: list[tuple[str, str]] = []  # (level, line) about the data, for the run's log
         self.resuming = False  # --resume: from the newest checkpoint, or from 0 when the run has none
         self.state = ev.STARTING
+        self.session = None  # the live training Session (loop.py), once built
 
     def emit(self, event: ev.Event) -> None:
         _emit_to(self._on_event, event)
@@ -142,18 +141,10 @@ def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = 
     started = time.perf_counter()
     cleanup = data = None
     if world is not None and world.is_distributed:
-        from forgellm_tui.core.training.rank import open_distributed
-
         cfg, plan, run, checkpoint, control, cleanup = open_distributed(world, config, control, resume_from, run_dir)
     else:
         world = SINGLE
-        load = lambda cfg, plan: tokenized_data(cfg, plan, partial(_emit_to, on_event))  # noqa: E731
-        try:
-            cfg, plan, run, checkpoint, data = open_run(config, resume_from, run_dir, batch, load)
-        except ForgeError as exc:
-            if run_dir is not None and resume_from is None:
-                _refused_before_start(Path(run_dir), exc)
-            raise
+        cfg, plan, run, checkpoint, data = open_run(config, resume_from, run_dir, batch, partial(_emit_to, on_event))
     try:
         if on_open is not None:
             on_open(run.path)
@@ -170,89 +161,85 @@ def train(config: TrainingConfig, on_event: Callable[[ev.Event], None] | None = 
             cleanup()
 
 
-def _refused_before_start(run_dir: Path, exc: ForgeError) -> None:
-    """A folder made ahead (``--detach``) whose run was refused before it opened (its data cannot
-    train, say): run.json says failed and why, instead of waiting as ``starting`` for a process that
-    has exited. A resume refused the same way leaves the run as it was."""
-    from forgellm_tui.core.runs.lock import RunLock
-
-    try:
-        lock = RunLock.acquire(run_dir)
-    except ForgeError:  # another process writes it: its own record stands
-        return
-    try:
-        RunFolder.open(run_dir).ended(ev.FAILED, stop_cause.ERROR, error=str(exc))
-    except (ForgeError, OSError):
-        pass
-    finally:
-        lock.release()
-
-
 def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
-    from forgellm_tui.core.training.loop import Session
-
-    run, cfg = ctx.run, ctx.cfg
-    result = RunResult(ev.FAILED, run.path)
-    session = None
+    result = RunResult(ev.FAILED, ctx.run.path)
     try:
-        # this process's pid tells listings the run is starting (not interrupted); a resume keeps
-        # the iteration the run reached until it really continues
-        run.info.update(pid=os.getpid(), host=socket.gethostname())
-        ctx.set_state(ev.STARTING, int(run.info.get("iteration") or 0) if ctx.resuming else 0)
-        ctx.log("info", (f"resuming from checkpoint {checkpoint.name}: " if checkpoint else
-                         "starting again from iteration 0 (no checkpoint yet): " if ctx.resuming else "starting: ")
-                + f"{cfg.training_type} {cfg.fine_tune_type} on {cfg.model}")
-        for line in unused_key_warnings(cfg):
-            ctx.log("warning", line)
-        if checkpoint is not None:
-            for note in ck.resumable(run.path)[1]:
-                ctx.log("warning", f"{note}: resuming from checkpoint {checkpoint.name}")
+        _announce(ctx, checkpoint)
         _load_data(ctx, checkpoint)
-        while True:
-            try:
-                if session is None:
-                    session = Session(ctx, checkpoint)
-                    _started(ctx, session, checkpoint)
-                outcome = session.run()
-                break
-            except Exception as exc:  # noqa: BLE001
-                if not is_oom(exc) or ctx.world.is_distributed:  # ranks cannot change the batch alone
-                    raise
-                if ctx.cfg.batch_size < 2:  # halving ends here, so the retries are bounded
-                    raise MemoryError(f"out of memory at batch_size 1 after {len(result.oom_recoveries)} "
-                                      f"halvings; lower max_seq_length or use a smaller model — {exc}") from exc
-                iteration = session.iteration if session is not None else 0
-                session = None
-                gc.collect()
-                checkpoint = _recover_from_oom(ctx, exc, iteration, result)
+        outcome = _train_until_done(ctx, checkpoint, result)
         result.status, result.reason, result.iteration = outcome.status, outcome.reason, outcome.iteration
         ctx.log("info", f"{outcome.status} at iteration {outcome.iteration}"
                 + (f": {outcome.reason}" if outcome.reason else ""))
-        run.ended(outcome.status, outcome.cause, iteration=outcome.iteration, stop_reason=outcome.reason or None)
+        ctx.run.ended(outcome.status, outcome.cause, iteration=outcome.iteration, stop_reason=outcome.reason or None)
         ctx.emit(ev.StateChanged(outcome.status, outcome.iteration, outcome.reason))
     except ForgeError as exc:
-        _failed(ctx, result, session, str(exc), None, stop_cause.ERROR)
+        _failed(ctx, result, ctx.session, str(exc), None, stop_cause.ERROR)
         raise
     except KeyboardInterrupt:
-        _aborted(ctx, result, session)
+        _aborted(ctx, result, ctx.session)
         raise
     except BaseException as exc:  # noqa: BLE001 - recorded, then reported as a failed result
-        _failed(ctx, result, session, failure_message(exc, run.path), traceback.format_exc(),
+        _failed(ctx, result, ctx.session, failure_message(exc, ctx.run.path), traceback.format_exc(),
                 stop_cause.OOM if is_oom(exc) else stop_cause.ERROR)
         if isinstance(exc, SystemExit):
             raise
     finally:
-        result.seconds = time.perf_counter() - started
-        result.max_iterations = ctx.max_iterations
-        if session is not None:
-            result.trained_tokens = session.trained_tokens
-            result.last_training_loss = session.last_train_loss
-            result.best_iteration = session.tracker.best_iteration if session.tracker.best_iteration > 0 else None
-            result.best_validation_loss = session.tracker.state()["best_loss"]
-        del session
-        gc.collect()
-        _synchronize()
+        _sum_up(ctx, result, started)
     return result
+
+
+def _announce(ctx: _Context, checkpoint: Path | None) -> None:
+    """``starting`` in run.json with this process's pid, and the first log lines."""
+    run, cfg = ctx.run, ctx.cfg
+    # this process's pid tells listings the run is starting (not interrupted); a resume keeps
+    # the iteration the run reached until it really continues
+    run.info.update(pid=os.getpid(), host=socket.gethostname())
+    ctx.set_state(ev.STARTING, int(run.info.get("iteration") or 0) if ctx.resuming else 0)
+    ctx.log("info", (f"resuming from checkpoint {checkpoint.name}: " if checkpoint else
+                     "starting again from iteration 0 (no checkpoint yet): " if ctx.resuming else "starting: ")
+            + f"{cfg.training_type} {cfg.fine_tune_type} on {cfg.model}")
+    for line in unused_key_warnings(cfg):
+        ctx.log("warning", line)
+    if checkpoint is not None:
+        for note in resumable(run.path)[1]:
+            ctx.log("warning", f"{note}: resuming from checkpoint {checkpoint.name}")
+
+
+def _train_until_done(ctx: _Context, checkpoint: Path | None, result: RunResult):
+    """The session's outcome; out of memory, the batch is halved and training goes on from the last checkpoint."""
+    from forgellm_tui.core.training.loop import Session
+
+    while True:
+        try:
+            if ctx.session is None:
+                ctx.session = Session(ctx, checkpoint)
+                _started(ctx, ctx.session, checkpoint)
+            return ctx.session.run()
+        except Exception as exc:  # noqa: BLE001
+            if not is_oom(exc) or ctx.world.is_distributed:  # ranks cannot change the batch alone
+                raise
+            if ctx.cfg.batch_size < 2:  # halving ends here, so the retries are bounded
+                raise MemoryError(f"out of memory at batch_size 1 after {len(result.oom_recoveries)} "
+                                  f"halvings; lower max_seq_length or use a smaller model — {exc}") from exc
+            iteration = ctx.session.iteration if ctx.session is not None else 0
+            ctx.session = None
+            gc.collect()
+            checkpoint = _recover_from_oom(ctx, exc, iteration, result)
+
+
+def _sum_up(ctx: _Context, result: RunResult, started: float) -> None:
+    """The session's figures into the result; then the session is freed and MLX's work finished."""
+    session, ctx.session = ctx.session, None
+    result.seconds = time.perf_counter() - started
+    result.max_iterations = ctx.max_iterations
+    if session is not None:
+        result.trained_tokens = session.trained_tokens
+        result.last_training_loss = session.last_train_loss
+        result.best_iteration = session.tracker.best_iteration if session.tracker.best_iteration > 0 else None
+        result.best_validation_loss = session.tracker.state()["best_loss"]
+    del session
+    gc.collect()
+    _synchronize()
 
 
 def unused_key_warnings(cfg: TrainingConfig) -> list[str]:
@@ -276,43 +263,6 @@ def _synchronize() -> None:
             pass
 
 
-def tokenized_data(cfg: TrainingConfig, plan: Plan, emit: Callable[[ev.Event], None]):
-    """``(train, valid, notes)``: the splits as token rows, checked to have loss-bearing tokens.
-
-    Runs before the run folder exists, so data that cannot train leaves nothing behind; ``notes``
-    (level, line) go to the run's log once it is open (info lines are shown at once through ``emit``).
-    """
-    notes: list[tuple[str, str]] = []
-
-    def log(message: str) -> None:
-        notes.append(("info", message))
-        emit(ev.LogLine("info", message))
-
-    tokenizer = plan.tokenizer or load_tokenizer(plan.model_path, cfg)
-    train, valid = load_or_tokenize(
-        plan.scan.folder, plan.model_path, plan.train_rows, plan.valid_rows, plan.scan.format, tokenizer, cfg,
-        progress=lambda done, total, rate, eta: emit(ev.Progress("tokenizing", done, total, "rows", rate, eta)),
-        log=log)
-    plan.train_rows = plan.valid_rows = []  # free the raw text
-    if cfg.packing:
-        train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)
-        if len(train) < cfg.batch_size:
-            raise ConfigFieldError({"batch_size": f"{cfg.batch_size} is larger than the {len(train)} packed rows of "
-                                              f"{cfg.max_seq_length} tokens — lower batch_size or max_seq_length"},
-                               path=cfg.source)
-    for name, data in (("training", train), ("validation", valid)):
-        long = int((data.lengths > cfg.max_seq_length).sum())
-        if long:
-            notes.append(("warning", f"{long:,} of {len(data):,} {name} sequences are longer than max_seq_length="
-                                     f"{cfg.max_seq_length} and are truncated (longest {int(data.lengths.max()):,} "
-                                     "tokens); " + ("use packing: true or a larger max_seq_length" if not cfg.is_ift
-                                                    else "raise max_seq_length")))
-    check_loss_tokens(cfg, train, plan.data_dir / "train.jsonl")
-    if cfg.val_batches != 0:
-        check_loss_tokens(cfg, valid, plan.data_dir / "valid.jsonl")
-    return train, valid, notes
-
-
 def _load_data(ctx: _Context, checkpoint: Path | None) -> None:
     cfg, plan = ctx.cfg, ctx.plan
     if ctx.train_data is None:  # a distributed rank tokenizes once its folder is open
@@ -324,17 +274,8 @@ def _load_data(ctx: _Context, checkpoint: Path | None) -> None:
     train, valid = ctx.train_data, ctx.valid_data
     if len(valid) == 0 or cfg.val_batches == 0:
         ctx.log("warning", "no validation data: no validation loss, best checkpoint or early stopping")
-    state = ck.read_state(checkpoint) if checkpoint else {}
-    # config.yaml follows extensions made during the run, so the resumed length is the config's
-    ctx.max_iterations = max(iterations_for(cfg, len(train)), int(state.get("iteration", 0)))
-    ctx.schedule_steps = int(state.get("schedule_steps") or ctx.max_iterations)
-    if checkpoint is None and cfg.resume_adapter_file:
-        path = Path(cfg.resume_adapter_file).expanduser()
-        path = path if path.is_absolute() else plan.settings.workspace / path
-        path = path / ck.ADAPTERS if path.is_dir() else path
-        import mlx.core as mx
-
-        ctx.initial_weights = (dict(mx.load(str(path))), path)
+    ctx.max_iterations, ctx.schedule_steps = run_length(cfg, len(train), checkpoint)
+    ctx.initial_weights = initial_weights(cfg, plan, checkpoint)
 
 
 def _started(ctx: _Context, session, checkpoint: Path | None) -> None:
@@ -342,14 +283,9 @@ def _started(ctx: _Context, session, checkpoint: Path | None) -> None:
     ctx.start_iteration = session.iteration
     dropped = run.truncate_metrics(session.iteration if checkpoint is not None else -1)
     if ctx.resuming:
-        run.info.setdefault("resumed_from", []).append({"iteration": session.iteration,
-                                                        "checkpoint": checkpoint.name if checkpoint else None,
-                                                        "metrics_dropped": dropped})
-        if checkpoint is None:  # nothing to continue from: the run starts again from iteration 0
-            run.info.update(best_iteration=None, best_validation_loss=None, last_checkpoint=None)
-            if ctx.world.is_main:  # a best/ of the earlier attempt has no metrics left to stand on
-                shutil.rmtree(run.path / "best", ignore_errors=True)
-        _record_changes(ctx, session.iteration)
+        changed = record_resume(run, ctx.cfg, session.iteration, checkpoint, dropped, ctx.world.is_main)
+        if changed:
+            ctx.log("info", changed)
     earlier = session.elapsed if checkpoint is not None else 0.0
     run.started(ctx.max_iterations, earlier)
     ctx.emit(ev.RunStarted(run.path, run.path.name, ctx.cfg.training_type, ctx.cfg.fine_tune_type, session.iteration,
@@ -364,22 +300,10 @@ def _started(ctx: _Context, session, checkpoint: Path | None) -> None:
     ctx.set_state(ev.RUNNING, session.iteration)
 
 
-def _record_changes(ctx: _Context, iteration: int) -> None:
-    """Settings a resume changed: into config.yaml, and into run.json with the iteration they took effect."""
-    changes = config_changes(saved_config(ctx.run.path, ctx.cfg), ctx.cfg)
-    if not changes or not ctx.world.is_main:
-        return
-    fsio.atomic_write_text(ctx.run.path / CONFIG, ctx.cfg.to_yaml())
-    ctx.run.info.setdefault("config_changes", []).append(
-        {"iteration": iteration, "changes": {k: {"from": old, "to": new} for k, (old, new) in changes.items()}})
-    ctx.log("info", f"from iteration {iteration}: " + ", ".join(f"{k} {old!r} -> {new!r}"
-                                                                 for k, (old, new) in changes.items()))
-
-
 def _recover_from_oom(ctx: _Context, exc: BaseException, iteration: int, result: RunResult) -> Path | None:
     cfg = ctx.cfg
     new_cfg = replace(cfg, batch_size=cfg.batch_size // 2, grad_accumulation_steps=cfg.grad_accumulation_steps * 2)
-    checkpoint = ck.latest_checkpoint(ctx.run.path)
+    checkpoint = latest_checkpoint(ctx.run.path)
     event = {"iteration": iteration, "error": str(exc)[:300], "batch_size": new_cfg.batch_size,
              "grad_accumulation_steps": new_cfg.grad_accumulation_steps,
              "restarted_from": checkpoint.name if checkpoint else "start"}

@@ -24,7 +24,7 @@ from forgellm_tui.core.runs import checkpoints as ck
 from forgellm_tui.core.runs import stop_cause
 from forgellm_tui.core import events as ev
 from forgellm_tui.core.training.early_stopping import BestTracker
-from forgellm_tui.core.runs.folder import utc_now
+from forgellm_tui.core.runs import utc_now
 from forgellm_tui.core.training.data import BatchStream, target_tokens, validation_batches
 from forgellm_tui.core.training.report import Window as _Window
 from forgellm_tui.core.training.report import last_learning_rate as _lr

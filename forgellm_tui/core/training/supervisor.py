@@ -33,7 +33,7 @@ from typing import Callable
 from forgellm_tui.core.runs import checkpoints as ck
 from forgellm_tui.core.runs import stop_cause
 from forgellm_tui.core import fsio
-from forgellm_tui.core.runs.folder import CONFIG, RunFolder
+from forgellm_tui.core.runs import CONFIG, RunFolder
 
 #: statuses of a run whose trainer has not recorded its end
 UNFINISHED = ("queued", "starting", "running", "paused", "stopping")
@@ -124,7 +124,7 @@ class Supervisor:
     def _after_death(self, sig: signal.Signals) -> tuple[Restart | None, int]:
         """Record the death; ``(restart, 0)`` to go on, ``(None, exit status)`` to end."""
         from forgellm_tui.core.errors import ConfigError
-        from forgellm_tui.core.runs.lock import RunLock
+        from forgellm_tui.core.runs import RunLock
 
         reason = death_reason(sig)
         passed = 128 + sig.value                      # what a shell shows for a process killed by sig
@@ -230,7 +230,7 @@ def next_restart(run_dir: Path) -> Restart | None:
 
 def _record_restart(run: RunFolder, restart: Restart, reason: str, sig: signal.Signals, iteration: int) -> str:
     """The run waits for the next child: ``queued`` with this process's pid (alive, so not interrupted)."""
-    from forgellm_tui.core.training.run_open import load_run_config
+    from forgellm_tui.core.training.prepare import load_run_config
 
     cfg = load_run_config(run.path)
     cfg = replace(cfg, batch_size=restart.batch_size, grad_accumulation_steps=restart.grad_accumulation_steps)

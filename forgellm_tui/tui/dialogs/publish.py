@@ -80,7 +80,7 @@ class PublishDialog(ModalScreen[PublishRequest | None]):
     @on(Button.Pressed, "#publish-go")
     def action_submit(self) -> None:
         from forgellm_tui.core.errors import ForgeError
-        from forgellm_tui.core.publish.fuse import check_name
+        from forgellm_tui.core.publish import check_name
 
         name = self.query_one("#publish-name", Input).value.strip()
         error = self.query_one("#publish-error", Static)

@@ -18,7 +18,7 @@ from ..widgets.run_status import STATE_STYLE
 
 def run_problem(path: Path) -> str | None:
     """Why ``path`` cannot be followed (None when it is a run folder)."""
-    from forgellm_tui.core.runs.reader import is_run_folder
+    from forgellm_tui.core.runs import is_run_folder
 
     if not path.is_dir():
         return f"{path}: not a folder — type the path of a run folder (models/cpt/<run>)"

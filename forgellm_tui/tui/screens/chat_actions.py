@@ -37,7 +37,7 @@ class ChatActions:
 
     def action_export(self) -> None:
         """Write the chat as Markdown and JSON into ``<workspace>/chats/``."""
-        from forgellm_tui.core.chat.export import export_json, export_markdown, record_of
+        from forgellm_tui.core.chat import export_json, export_markdown, record_of
 
         if not self.session.history:
             self.notify("nothing to export yet — send a message first", severity="warning")
@@ -60,7 +60,7 @@ class ChatActions:
         self.app.push_screen(ChatFileDialog(self.settings.workspace / "chats"), self._import)
 
     async def _import(self, path) -> None:
-        from forgellm_tui.core.chat.export import apply_record, load_json
+        from forgellm_tui.core.chat import apply_record, load_json
 
         if path is None:
             return

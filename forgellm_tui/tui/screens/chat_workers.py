@@ -49,7 +49,7 @@ class ChatWorkers:
 
     @work(thread=True, group="listing", exit_on_error=False, description="Finding models")
     def _discover_worker(self) -> None:
-        from forgellm_tui.core.models.discovery import discover
+        from forgellm_tui.core.models import discover
 
         self.post_message(ModelsFound(discover(self.settings)))
 

@@ -67,7 +67,7 @@ class CheckpointActions:
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False, description="Comparing runs")
     def _compare_worker(self, runs: list) -> None:
-        from forgellm_tui.core.runs.analysis import compare_runs
+        from forgellm_tui.core.runs import compare_runs
 
         self.post_message(CompareLoaded(compare_runs(runs)))
 
@@ -113,7 +113,7 @@ class CheckpointActions:
 
     @work(thread=True, group="publish", exit_on_error=False, description="Publishing a model")
     def _publish_worker(self, run_dir: Path, request: PublishRequest) -> None:
-        from forgellm_tui.core.publish.fuse import publish
+        from forgellm_tui.core.publish import publish
 
         try:
             result = publish(run_dir, self.settings.published_dir, checkpoint=request.checkpoint,
@@ -178,7 +178,7 @@ class CheckpointActions:
 
     def action_commands(self) -> None:
         """Show the shell commands that reproduce, resume or publish the selected run."""
-        from forgellm_tui.core.runs.analysis import headless_commands
+        from forgellm_tui.core.runs import headless_commands
 
         run = self._selected_run()
         if run is None:
@@ -198,7 +198,7 @@ class CheckpointActions:
             key = self.query_one("#published-table").current_key()
             if key is None:
                 return
-            from forgellm_tui.core.runs.admin import delete_published
+            from forgellm_tui.core.runs import delete_published
 
             self._confirm_delete(f"Delete the published model {Path(key).name}?",
                                  lambda: delete_published(key, self.settings.published_dir), Path(key).name)
@@ -214,7 +214,7 @@ class CheckpointActions:
             if ckpt.protected:
                 self.notify(f"cannot delete: {ckpt.protected}", severity="error", timeout=8)
                 return
-            from forgellm_tui.core.runs.admin import delete_checkpoint
+            from forgellm_tui.core.runs import delete_checkpoint
 
             self._confirm_delete(f"Delete checkpoint {ckpt.label} (iteration {ckpt.iteration}) of {run.name}?",
                                  lambda: delete_checkpoint(run.path, ckpt.iteration),
@@ -223,7 +223,7 @@ class CheckpointActions:
         if run.is_active:
             self.notify(f"cannot delete {run.name}: it is still training", severity="error")
             return
-        from forgellm_tui.core.runs.admin import delete_run
+        from forgellm_tui.core.runs import delete_run
 
         self._confirm_delete(f"Delete the run {run.name} with its {len(detail.checkpoints)} checkpoint folder(s)?\n"
                              f"{run.path}", lambda: delete_run(run.path), f"run {run.name}")

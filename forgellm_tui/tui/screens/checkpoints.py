@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Markdown, Static, TabbedContent, TabPane, TextArea
 
-from forgellm_tui.core.runs.ranking import BEST_WORDS, RANK_WORDS
-from forgellm_tui.core.runs.analysis import SORT_KEYS, all_runs, filter_runs, published_models, run_detail, sort_runs
+from forgellm_tui.core.runs import (BEST_WORDS, RANK_WORDS, SORT_KEYS, all_runs, filter_runs, published_models, run_detail,
+                                    sort_runs)
 from ..format import human_size
 from ..listing import read_text
 from ..messages import ListingLoaded, RunDetailLoaded, ShowRun

@@ -17,7 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, Select, Static, TabbedContent, TabPane, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from forgellm_tui.core.datasets.io import printable
+from forgellm_tui.core.datasets import printable
 from ..dialogs import PathDialog, PrepareChoice, PrepareDialog
 from ..format import grouped, human_count, human_size, short_path
 from ..listing import has_tokenizer, tokenizer_models

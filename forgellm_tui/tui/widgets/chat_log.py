@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Collapsible, Markdown, Static
 
-from forgellm_tui.core.chat.prompt_format import split_think
+from forgellm_tui.core.chat import split_think
 
 
 class UserMessage(Static):

@@ -15,7 +15,7 @@ from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, TextArea
 
-from forgellm_tui.core.chat.types import SamplingSettings
+from forgellm_tui.core.chat import SamplingSettings
 from forgellm_tui.core.errors import ConfigError
 from ..fields import INTEGER_CHARS, NUMBER_CHARS
 

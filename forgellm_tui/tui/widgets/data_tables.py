@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from forgellm_tui.core.datasets.io import printable
+from forgellm_tui.core.datasets import printable
 from ..format import grouped, human_count, human_size
 
 

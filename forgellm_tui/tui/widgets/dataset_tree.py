@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, Tree
 
-from forgellm_tui.core.datasets.io import printable
+from forgellm_tui.core.datasets import printable
 from ..format import human_count, human_size
 
 COL = 7  # width of each number column

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
-from forgellm_tui.core.datasets.io import printable
+from forgellm_tui.core.datasets import printable
 from ..format import grouped, human_size
 
 

@@ -1,7 +1,9 @@
-"""Checks before any work (model, data, output folder) and the pre-run estimate.
+"""Checks that run before anything is written: model, data, sizes, output folder, and what a resume
+may change.
 
 Everything a user can get wrong is refused here with a message naming the key or file and the fix,
-before a model is loaded or a run folder is written.
+before a model is trained or a run folder is written. ``prepare.py`` calls these checks on its way
+from a config to an open run.
 """
 
 from __future__ import annotations
@@ -11,12 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from forgellm_tui.core.config.model import ConfigFieldError
-from forgellm_tui.core.config.schema import TrainingConfig
-from forgellm_tui.core.distributed.hosts import world_size as ranks_for
+from forgellm_tui.core.config import FIELDS, SHAPE_FIELDS, ConfigFieldError, TrainingConfig
 from forgellm_tui.core.errors import ForgeError, ModelError
-from forgellm_tui.core.tokens.store import load_or_tokenize
-from forgellm_tui.core.training.data import DataScan, pack, scan_data
+from forgellm_tui.core.runs import CONFIG, STATE, read_state
+from forgellm_tui.core.training.data import DataScan, scan_data
 from forgellm_tui.core.training.setup import is_quantized, load_tokenizer, num_model_layers
 
 
@@ -44,7 +44,7 @@ def settings_for(cfg: TrainingConfig):
 
 def resolve_model(cfg: TrainingConfig, settings) -> Path:
     """The local model folder for ``model:``; ConfigFieldError(model) when it is missing or not a model."""
-    from forgellm_tui.core.models.files import check_model_folder
+    from forgellm_tui.core.models import check_model_folder
 
     raw = Path(cfg.model).expanduser()
     candidates = [raw] if raw.is_absolute() else [settings.workspace / raw, settings.base_models_dir / raw]
@@ -119,7 +119,7 @@ def preflight(cfg: TrainingConfig, settings=None) -> Plan:
 
 def _check_adapter_file(cfg: TrainingConfig, path: Path) -> None:
     """``resume_adapter_file`` must be safetensors whose LoRA rank is the config's (header only)."""
-    from forgellm_tui.core.models.files import tensor_shapes
+    from forgellm_tui.core.models import tensor_shapes
 
     try:
         shapes = tensor_shapes(path)
@@ -138,8 +138,6 @@ def check_resume_state(cfg: TrainingConfig, plan: Plan, checkpoint: Path | None)
     """The data position in a checkpoint's state.json must fit the data (ForgeError naming the key)."""
     if checkpoint is None:
         return
-    from forgellm_tui.core.runs.checkpoints import STATE, read_state
-
     state = read_state(checkpoint)
     pos = state.get("data") if state.get("data") is not None else {}
     where = checkpoint / STATE
@@ -194,61 +192,53 @@ def check_output(cfg: TrainingConfig, path: Path) -> None:
                                               "choose a writable output_dir"})
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """What a run will cover, shown before it starts."""
+# --------------------------------------------------------------------------- what a resume may change
 
-    data_format: str
-    train_examples: int          # training rows (after packing when packing is on)
-    valid_examples: int
-    train_tokens: int
-    valid_tokens: int
-    tokens_exact: bool           # False when counted from the lines' metadata
-    steps_per_epoch: float       # optimizer steps per pass over the training rows
-    max_iterations: int
-    epochs: float                # passes over the data the run covers
-    tokens_per_iteration: float
-    checkpoints: int
-    validations: int
-    truncated_rows: int          # rows longer than max_seq_length (cut)
-    world_size: int = 1          # ranks of a distributed run (each trains batch_size / world_size rows)
-
-    def lines(self) -> list[str]:
-        ranks = ([f"ranks: {self.world_size} (data-parallel), {self.tokens_per_iteration / self.world_size:,.0f} "
-                  "tokens per rank per iteration"] if self.world_size > 1 else [])
-        return ranks + [f"data: {self.train_examples:,} training rows ({self.data_format}), {self.valid_examples:,} validation",
-                f"tokens: {self.train_tokens:,} train, {self.valid_tokens:,} valid{'' if self.tokens_exact else ' (from metadata)'}",
-                f"steps per epoch: {self.steps_per_epoch:,.1f}; {self.max_iterations:,} iterations = {self.epochs:.2f} epochs",
-                f"checkpoints: {self.checkpoints}; validations: {self.validations}"]
+#: keys a resume cannot change, and why (the run keeps its folder; nothing else depends on a checkpoint)
+FOLDER_KEYS = {"name": "the run keeps its folder name", "run_dir": "the run keeps its folder",
+               "output_dir": "the run keeps its folder", "training_type": "the run's folder is under models/"
+                                                                          "<training_type>"}
+#: keys the checkpoint's saved state depends on
+CHECKPOINT_KEYS = {
+    **{key: "it changes the shape of the trained weights" for key in SHAPE_FIELDS},
+    "data": "the checkpoint's data position counts rows of the run's data",
+    "packing": "the checkpoint's data position counts rows of the run's data",
+    "text_feature": "the run's data is read with it", "chat_feature": "the run's data is read with it",
+    "prompt_feature": "the run's data is read with it", "completion_feature": "the run's data is read with it",
+    "optimizer": "the checkpoint holds this optimizer's state",
+    "resume_adapter_file": "a resume continues from the checkpoint's weights",
+}
 
 
-def count_events(every: int, total: int, at_start: bool = False) -> int:
-    return (1 if at_start else 0) + total // every + (1 if total % every else 0)
+def check_shape(cfg: TrainingConfig, state: dict, checkpoint: Path) -> None:
+    """A checkpoint's weights fit only the shape they were trained with (``state.json`` → ``shape``)."""
+    saved = state.get("shape") or {}
+    changed = {k: (saved[k], getattr(cfg, k)) for k in SHAPE_FIELDS if k in saved and saved[k] != getattr(cfg, k)}
+    if changed:
+        key, (old, new) = next(iter(changed.items()))
+        raise ConfigFieldError({key: f"the run was trained with {key}={old!r}, this config says {new!r}; a resume "
+                                     "cannot change the model's shape — keep the run's value or start a new run"},
+                               path=checkpoint)
 
 
-def make_estimate(plan: Plan, train_rows: int, valid_rows: int, train_tokens: int, valid_tokens: int,
-                  exact: bool, truncated: int) -> Estimate:
-    cfg = plan.cfg
-    per_epoch = (train_rows // cfg.batch_size) / cfg.grad_accumulation_steps
-    iters = iterations_for(cfg, train_rows)
-    has_val = valid_rows > 0 and cfg.val_batches != 0
-    avg = train_tokens / max(train_rows, 1)
-    return Estimate(plan.scan.format, train_rows, valid_rows, train_tokens, valid_tokens, exact, per_epoch, iters,
-                    iters / per_epoch if per_epoch else 0.0, avg * cfg.effective_batch,
-                    count_events(cfg.save_every, iters), count_events(cfg.steps_per_eval, iters, True) if has_val else 0,
-                    truncated, ranks_for(cfg))
+def config_changes(before: TrainingConfig | None, after: TrainingConfig) -> dict[str, tuple]:
+    """``{key: (old, new)}`` for every setting that differs (in field order)."""
+    if before is None:
+        return {}
+    return {name: (getattr(before, name), getattr(after, name)) for name in FIELDS
+            if getattr(before, name) != getattr(after, name)}
 
 
-def estimate(config: TrainingConfig) -> Estimate:
-    """Dataset tokens, steps per epoch, epochs covered, checkpoints and validations (no model loaded)."""
-    plan = preflight(config)
-    cfg, scan = plan.cfg, plan.scan
-    if scan.train_tokens is not None and scan.valid_tokens is not None and not cfg.packing:
-        return make_estimate(plan, scan.train_rows, scan.valid_rows, scan.train_tokens, scan.valid_tokens, False, 0)
-    tokenizer = load_tokenizer(plan.model_path, cfg)
-    train, valid = load_or_tokenize(scan.folder, plan.model_path, plan.train_rows, plan.valid_rows, scan.format,
-                                    tokenizer, cfg)
-    truncated = int((train.lengths > cfg.max_seq_length).sum())
-    if cfg.packing:
-        train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)
-    return make_estimate(plan, len(train), len(valid), train.tokens, valid.tokens, True, truncated)
+def check_resume_changes(changes: dict[str, tuple], run_dir: Path, checkpoint: Path | None, packing: bool) -> None:
+    """ConfigFieldError naming the first key a resume changes (``{key: (old, new)}``) that cannot change.
+
+    The folder keys never change; the keys a checkpoint's saved state depends on cannot change when
+    the resume continues from a checkpoint.
+    """
+    fixed = {**FOLDER_KEYS, **(CHECKPOINT_KEYS if checkpoint is not None else {})}
+    if checkpoint is not None and packing:
+        fixed["max_seq_length"] = "packed rows are cut at max_seq_length; the checkpoint's data position counts them"
+    for key, (old, new) in changes.items():
+        if key in fixed:
+            raise ConfigFieldError({key: f"cannot change on resume ({old!r} -> {new!r}): {fixed[key]} — keep "
+                                         f"{old!r}, or start a new run"}, path=Path(run_dir) / CONFIG)
