@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command is None:
-            from .commands import tui
+            from .tui.launch import run as run_tui
 
-            return tui.run(args)
+            return run_tui(args)
         return int(args.handler(args) or 0)
     except ForgeError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
 from forgellm_tui.core.chat.types import ChatMessage, Chunk, ReplyStats, SamplingSettings
@@ -213,23 +214,50 @@ class ChatSession:
     def _turn(self, before: list[ChatMessage], prompt: str, stop: threading.Event,
               emit: Callable[[Chunk], None]) -> None:
         import mlx.core as mx
-        from mlx_lm import stream_generate
-        from mlx_lm.models.cache import can_trim_prompt_cache, make_prompt_cache, trim_prompt_cache
-        from mlx_lm.sample_utils import make_logits_processors, make_sampler
-        from mlx_lm.utils import common_prefix_len
 
         t0 = time.perf_counter()
-        loaded, s = self.loaded, self.sampling.validate()
-        tok = loaded.tokenizer
+        s = self.sampling.validate()
+        ids, max_tokens = self._prompt_ids(before, prompt, s)
+        n = self._reuse_cache(ids)
+        processors = self._processors(s, ids, n)
+        if s.seed is not None:
+            mx.random.seed(s.seed)
+        mx.reset_peak_memory()
+        out = self._generate(ids[n:], max_tokens, s, processors, stop, emit, t0)
+        self._settle_cache(ids, out.tokens, n)
+        reply = self._full_reply(out, emit)
+        t_end = time.perf_counter()
+        gen_n = len(out.tokens)
+        processed = len(ids) - n if out.tokens else out.prefilled
+        stats = ReplyStats(
+            prompt_tokens=len(ids), processed_tokens=processed, cached_tokens=n, generated_tokens=gen_n,
+            ttft_s=out.ttft, prompt_tps=(processed / out.ttft) if out.ttft > 0 else 0.0,
+            generation_tps=((gen_n - 1) / (t_end - out.t_first)) if gen_n > 1 and t_end > out.t_first else 0.0,
+            peak_memory_gb=mx.get_peak_memory() / 1e9, finish_reason=out.finish,
+            context_used=len(self._kv_ids), context_length=self.loaded.context_length, elapsed_s=t_end - t0)
+        if out.tokens:
+            self.history = [*before, ChatMessage("user", prompt), ChatMessage("assistant", reply, stats)]
+        self.last_stats = stats
+        emit(Chunk(stats=stats))
+
+    def _prompt_ids(self, before: list[ChatMessage], prompt: str, s: SamplingSettings) -> tuple[list[int], int]:
+        """``(ids, max_tokens)``: the formatted conversation as token ids, and how many tokens may follow."""
+        loaded = self.loaded
         fmt = self.formatter()
         text = fmt.text(self.system_prompt, [m.as_template() for m in before], prompt)
-        ids = list(tok.encode(text, add_special_tokens=not fmt.instruct))
+        ids = list(loaded.tokenizer.encode(text, add_special_tokens=not fmt.instruct))
         ctx = loaded.context_length
         if ctx and len(ids) >= ctx:
             raise ForgeError(f"the conversation ({len(ids)} tokens) does not fit the model's context ({ctx})",
                              hint="clear the chat, or shorten the system prompt")
-        max_tokens = min(s.max_tokens, ctx - len(ids)) if ctx else s.max_tokens
+        return ids, min(s.max_tokens, ctx - len(ids)) if ctx else s.max_tokens
 
+    def _reuse_cache(self, ids: list[int]) -> int:
+        """Keep the KV cache's common prefix with ``ids`` (a new cache when it cannot be reused); its length."""
+        from mlx_lm.models.cache import can_trim_prompt_cache, make_prompt_cache, trim_prompt_cache
+        from mlx_lm.utils import common_prefix_len
+
+        loaded = self.loaded
         if self._kv is None or self._kv_key != loaded.key or not self.reuse_prompt_cache \
                 or _cache_offset(self._kv) not in (None, len(self._kv_ids)):
             self._kv, self._kv_ids, self._kv_key = make_prompt_cache(loaded.model), [], loaded.key
@@ -240,6 +268,12 @@ class ChatSession:
             else:
                 self._kv, n = make_prompt_cache(loaded.model), 0
         self._kv_ids = ids[:n]
+        return n
+
+    @staticmethod
+    def _processors(s: SamplingSettings, ids: list[int], n: int) -> list:
+        import mlx.core as mx
+        from mlx_lm.sample_utils import make_logits_processors
 
         processors = make_logits_processors(
             repetition_penalty=s.repetition_penalty if s.repetition_penalty != 1.0 else None,
@@ -247,35 +281,38 @@ class ChatSession:
         if processors and n:  # let penalties see the cached part of the prompt, as without a cache
             tail = mx.array(ids[max(0, n - s.repetition_context_size):n])
             processors = [_with_prefix(p, tail) for p in processors]
-        if s.seed is not None:
-            mx.random.seed(s.seed)
-        mx.reset_peak_memory()
-        done = [0]
+        return processors
+
+    def _generate(self, new_ids: list[int], max_tokens: int, s: SamplingSettings, processors: list,
+                  stop: threading.Event, emit: Callable[[Chunk], None], t0: float) -> "_Generated":
+        """Stream the reply to ``emit`` until it ends or ``stop`` is set (the KV cache is dropped on an error)."""
+        import mlx.core as mx
+        from mlx_lm import stream_generate
+        from mlx_lm.sample_utils import make_sampler
+
+        out = _Generated()
 
         def on_progress(processed: int, total: int) -> None:
-            done[0] = processed
+            out.prefilled = processed
             if stop.is_set():
                 raise _Stopped
             if processed < total:
                 emit(Chunk(progress=(processed, total)))
 
-        tokens: list[int] = []
-        pieces: list[str] = []
-        finish, ttft, t_first, resp = "stopped", 0.0, 0.0, None
-        gen = stream_generate(loaded.model, tok, mx.array(ids[n:]), max_tokens=max_tokens,
+        gen = stream_generate(self.loaded.model, self.loaded.tokenizer, mx.array(new_ids), max_tokens=max_tokens,
                               sampler=make_sampler(s.temperature, s.top_p, s.min_p, top_k=s.top_k),
                               logits_processors=processors, prompt_cache=self._kv,
                               prefill_step_size=self.prefill_step_size, prompt_progress_callback=on_progress)
         try:
             for resp in gen:
-                if not tokens:
-                    t_first = time.perf_counter()
-                    ttft = t_first - t0
-                tokens.append(resp.token)
-                pieces.append(resp.text)
+                if not out.tokens:
+                    out.t_first = time.perf_counter()
+                    out.ttft = out.t_first - t0
+                out.tokens.append(resp.token)
+                out.pieces.append(resp.text)
                 emit(Chunk(text=resp.text, token=resp.token))
                 if resp.finish_reason:
-                    finish = resp.finish_reason
+                    out.finish = resp.finish_reason
                 elif stop.is_set():
                     break
         except _Stopped:
@@ -285,6 +322,11 @@ class ChatSession:
             raise
         finally:
             gen.close()
+        return out
+
+    def _settle_cache(self, ids: list[int], tokens: list[int], n: int) -> None:
+        """The KV cache after a turn: prompt + reply, or rolled back to what it held when nothing was generated."""
+        from mlx_lm.models.cache import can_trim_prompt_cache, trim_prompt_cache
 
         if not tokens:  # nothing generated: roll the cache back to what it held, keep history
             if can_trim_prompt_cache(self._kv) and _cache_offset(self._kv) is not None:
@@ -295,27 +337,33 @@ class ChatSession:
             self._kv_ids = ids + tokens
             if _cache_offset(self._kv) not in (None, len(self._kv_ids)):
                 self._drop_kv()
-        # The history keeps the full decode of the generated ids: the streaming detokenizer drops a
-        # leading space, and holds back a partial character when the reply is stopped.
-        reply = "".join(pieces)
-        if tokens:
-            full = tok.decode([t for t in tokens if t not in tok.eos_token_ids])
+
+    def _full_reply(self, out: "_Generated", emit: Callable[[Chunk], None]) -> str:
+        """The reply as the history keeps it: the full decode of the generated ids.
+
+        The streaming detokenizer drops a leading space, and holds back a partial character when the
+        reply is stopped; what the stream left out is emitted as a last chunk.
+        """
+        reply = "".join(out.pieces)
+        if out.tokens:
+            tok = self.loaded.tokenizer
+            full = tok.decode([t for t in out.tokens if t not in tok.eos_token_ids])
             if full.startswith(reply) and len(full) > len(reply):
                 emit(Chunk(text=full[len(reply):]))
             reply = full
-        t_end = time.perf_counter()
-        gen_n = len(tokens)
-        processed = len(ids) - n if tokens else done[0]
-        stats = ReplyStats(
-            prompt_tokens=len(ids), processed_tokens=processed, cached_tokens=n, generated_tokens=gen_n,
-            ttft_s=ttft, prompt_tps=(processed / ttft) if ttft > 0 else 0.0,
-            generation_tps=((gen_n - 1) / (t_end - t_first)) if gen_n > 1 and t_end > t_first else 0.0,
-            peak_memory_gb=mx.get_peak_memory() / 1e9, finish_reason=finish,
-            context_used=len(self._kv_ids), context_length=ctx, elapsed_s=t_end - t0)
-        if tokens:
-            self.history = [*before, ChatMessage("user", prompt), ChatMessage("assistant", reply, stats)]
-        self.last_stats = stats
-        emit(Chunk(stats=stats))
+        return reply
+
+
+@dataclass
+class _Generated:
+    """What one reply's stream produced (``_generate``)."""
+
+    tokens: list[int] = field(default_factory=list)
+    pieces: list[str] = field(default_factory=list)
+    finish: str = "stopped"
+    ttft: float = 0.0
+    t_first: float = 0.0
+    prefilled: int = 0  # prompt tokens processed, as the progress callback last said
 
 
 def _cache_offset(kv: list | None) -> int | None:

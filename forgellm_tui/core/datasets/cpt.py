@@ -111,13 +111,39 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
                 cancel: threading.Event | None = None) -> PrepareResult:
     start = time.perf_counter()
     options.validate()
+    result = PrepareResult(options.output_dir, "cpt")
+    docs, general, counter = _sources(options, result, progress, cancel)
+    # the ids of each chunk are kept for training when the tokenizer is the model folder's, loaded as mlx-lm loads it
+    identity = token_store.tokenizer_identity(options.model_path) if options.tokenizer is None else None
+    store = identity is not None and counter.row_template is not None
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with fsio.atomic_dir(options.output_dir, replace=True) as tmp:
+        chunker = _Chunker(tmp, options, counter, result, stamp, store, progress, cancel)
+        chunker.write_all(docs, general)
+        if progress is not None:
+            progress(PROGRESS_TOTAL - 1, PROGRESS_TOTAL, "writing train.jsonl and valid.jsonl")
+        chunker.finish()
+        if result.train_records == 0:
+            raise DataError("no training text left after cleaning", path=options.dataset_dir, hint="add text files")
+        result.seconds = round(time.perf_counter() - start, 3)
+        manifest = _manifest(options, counter, result, chunker.sources, stamp)
+        if store:
+            manifest["token_ids"] = token_store.manifest_entry(tmp, identity, counter.row_template,
+                                                               options.target_tokens, _stored_tokens(tmp))
+        fsio.atomic_write_json(tmp / "manifest.json", manifest)
+    if progress is not None:
+        progress(PROGRESS_TOTAL, PROGRESS_TOTAL, "done")
+    return result
+
+
+def _sources(options: PrepareOptions, result: PrepareResult, progress: Progress | None,
+             cancel: threading.Event | None) -> tuple[list[Document], list[Document], TokenCounter]:
+    """``(domain documents, general documents, counter)``; skipped files and warnings go to ``result``."""
     dataset = options.dataset_dir
     if not dataset.is_dir():
         raise DataError("dataset folder not found", path=dataset,
                         hint="create it with category folders of .txt/.md files, or pass --dataset")
     fsio.ensure_writable_dir(options.output_dir.parent)
-    target = int(options.target_tokens)
-    result = PrepareResult(options.output_dir, "cpt")
     # progress is one scale of PROGRESS_TOTAL steps: checking files is the first 10%, chunking the rest
     check_progress = None if progress is None else (
         lambda done, total, msg: progress(int(CHECK_SHARE * PROGRESS_TOTAL * done / max(1, total)), PROGRESS_TOTAL, msg))
@@ -140,90 +166,98 @@ def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
             result.warnings.append(f"no general text in {general_dir}: nothing mixed in (mix ratio ignored)")
     if len(docs) < 2 and options.valid_fraction > 0:
         result.warnings.append("only one document: no validation split (add more files)")
-    valid_docs = choose_valid([(d.rel, d.size) for d in docs], options.valid_fraction, options.seed)
-    valid_general = choose_valid([(d.rel, d.size) for d in general], options.valid_fraction, options.seed)
-    test_docs = choose_test([(d.rel, d.size) for d in docs], options.test_fraction, options.seed, valid_docs)
-    test_general = choose_test([(d.rel, d.size) for d in general], options.test_fraction, options.seed, valid_general)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    total_bytes = sum(d.size for d in docs) + sum(d.size for d in general)
-    done = 0
-    sources: list[dict] = []
-    tokens = {"train": 0, "valid": 0, **({"test": 0} if options.test_fraction > 0 else {})}
+    return docs, general, counter
 
-    # the ids of each chunk are kept for training when the tokenizer is the model folder's, loaded as mlx-lm loads it
-    identity = token_store.tokenizer_identity(options.model_path) if options.tokenizer is None else None
-    store = identity is not None and counter.row_template is not None
 
-    with fsio.atomic_dir(options.output_dir, replace=True) as tmp:
-        expected = int(total_bytes * OUTPUT_FACTOR)
-        writers = {"train": ShuffledJsonl(tmp, "train", expected, options.seed, with_ids=store),
-                   "valid": ShuffledJsonl(tmp, "valid", int(expected * max(options.valid_fraction, 0.05)), options.seed,
-                                          with_ids=store)}
-        if "test" in tokens:  # the test split is read only by evaluation, which tokenizes it itself
-            writers["test"] = ShuffledJsonl(tmp, "test", int(expected * max(options.test_fraction, 0.05)),
-                                            options.seed)
+def _splits(docs: list[Document], options: PrepareOptions) -> tuple[set[str], set[str]]:
+    """The documents (by ``rel``) of the validation and the test split; the others train."""
+    sizes = [(d.rel, d.size) for d in docs]
+    valid = choose_valid(sizes, options.valid_fraction, options.seed)
+    return valid, choose_test(sizes, options.test_fraction, options.seed, valid)
 
-        def write(doc: Document, split: str, quota: float | None) -> None:
-            nonlocal done
-            n_chunks = n_tokens = 0
-            for text, n in document_chunks(doc.path, counter, target, cancel):
-                if quota is not None and tokens[split] >= quota:
-                    break
-                record = {"text": text, "metadata": {"source": doc.label, "chunk_id": n_chunks, "tokens": n,
-                                                     "processed_at": stamp}}
-                line = json.dumps(record, ensure_ascii=False) + "\n"
-                writers[split].add(line, counter.row_ids(text) if store else None)
-                n_chunks += 1
-                n_tokens += n
-                tokens[split] += n
-            done += doc.size
-            if progress is not None:
-                share = CHECK_SHARE + (1 - CHECK_SHARE) * done / max(1, total_bytes)
-                progress(min(PROGRESS_TOTAL - 1, int(share * PROGRESS_TOTAL)), PROGRESS_TOTAL, f"chunked {doc.label}")
-            if n_chunks:
-                sources.append({"path": doc.label, "sha256": doc.sha256, "bytes": doc.size, "role": doc.role,
-                                "split": split, "chunks": n_chunks, "tokens": n_tokens})
-                if doc.role == "general":
-                    result.general_records += n_chunks
-                    result.general_tokens += n_tokens
 
+class _Chunker:
+    """Writes documents as chunks to the shuffled split writers; counts tokens, sources and progress."""
+
+    def __init__(self, tmp: Path, options: PrepareOptions, counter: TokenCounter, result: PrepareResult, stamp: str,
+                 store: bool, progress: Progress | None, cancel: threading.Event | None):
+        self.tmp, self.options, self.counter, self.result, self.stamp = tmp, options, counter, result, stamp
+        self.store, self.progress, self.cancel = store, progress, cancel
+        self.target = int(options.target_tokens)
+        self.tokens = {"train": 0, "valid": 0, **({"test": 0} if options.test_fraction > 0 else {})}
+        self.sources: list[dict] = []
+        self.total_bytes = self.done = 0
+        self.writers: dict[str, ShuffledJsonl] = {}
+
+    def write_all(self, docs: list[Document], general: list[Document]) -> None:
+        options, tmp = self.options, self.tmp
+        self.total_bytes = sum(d.size for d in docs) + sum(d.size for d in general)
+        expected = int(self.total_bytes * OUTPUT_FACTOR)
+        self.writers = {"train": ShuffledJsonl(tmp, "train", expected, options.seed, with_ids=self.store),
+                        "valid": ShuffledJsonl(tmp, "valid", int(expected * max(options.valid_fraction, 0.05)),
+                                               options.seed, with_ids=self.store)}
+        if "test" in self.tokens:  # the test split is read only by evaluation, which tokenizes it itself
+            self.writers["test"] = ShuffledJsonl(tmp, "test", int(expected * max(options.test_fraction, 0.05)),
+                                                 options.seed)
+        valid_docs, test_docs = _splits(docs, options)
         for doc in docs:
-            write(doc, _split_of(doc.rel, valid_docs, test_docs), None)
-        result.documents = len(docs)
-        domain = dict(tokens)
+            self.write(doc, _split_of(doc.rel, valid_docs, test_docs), None)
+        self.result.documents = len(docs)
         if general:
-            share = (1.0 - options.mix_ratio) / options.mix_ratio
-            quota = {split: domain[split] * share for split in domain}
-            for doc in sorted(general, key=lambda d: seeded_unit(options.seed, "general:" + d.rel)):
-                split = _split_of(doc.rel, valid_general, test_general)
-                if tokens[split] < domain[split] + quota[split]:
-                    write(doc, split, domain[split] + quota[split])
-            wanted = 1.0 - options.mix_ratio
-            got = result.general_tokens / max(1, sum(tokens.values()))
-            if got < wanted - 0.02:
-                result.warnings.append(f"general text is short: {got:.0%} of tokens instead of {wanted:.0%} "
-                                       f"(add more files to {general_dir.name}/)")
-        if progress is not None:
-            progress(PROGRESS_TOTAL - 1, PROGRESS_TOTAL, "writing train.jsonl and valid.jsonl")
-        result.train_records, result.valid_records = (_finish_split(tmp, split, writers[split], store)
+            self.mix_general(general)
+
+    def mix_general(self, general: list[Document]) -> None:
+        """General text up to its share of each split's tokens (``1 - mix_ratio``), in a seeded order."""
+        options, tokens, result = self.options, self.tokens, self.result
+        valid_general, test_general = _splits(general, options)
+        domain = dict(tokens)
+        share = (1.0 - options.mix_ratio) / options.mix_ratio
+        quota = {split: domain[split] * share for split in domain}
+        for doc in sorted(general, key=lambda d: seeded_unit(options.seed, "general:" + d.rel)):
+            split = _split_of(doc.rel, valid_general, test_general)
+            if tokens[split] < domain[split] + quota[split]:
+                self.write(doc, split, domain[split] + quota[split])
+        wanted = 1.0 - options.mix_ratio
+        got = result.general_tokens / max(1, sum(tokens.values()))
+        if got < wanted - 0.02:
+            result.warnings.append(f"general text is short: {got:.0%} of tokens instead of {wanted:.0%} "
+                                   f"(add more files to {options.general_path.name}/)")
+
+    def write(self, doc: Document, split: str, quota: float | None) -> None:
+        """The chunks of one document into ``split`` (until the split holds ``quota`` tokens, when given)."""
+        n_chunks = n_tokens = 0
+        for text, n in document_chunks(doc.path, self.counter, self.target, self.cancel):
+            if quota is not None and self.tokens[split] >= quota:
+                break
+            record = {"text": text, "metadata": {"source": doc.label, "chunk_id": n_chunks, "tokens": n,
+                                                 "processed_at": self.stamp}}
+            line = json.dumps(record, ensure_ascii=False) + "\n"
+            self.writers[split].add(line, self.counter.row_ids(text) if self.store else None)
+            n_chunks += 1
+            n_tokens += n
+            self.tokens[split] += n
+        self.done += doc.size
+        if self.progress is not None:
+            share = CHECK_SHARE + (1 - CHECK_SHARE) * self.done / max(1, self.total_bytes)
+            self.progress(min(PROGRESS_TOTAL - 1, int(share * PROGRESS_TOTAL)), PROGRESS_TOTAL, f"chunked {doc.label}")
+        if n_chunks:
+            self.sources.append({"path": doc.label, "sha256": doc.sha256, "bytes": doc.size, "role": doc.role,
+                                 "split": split, "chunks": n_chunks, "tokens": n_tokens})
+            if doc.role == "general":
+                self.result.general_records += n_chunks
+                self.result.general_tokens += n_tokens
+
+    def finish(self) -> None:
+        """Write every split's file (train and valid with their token ids when kept); records and tokens."""
+        result, tokens, tmp = self.result, self.tokens, self.tmp
+        result.train_records, result.valid_records = (_finish_split(tmp, split, self.writers[split], self.store)
                                                       for split in ("train", "valid"))
         result.train_tokens, result.valid_tokens = tokens["train"], tokens["valid"]
-        if "test" in writers:
-            result.test_records = _finish_split(tmp, "test", writers["test"], False)
+        if "test" in self.writers:
+            result.test_records = _finish_split(tmp, "test", self.writers["test"], False)
             result.test_tokens = tokens["test"]
             if result.test_records == 0:
                 result.warnings.append("no test split: too few documents (add more files)")
-        if result.train_records == 0:
-            raise DataError("no training text left after cleaning", path=dataset, hint="add text files")
-        result.seconds = round(time.perf_counter() - start, 3)
-        manifest = _manifest(options, counter, result, sources, stamp)
-        if store:
-            manifest["token_ids"] = token_store.manifest_entry(tmp, identity, counter.row_template,
-                                                               options.target_tokens, _stored_tokens(tmp))
-        fsio.atomic_write_json(tmp / "manifest.json", manifest)
-    if progress is not None:
-        progress(PROGRESS_TOTAL, PROGRESS_TOTAL, "done")
-    return result
 
 
 def _split_of(rel: str, valid: set[str], test: set[str]) -> str:

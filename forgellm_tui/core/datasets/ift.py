@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -142,9 +143,34 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
     counter = TokenCounter(tokenizer=options.tokenizer, model_path=options.model_path,
                            strict=options.model_path is not None)
     result = PrepareResult(options.output_dir, "ift", tokenizer_used=counter.name, row_overhead=0)
-    total_bytes = sum(p.stat().st_size for p in files)
+    plan = _plan_split(files, options, result, cancel)  # pass 1: validate, learn the formats, decide the split
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with fsio.atomic_dir(options.output_dir, replace=True) as tmp:  # pass 2: clean, shuffled splits
+        _write_splits(tmp, files, options, plan, counter, result, progress, cancel)
+        result.seconds = round(time.perf_counter() - start, 3)
+        fsio.atomic_write_json(tmp / "manifest.json", _manifest(options, counter, result, plan, files, stamp))
+    if progress is not None:
+        progress(plan.good, plan.good, "done")
+    return result
 
-    # pass 1: validate, learn the formats, and decide the split
+
+@dataclass
+class _SplitPlan:
+    """What the first pass learned: good records, the output format, and the records forced to a side."""
+
+    good: int
+    out_format: str
+    force_valid: tuple[int, int] | None  # (file index, line) of the one record moved to an empty validation split
+    force_train: tuple[int, int] | None  # (file index, line) of the one record kept out of an all-held-out split
+
+
+def _unit(options: PrepareOptions, obj: dict, fmt: str) -> float:
+    """The record's seeded place in [0, 1): below ``valid_fraction`` validation, then a band for the test split."""
+    return seeded_unit(options.seed, json.dumps(clean_record(obj, fmt, fmt), sort_keys=True))
+
+
+def _plan_split(files: list[Path], options: PrepareOptions, result: PrepareResult,
+                cancel: threading.Event | None) -> _SplitPlan:
     formats: set[str] = set()
     good = n_valid = n_test = 0
     lowest = highest = None  # (unit, key) of the records closest to each side of the split
@@ -153,7 +179,7 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
             raise PrepareCancelled()
         formats.add(fmt)
         good += 1
-        unit = seeded_unit(options.seed, json.dumps(clean_record(obj, fmt, fmt), sort_keys=True))
+        unit = _unit(options, obj, fmt)
         n_valid += unit < options.valid_fraction
         n_test += _is_test(unit, options)
         if lowest is None or unit < lowest[0]:
@@ -169,64 +195,66 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
     out_format = formats.pop() if len(formats) == 1 else "messages"
     if out_format == "messages" and "completions" in formats:
         result.warnings.append("prompt/completion lines were written as user/assistant messages (files mix formats)")
+    return _SplitPlan(good, out_format, force_valid, force_train)
 
-    # pass 2: write clean, shuffled splits
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+def _split_for(unit: float, key: tuple[int, int], plan: _SplitPlan, options: PrepareOptions) -> str:
+    if key == plan.force_train:
+        return "train"
+    if unit < options.valid_fraction or key == plan.force_valid:
+        return "valid"
+    return "test" if _is_test(unit, options) else "train"
+
+
+def _write_splits(tmp: Path, files: list[Path], options: PrepareOptions, plan: _SplitPlan, counter: TokenCounter,
+                  result: PrepareResult, progress: Progress | None, cancel: threading.Event | None) -> None:
+    total_bytes = sum(p.stat().st_size for p in files)
     long_count = longest = 0
-    with fsio.atomic_dir(options.output_dir, replace=True) as tmp:
-        writers = {"train": ShuffledJsonl(tmp, "train", total_bytes, options.seed),
-                   "valid": ShuffledJsonl(tmp, "valid", int(total_bytes * max(options.valid_fraction, 0.05)),
-                                          options.seed)}
-        if options.test_fraction > 0:
-            writers["test"] = ShuffledJsonl(tmp, "test", int(total_bytes * max(options.test_fraction, 0.05)),
-                                            options.seed)
-        for n, (fi, lineno, obj, fmt) in enumerate(read_records(files, None), 1):
-            if cancel is not None and cancel.is_set():
-                raise PrepareCancelled()
-            rec = clean_record(obj, fmt, out_format)
-            key = (fi, lineno)
-            unit = seeded_unit(options.seed, json.dumps(clean_record(obj, fmt, fmt), sort_keys=True))
-            split = "valid" if (unit < options.valid_fraction or key == force_valid) and key != force_train else "train"
-            if split == "train" and key != force_train and _is_test(unit, options):
-                split = "test"
-            writers[split].add(json.dumps(rec, ensure_ascii=False) + "\n")
-            tokens = counter.count(record_text(rec))
-            if tokens > options.target_tokens:
-                long_count, longest = long_count + 1, max(longest, tokens)
-            if split == "train":
-                result.train_tokens += tokens
-            elif split == "valid":
-                result.valid_tokens += tokens
-            else:
-                result.test_tokens += tokens
-            if progress is not None and n % 500 == 0:
-                progress(n, good, f"writing record {n} of {good}")
-        result.train_records = writers["train"].finish(tmp / "train.jsonl")
-        result.valid_records = writers["valid"].finish(tmp / "valid.jsonl")
-        if "test" in writers:
-            result.test_records = writers["test"].finish(tmp / "test.jsonl")
-            if result.test_records == 0:
-                result.warnings.append("no test split: too few conversations (add more)")
-        result.documents = good
-        if long_count:
-            result.warnings.append(long_warning(long_count, good, longest, options.target_tokens))
-        result.seconds = round(time.perf_counter() - start, 3)
-        fsio.atomic_write_json(tmp / "manifest.json", {
-            "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "kind": "ift", "created_at": stamp,
-            "tokenizer": {"name": counter.name, "key": counter.key,
-                          "model_path": str(options.model_path) if options.model_path else None},
-            "settings": options.settings(), "record_format": out_format,
-            "totals": {"records": good, "train_records": result.train_records,
-                       "valid_records": result.valid_records, "train_tokens": result.train_tokens,
-                       "valid_tokens": result.valid_tokens, "test_records": result.test_records,
-                       "test_tokens": result.test_tokens, "tokens_counted": "message contents, no template"},
-            "sources": [{"path": str(p), "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files],
-            "bad_lines": [{"path": str(b.path), "line": b.line, "reason": b.reason} for b in result.bad_lines],
-            "bad_line_count": result.bad_line_count, "warnings": result.warnings, "seconds": result.seconds,
-        })
-    if progress is not None:
-        progress(good, good, "done")
-    return result
+    writers = {"train": ShuffledJsonl(tmp, "train", total_bytes, options.seed),
+               "valid": ShuffledJsonl(tmp, "valid", int(total_bytes * max(options.valid_fraction, 0.05)),
+                                      options.seed)}
+    if options.test_fraction > 0:
+        writers["test"] = ShuffledJsonl(tmp, "test", int(total_bytes * max(options.test_fraction, 0.05)), options.seed)
+    tokens = {"train": 0, "valid": 0, "test": 0}
+    for n, (fi, lineno, obj, fmt) in enumerate(read_records(files, None), 1):
+        if cancel is not None and cancel.is_set():
+            raise PrepareCancelled()
+        rec = clean_record(obj, fmt, plan.out_format)
+        split = _split_for(_unit(options, obj, fmt), (fi, lineno), plan, options)
+        writers[split].add(json.dumps(rec, ensure_ascii=False) + "\n")
+        count = counter.count(record_text(rec))
+        if count > options.target_tokens:
+            long_count, longest = long_count + 1, max(longest, count)
+        tokens[split] += count
+        if progress is not None and n % 500 == 0:
+            progress(n, plan.good, f"writing record {n} of {plan.good}")
+    result.train_tokens, result.valid_tokens, result.test_tokens = tokens["train"], tokens["valid"], tokens["test"]
+    result.train_records = writers["train"].finish(tmp / "train.jsonl")
+    result.valid_records = writers["valid"].finish(tmp / "valid.jsonl")
+    if "test" in writers:
+        result.test_records = writers["test"].finish(tmp / "test.jsonl")
+        if result.test_records == 0:
+            result.warnings.append("no test split: too few conversations (add more)")
+    result.documents = plan.good
+    if long_count:
+        result.warnings.append(long_warning(long_count, plan.good, longest, options.target_tokens))
+
+
+def _manifest(options: PrepareOptions, counter: TokenCounter, result: PrepareResult, plan: _SplitPlan,
+              files: list[Path], stamp: str) -> dict:
+    return {
+        "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "kind": "ift", "created_at": stamp,
+        "tokenizer": {"name": counter.name, "key": counter.key,
+                      "model_path": str(options.model_path) if options.model_path else None},
+        "settings": options.settings(), "record_format": plan.out_format,
+        "totals": {"records": plan.good, "train_records": result.train_records,
+                   "valid_records": result.valid_records, "train_tokens": result.train_tokens,
+                   "valid_tokens": result.valid_tokens, "test_records": result.test_records,
+                   "test_tokens": result.test_tokens, "tokens_counted": "message contents, no template"},
+        "sources": [{"path": str(p), "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files],
+        "bad_lines": [{"path": str(b.path), "line": b.line, "reason": b.reason} for b in result.bad_lines],
+        "bad_line_count": result.bad_line_count, "warnings": result.warnings, "seconds": result.seconds,
+    }
 
 
 def _is_test(unit: float, options: PrepareOptions) -> bool:

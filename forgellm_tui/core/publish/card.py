@@ -68,7 +68,15 @@ def _ranking_note(ranked: list[CheckpointScore], best_iteration: int | None) -> 
 def build_readme(*, meta: dict, cfg: dict, ranked: list[CheckpointScore], records: list[dict], why: str,
                  run_name: str, data: str | None, warnings: list[str] | None = None,
                  best_iteration: int | None = None) -> str:
-    train, val = split_series(records)
+    lines = _about_lines(meta, cfg, why, run_name, data)
+    if warnings:
+        lines += ["", "## Notes", ""] + [f"- {w}" for w in warnings]
+    lines += _ranking_lines(ranked, best_iteration) + _loss_lines(meta, records) + _usage_lines(meta["model_name"])
+    return "\n".join(lines)
+
+
+def _about_lines(meta: dict, cfg: dict, why: str, run_name: str, data: str | None) -> list[str]:
+    """The title, the fused checkpoint and why it was chosen, and the training settings."""
     it = meta["checkpoint_iteration"]
     lines = [
         f"# {meta['model_name']}",
@@ -96,18 +104,26 @@ def build_readme(*, meta: dict, cfg: dict, ranked: list[CheckpointScore], record
     for key in HYPER_KEYS:
         if cfg.get(key) is not None:
             lines.append(f"| {key} | `{cfg[key]}` |")
-    if warnings:
-        lines += ["", "## Notes", ""] + [f"- {w}" for w in warnings]
-    lines += ["", "## Recommended checkpoints", "", _ranking_note(ranked, best_iteration), "",
-              "| recommended | iteration | validation loss | gap (val − train) | reason |", "|---|---|---|---|---|"]
+    return lines
+
+
+def _ranking_lines(ranked: list[CheckpointScore], best_iteration: int | None) -> list[str]:
+    """The three recommended checkpoints (or why there are none)."""
+    lines = ["", "## Recommended checkpoints", "", _ranking_note(ranked, best_iteration), "",
+             "| recommended | iteration | validation loss | gap (val − train) | reason |", "|---|---|---|---|---|"]
     if not ranked or all(s.validation_loss is None for s in ranked):
         lines.append("| — | — | — | — | no validation losses recorded |")
     for s in ranked[:3] if any(s.validation_loss is not None for s in ranked) else []:
         mark = " (`best/`)" if s.iteration == best_iteration else ""
         lines.append(f"| {s.rank} | {s.iteration}{mark} | {_fmt(s.validation_loss)} | {_fmt(s.gap)} | "
                      f"{s.reason or '—'} |")
+    return lines
+
+
+def _loss_lines(meta: dict, records: list[dict]) -> list[str]:
+    train, val = split_series(records)
     first_train = train[0][1] if train else None
-    lines += [
+    return [
         "",
         "## Loss summary",
         "",
@@ -117,17 +133,22 @@ def build_readme(*, meta: dict, cfg: dict, ranked: list[CheckpointScore], record
         f"- Evaluations: {len(val)}; training reports: {len(train)}",
         "",
         "![training dashboard](dashboard.png)",
+    ]
+
+
+def _usage_lines(model_name: str) -> list[str]:
+    return [
         "",
         "## Use it with mlx-lm",
         "",
         "```bash",
         "pip install mlx-lm",
-        f"mlx_lm.generate --model path/to/{meta['model_name']} --prompt \"Hello\"",
+        f"mlx_lm.generate --model path/to/{model_name} --prompt \"Hello\"",
         "```",
         "",
         "```python",
         "from mlx_lm import load, generate",
-        f"model, tokenizer = load(\"path/to/{meta['model_name']}\")",
+        f"model, tokenizer = load(\"path/to/{model_name}\")",
         "print(generate(model, tokenizer, prompt=\"Hello\", max_tokens=100))",
         "```",
         "",
@@ -135,4 +156,3 @@ def build_readme(*, meta: dict, cfg: dict, ranked: list[CheckpointScore], record
         "`dashboard.png` (training curves).",
         "",
     ]
-    return "\n".join(lines)

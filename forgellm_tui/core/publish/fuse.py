@@ -117,13 +117,7 @@ def publish(run_dir: str | Path, published_dir: str | Path, *, checkpoint: str |
     base = resolve_base_model(run_dir, hf_cache, settings)
     name = check_name(name or default_name(run_dir, ckpt.iteration))
     target = Path(published_dir) / name
-    if target.exists():
-        raise ForgeError("a published model with this name already exists", path=target,
-                         hint="choose another name or delete the old one first")
-    need, free = needed_bytes(base, dequantize), free_bytes(Path(published_dir))
-    if need > free:
-        raise ForgeError(f"not enough free disk space: the model needs about {need >> 20} MB, "
-                         f"{free >> 20} MB are free", path=Path(published_dir), hint="free some space first")
+    _check_room(target, base, dequantize)
     cfg = read_run_config(run_dir)
     warnings = metrics_warnings(run_dir)
     for note in warnings:
@@ -145,25 +139,49 @@ def publish(run_dir: str | Path, published_dir: str | Path, *, checkpoint: str |
                                   why=_why(ckpt.label, ckpt.iteration, ranked, str(checkpoint).lower()),
                                   data=cfg.get("data"), warnings=warnings,
                                   best_iteration=best.iteration if best is not None else None)
-            fsio.atomic_write_text(out / "README.md", readme)
-            fsio.atomic_write_json(out / "metadata.json", meta)
-            config_text = (run_dir / "config.yaml").read_text(encoding="utf-8") if cfg else ""
-            fsio.atomic_write_text(out / "training_config.yaml", config_text or yaml.safe_dump(cfg, sort_keys=False))
-            fsio.atomic_write_bytes(out / "dashboard.png",
-                                    render_dashboard(records, f"{name} — {run_dir.name}", ckpt.iteration))
+            _write_card(out, run_dir, cfg, meta, readme, records)
     except ForgeError:
         raise
     except Exception as exc:  # noqa: BLE001 - MLX reports a failed write as RuntimeError
-        if isinstance(exc, ValueError):  # mlx-lm's load: the adapter does not fit this base model
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ForgeError(f"checkpoint {ckpt.label} does not fit the base model {base} ({first}); nothing was "
-                             "left behind", path=ckpt.path,
-                             hint="publish a checkpoint trained on this base model") from None
-        if not _write_failure(exc):
+        error = _publish_error(exc, ckpt, base, target)
+        if error is None:
             raise
-        full = getattr(exc, "errno", None) == errno.ENOSPC or free_bytes(Path(published_dir)) < (64 << 20)
-        reason = "the disk is full" if full else (getattr(exc, "strerror", None) or str(exc).strip())
-        raise ForgeError(f"could not write the published model ({reason}); nothing was left behind",
-                         path=target, hint="free some space or choose another published folder") from exc
+        raise error from (None if isinstance(exc, ValueError) else exc)
     progress(f"published {target}")
     return PublishResult(target, name, ckpt.iteration, ckpt.label, base, dequantize, warnings)
+
+
+def _check_room(target: Path, base: Path, dequantize: bool) -> None:
+    """ForgeError when ``target`` exists or its disk cannot hold the fused model."""
+    if target.exists():
+        raise ForgeError("a published model with this name already exists", path=target,
+                         hint="choose another name or delete the old one first")
+    need, free = needed_bytes(base, dequantize), free_bytes(target.parent)
+    if need > free:
+        raise ForgeError(f"not enough free disk space: the model needs about {need >> 20} MB, "
+                         f"{free >> 20} MB are free", path=target.parent, hint="free some space first")
+
+
+def _write_card(out: Path, run_dir: Path, cfg: dict, meta: dict, readme: str, records: list[dict]) -> None:
+    """README.md, metadata.json, training_config.yaml and dashboard.png beside the fused weights."""
+    fsio.atomic_write_text(out / "README.md", readme)
+    fsio.atomic_write_json(out / "metadata.json", meta)
+    config_text = (run_dir / "config.yaml").read_text(encoding="utf-8") if cfg else ""
+    fsio.atomic_write_text(out / "training_config.yaml", config_text or yaml.safe_dump(cfg, sort_keys=False))
+    fsio.atomic_write_bytes(out / "dashboard.png",
+                            render_dashboard(records, f"{meta['model_name']} — {run_dir.name}",
+                                             meta["checkpoint_iteration"]))
+
+
+def _publish_error(exc: Exception, ckpt, base: Path, target: Path) -> ForgeError | None:
+    """The ForgeError for a fuse that does not fit or a failed write (nothing is left behind); None for others."""
+    if isinstance(exc, ValueError):  # mlx-lm's load: the adapter does not fit this base model
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return ForgeError(f"checkpoint {ckpt.label} does not fit the base model {base} ({first}); nothing was "
+                          "left behind", path=ckpt.path, hint="publish a checkpoint trained on this base model")
+    if not _write_failure(exc):
+        return None
+    full = getattr(exc, "errno", None) == errno.ENOSPC or free_bytes(target.parent) < (64 << 20)
+    reason = "the disk is full" if full else (getattr(exc, "strerror", None) or str(exc).strip())
+    return ForgeError(f"could not write the published model ({reason}); nothing was left behind",
+                      path=target, hint="free some space or choose another published folder")

@@ -62,18 +62,20 @@ class Session:
     """Model, optimizer and data position; ``run()`` trains until finished, stopped or early-stopped."""
 
     def __init__(self, ctx, checkpoint: Path | None):
-        import mlx.core as mx
-        import mlx.nn as nn
-        import mlx.optimizers as optim
-        from mlx.nn.utils import average_gradients
-        from mlx.utils import tree_map
+        self.ctx = ctx
+        state = ck.read_state(checkpoint) if checkpoint else {}
+        self._build(checkpoint)
+        self._restore(state)
+        self._compile_step()
+        self.model.train()
 
-        self.ctx, cfg = ctx, ctx.cfg
+    def _build(self, checkpoint: Path | None) -> None:
+        """The model with its trainable layers and weights, and the optimizer (with its state on a resume)."""
+        ctx, cfg = self.ctx, self.ctx.cfg
         self.model, _ = load_model(ctx.plan.model_path, cfg)
         self.trainable, self.total = apply_fine_tune(self.model, cfg)
         if cfg.grad_checkpoint:
             enable_grad_checkpoint(self.model)
-        state = ck.read_state(checkpoint) if checkpoint else {}
         if checkpoint is not None:
             load_adapter_weights(self.model, ck.load_weights(checkpoint), checkpoint / ck.ADAPTERS)
         elif ctx.initial_weights is not None:
@@ -85,6 +87,10 @@ class Session:
             self.opt.state = ck.load_optimizer_state(checkpoint)
             if lr is not None:  # a constant rate is kept in the state: the config's (maybe changed) one wins
                 self.opt.learning_rate = lr
+
+    def _restore(self, state: dict) -> None:
+        """Iteration, counters, data position, best-loss tracker and report window from a checkpoint's state."""
+        ctx, cfg = self.ctx, self.ctx.cfg
         self.iteration = int(state.get("iteration", 0))
         self.trained_tokens = int(state.get("trained_tokens", 0))
         self.elapsed = float(state.get("elapsed_seconds", 0.0))
@@ -107,6 +113,15 @@ class Session:
         self.eval_seconds = 0.0
         self.start_iteration = self.saved_at = self.iteration
 
+    def _compile_step(self) -> None:
+        """``self.step``: one compiled micro-step (loss and gradient; the update on the last micro-batch)."""
+        import mlx.core as mx
+        import mlx.nn as nn
+        import mlx.optimizers as optim
+        from mlx.nn.utils import average_gradients
+        from mlx.utils import tree_map
+
+        cfg, world = self.ctx.cfg, self.world
         accum, clip, model, opt = cfg.grad_accumulation_steps, cfg.max_grad_norm, self.model, self.opt
         loss_and_grad = nn.value_and_grad(model, masked_loss)
         self.state = [model.state, opt.state, mx.random.state]
@@ -133,7 +148,6 @@ class Session:
             return loss, ntoks, norm, None
 
         self.step = step
-        model.train()
 
     # ------------------------------------------------------------------ pieces
     def check_memory(self) -> int | None:

@@ -37,7 +37,7 @@ STATUS_HZ = 4
 
 
 def list_runs_quick(settings) -> list:
-    from forgellm_tui.core.runs.reader import list_runs
+    from forgellm_tui.core.runs import list_runs
 
     return list_runs(settings, with_metrics=False)
 
