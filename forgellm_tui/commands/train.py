@@ -37,7 +37,7 @@ def key_list(width: int | None = None) -> str:
     import shutil
     import textwrap
 
-    from forgellm_tui.core.config.fields import FIELDS
+    from forgellm_tui.core.config import FIELDS
 
     width = width or max(shutil.get_terminal_size().columns - 2, 60)
     lines = ["config keys (in the YAML file, or --set KEY=VALUE):"]

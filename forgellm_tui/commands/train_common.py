@@ -12,7 +12,7 @@ SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 def load_config_of(args, settings):
     """The config ``train`` trains: CONFIG (or the run's own on ``--resume``/``--start-run``) with
     ``--set``, ``--name`` and ``--hosts``/``--hostfile`` applied."""
-    from forgellm_tui.core.config.model import load_config, parse_overrides
+    from forgellm_tui.core.config import load_config, parse_overrides
     from forgellm_tui.core.errors import ConfigError
 
     overrides = parse_overrides(args.overrides)

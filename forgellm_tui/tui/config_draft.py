@@ -12,9 +12,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from forgellm_tui.core.config.fields import FIELDS, FieldInfo
-from forgellm_tui.core.config.model import ConfigFieldError, field_errors, from_dict, merge_overrides, normalize
-from forgellm_tui.core.config.schema import TrainingConfig
+from forgellm_tui.core.config import (FIELDS, ConfigFieldError, FieldInfo, TrainingConfig, field_errors, from_dict,
+                                      merge_overrides, normalize)
 from forgellm_tui.core.errors import ConfigError, ForgeError
 
 FORM_KEYS = frozenset({
@@ -61,7 +60,7 @@ class ConfigDraft:
         self.read_error: str | None = None
         """Why the file cannot be used (unreadable, not YAML, not a mapping)."""
         if self.path is not None:
-            from forgellm_tui.core.config.io import read_yaml
+            from forgellm_tui.core.config import read_yaml
 
             try:
                 self.raw = read_yaml(self.path)

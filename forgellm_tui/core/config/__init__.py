@@ -8,13 +8,14 @@ section), ``model`` (normalize, validate, ``from_dict``/``load_config``) and ``i
 never the other way round.
 """
 
+from forgellm_tui.core.config.distributed_section import DEFAULT_PORT, host_problem, split_hosts
 from forgellm_tui.core.config.fields import FIELDS, FieldInfo
 from forgellm_tui.core.config.io import cli_command, config_to_yaml, merge_overrides, parse_overrides, read_yaml
 from forgellm_tui.core.config.model import ConfigFieldError, field_errors, from_dict, load_config, normalize, validate
 from forgellm_tui.core.config.schema import IGNORED_KEYS, MLX_SCHEDULE, SHAPE_FIELDS, TrainingConfig
 
 __all__ = [
-    "FIELDS", "IGNORED_KEYS", "MLX_SCHEDULE", "SHAPE_FIELDS", "ConfigFieldError", "FieldInfo", "TrainingConfig",
-    "cli_command", "config_to_yaml", "field_errors", "from_dict", "load_config", "merge_overrides", "normalize",
-    "parse_overrides", "read_yaml", "validate",
+    "DEFAULT_PORT", "FIELDS", "IGNORED_KEYS", "MLX_SCHEDULE", "SHAPE_FIELDS", "ConfigFieldError", "FieldInfo",
+    "TrainingConfig", "cli_command", "config_to_yaml", "field_errors", "from_dict", "host_problem", "load_config",
+    "merge_overrides", "normalize", "parse_overrides", "read_yaml", "split_hosts", "validate",
 ]

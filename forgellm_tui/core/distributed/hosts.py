@@ -16,7 +16,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from forgellm_tui.core.config.distributed_section import host_problem, split_hosts
+from forgellm_tui.core.config import host_problem, split_hosts
 from forgellm_tui.core.errors import ConfigError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

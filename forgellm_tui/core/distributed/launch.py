@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forgellm_tui.core.runtime import CORE_VAR, DETECTED_VAR, backend as runtime
-from forgellm_tui.core.config.distributed_section import DEFAULT_PORT
-from forgellm_tui.core.config.model import ConfigFieldError
+from forgellm_tui.core.config import DEFAULT_PORT, ConfigFieldError
 from forgellm_tui.core.distributed.hosts import LAUNCHER_VAR, SSH_TIMEOUT, Host, HostError, configured_hosts
 
 SSH_HINT = "set up SSH keys so that `ssh HOST true` works without a password (docs/distributed.md)"

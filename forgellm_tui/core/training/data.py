@@ -18,7 +18,7 @@ import numpy as np
 
 from forgellm_tui.core.datasets import ROLES
 from forgellm_tui.core import events as ev
-from forgellm_tui.core.config.model import ConfigFieldError
+from forgellm_tui.core.config import ConfigFieldError
 from forgellm_tui.core.errors import DataError
 from forgellm_tui.core.tokens import load_or_tokenize
 from forgellm_tui.core.training.setup import load_tokenizer

@@ -30,8 +30,7 @@ from forgellm_tui.format import human_count
 from forgellm_tui.core.runs import stop_cause
 from forgellm_tui.core import events as ev
 from forgellm_tui.core import fsio
-from forgellm_tui.core.config.model import ConfigFieldError
-from forgellm_tui.core.config.schema import IGNORED_KEYS, SHAPE_FIELDS, TrainingConfig
+from forgellm_tui.core.config import IGNORED_KEYS, SHAPE_FIELDS, ConfigFieldError, TrainingConfig
 from forgellm_tui.core.distributed import SINGLE, World
 from forgellm_tui.core.errors import ForgeError
 from forgellm_tui.core.runs import CONFIG, RunFolder, latest_checkpoint, resumable

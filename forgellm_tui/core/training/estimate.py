@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from forgellm_tui.core.config.schema import TrainingConfig
+from forgellm_tui.core.config import TrainingConfig
 from forgellm_tui.core.distributed import world_size as ranks_for
 from forgellm_tui.core.tokens import load_or_tokenize
 from forgellm_tui.core.training.data import pack

@@ -26,8 +26,7 @@ from typing import Callable
 
 from forgellm_tui.core import events as ev
 from forgellm_tui.core import fsio
-from forgellm_tui.core.config.model import load_config
-from forgellm_tui.core.config.schema import TrainingConfig
+from forgellm_tui.core.config import TrainingConfig, load_config
 from forgellm_tui.core.errors import ConfigError, ForgeError
 from forgellm_tui.core.distributed import NullRunFolder, SyncedControl, World, share_checkpoint
 from forgellm_tui.core.runs import stop_cause

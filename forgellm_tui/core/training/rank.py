@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 
-from forgellm_tui.core.config.model import ConfigFieldError
-from forgellm_tui.core.config.schema import TrainingConfig
+from forgellm_tui.core.config import ConfigFieldError, TrainingConfig
 from forgellm_tui.core.distributed import HostError, World, configured_hosts
 from forgellm_tui.core.errors import ForgeError
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from forgellm_tui.core.config.schema import MLX_SCHEDULE, TrainingConfig
+from forgellm_tui.core.config import MLX_SCHEDULE, TrainingConfig
 from forgellm_tui.core.errors import ConfigError, ModelError
 
 _CKPT_FLAG = "_forgellm_grad_checkpoint"
@@ -80,7 +80,7 @@ def apply_fine_tune(model, cfg: TrainingConfig) -> tuple[int, int]:
     from mlx.utils import tree_flatten
     from mlx_lm.tuner.utils import linear_to_lora_layers
 
-    from forgellm_tui.core.config.model import ConfigFieldError
+    from forgellm_tui.core.config import ConfigFieldError
 
     layers = len(model.layers)
     if cfg.num_layers > layers:
