@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forgellm_tui.core import events as ev
-from forgellm_tui.core.runs.ranking import is_overfitting, overfitting_reason
+from forgellm_tui.core.runs import is_overfitting, overfitting_reason
 from .format import progress_line
 
 ACTIVE = ("queued", "starting", "running", "paused", "stopping")

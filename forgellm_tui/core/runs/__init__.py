@@ -28,18 +28,18 @@ from forgellm_tui.core.runs.index import register
 from forgellm_tui.core.runs.lock import RunLock, RunLocked, check_free
 from forgellm_tui.core.runs.lookup import (best_checkpoint, check_adapter, ranked_checkpoints, read_run_config,
                                            resolve_base_model, select_checkpoint, settings_near)
-from forgellm_tui.core.runs.ranking import BEST_WORDS, RANK_WORDS, CheckpointScore, rank_checkpoints, split_series
+from forgellm_tui.core.runs.ranking import (BEST_WORDS, RANK_WORDS, CheckpointScore, is_overfitting, overfitting_reason,
+                                            rank_checkpoints, split_series)
 from forgellm_tui.core.runs.reader import (UNREADABLE, is_run_folder, list_runs, metrics_warnings, process_alive,
                                            read_log, read_metrics, read_run, run_roots)
 
 __all__ = [
-    "ADAPTERS", "BEST_WORDS", "CONFIG", "CheckpointScore", "METRICS", "RANK_WORDS", "RUN_JSON", "RunFolder",
-    "RunLock", "RunLocked", "SORT_KEYS", "STATE", "TRAIN_LOG", "UNREADABLE", "all_runs", "best_checkpoint",
-    "check_adapter", "check_free", "checkpoint_damage", "checkpoints", "choose_run_dir", "compare_runs",
-    "delete_checkpoint", "delete_published", "delete_run", "failure_reason", "filter_runs", "headless_commands",
-    "is_run_folder", "latest_checkpoint", "list_runs", "metrics_warnings", "missing_folders", "process_alive",
-    "published_models", "rank_checkpoints", "ranked_checkpoints", "read_log", "read_metrics", "read_run",
-    "read_run_config", "read_run_json", "read_state", "register", "remove_leftovers", "resolve_base_model",
-    "resumable", "run_detail",
-    "run_roots", "select_checkpoint", "settings_near", "sort_runs", "split_series", "utc_now",
+    "ADAPTERS", "BEST_WORDS", "CONFIG", "CheckpointScore", "METRICS", "RANK_WORDS", "RUN_JSON", "RunFolder", "RunLock",
+    "RunLocked", "SORT_KEYS", "STATE", "TRAIN_LOG", "UNREADABLE", "all_runs", "best_checkpoint", "check_adapter",
+    "check_free", "checkpoint_damage", "checkpoints", "choose_run_dir", "compare_runs", "delete_checkpoint",
+    "delete_published", "delete_run", "failure_reason", "filter_runs", "headless_commands", "is_overfitting",
+    "is_run_folder", "latest_checkpoint", "list_runs", "metrics_warnings", "missing_folders", "overfitting_reason",
+    "process_alive", "published_models", "rank_checkpoints", "ranked_checkpoints", "read_log", "read_metrics",
+    "read_run", "read_run_config", "read_run_json", "read_state", "register", "remove_leftovers", "resolve_base_model",
+    "resumable", "run_detail", "run_roots", "select_checkpoint", "settings_near", "sort_runs", "split_series", "utc_now",
 ]

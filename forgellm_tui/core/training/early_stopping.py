@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from forgellm_tui.core.runs.ranking import is_overfitting, overfitting_reason
+from forgellm_tui.core.runs import is_overfitting, overfitting_reason
 
 
 @dataclass

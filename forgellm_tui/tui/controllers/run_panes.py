@@ -36,7 +36,7 @@ class RunPanes:
 
     def tail_log(self, run_dir: Path) -> None:
         """The lines the engine appended to the run's log.jsonl since the last read (a few, small)."""
-        from forgellm_tui.core.runs.reader import read_log
+        from forgellm_tui.core.runs import read_log
 
         lines, self.log_offset = read_log(run_dir, self.log_offset)
         for rec in lines:
@@ -44,7 +44,7 @@ class RunPanes:
 
     def load_earlier_metrics(self, run_dir: Path, view: RunView) -> None:
         """The points of the sessions before a resume, on the charts and in the status."""
-        from forgellm_tui.core.runs.reader import read_metrics
+        from forgellm_tui.core.runs import read_metrics
 
         records, _ = read_metrics(run_dir)
         self.charts.add(records)

@@ -81,7 +81,7 @@ class TrainingController:
         self.begin_run(cfg)
 
     def begin_run(self, cfg, resume_from: Path | None = None) -> None:
-        from forgellm_tui.core.training.control import TrainingControl
+        from forgellm_tui.core.training import TrainingControl
 
         self.stop_following()
         self._show_new_run(RunView(source="app", state="starting", name=cfg.name or "",
@@ -112,7 +112,7 @@ class TrainingController:
     def resume_run(self, run_dir: Path, extra_iterations: int = 0) -> None:
         """Continue ``run_dir`` exactly from its newest checkpoint (optionally ``extra_iterations`` longer)."""
         from forgellm_tui.core.errors import ForgeError
-        from forgellm_tui.core.training.engine import load_run_config
+        from forgellm_tui.core.training import load_run_config
 
         if self.refuse_if_training():
             return
@@ -325,7 +325,7 @@ class TrainingController:
 
 
 def _run_iteration(run_dir: Path) -> int:
-    from forgellm_tui.core.runs.reader import read_run
+    from forgellm_tui.core.runs import read_run
 
     info = read_run(run_dir, with_metrics=False)
     return max([info.iteration, *info.checkpoints]) if info else 0
@@ -333,7 +333,7 @@ def _run_iteration(run_dir: Path) -> int:
 
 def _folder_threshold(run_dir: Path) -> float:
     """The followed run's ``overfitting_threshold`` (for the status panel's warning)."""
-    from forgellm_tui.core.runs.lookup import read_run_config
+    from forgellm_tui.core.runs import read_run_config
 
     try:
         value = read_run_config(run_dir).get("overfitting_threshold", 0.3)

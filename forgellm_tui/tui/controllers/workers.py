@@ -30,7 +30,7 @@ def start(screen, body: str, *args) -> Worker:
 
 
 def error_line(exc: BaseException) -> str:
-    from ..app import error_text
+    from ..format import error_text
 
     return error_text(exc)
 
@@ -40,7 +40,7 @@ def train_in_thread(post: Callable, run_id: int, cfg, feed: EventFeed, control, 
     """Train here; ``fault_hook(iteration)`` is passed to the engine (tests inject failures with it)."""
     from forgellm_tui.core import events as ev
     from forgellm_tui.core.errors import ForgeError
-    from forgellm_tui.core.training.engine import train
+    from forgellm_tui.core.training import train
     from ..priority import lower_other_threads
 
     lowered = threading.Event()
@@ -79,8 +79,7 @@ def detach(post: Callable, cfg, settings) -> None:
 
 def follow(post: Callable, run_dir: Path, stop: threading.Event) -> None:
     """Read new metrics/log lines and run.json until the run ends (or another run is followed)."""
-    from forgellm_tui.core.runs.folder import METRICS
-    from forgellm_tui.core.runs.reader import process_alive, read_log, read_metrics, read_run_json
+    from forgellm_tui.core.runs import METRICS, process_alive, read_log, read_metrics, read_run_json
     from ..run_view import ACTIVE as ACTIVE_STATES
 
     worker = get_current_worker()
@@ -113,7 +112,7 @@ def follow(post: Callable, run_dir: Path, stop: threading.Event) -> None:
 def estimate(post: Callable, key: str, cfg) -> None:
     """The pre-run estimate of ``cfg``; ``key`` tells the screen which form values it belongs to."""
     from forgellm_tui.core.errors import ForgeError
-    from forgellm_tui.core.training.plan import estimate as plan_estimate
+    from forgellm_tui.core.training import estimate as plan_estimate
 
     try:
         est = plan_estimate(cfg)
