@@ -167,7 +167,7 @@ def _reporter(fd: int | None):
 
 
 def _detach(args, cfg, settings) -> int:
-    from forgellm_tui.core.runs.detach import start_detached
+    from forgellm_tui.core.training import start_detached
 
     extra = [x for item in args.overrides for x in ("--set", item)]
     if args.hosts or args.hostfile:

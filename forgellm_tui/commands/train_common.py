@@ -41,7 +41,7 @@ def load_config_of(args, settings):
 
 def install_signals(control, printer) -> dict:
     """SIGINT/SIGTERM/SIGHUP stop the run after this step; a second Ctrl-C aborts. The old handlers."""
-    from forgellm_tui.core.runs.stop_cause import for_signal
+    from forgellm_tui.core.runs import stop_cause as causes
 
     previous = {}
 
@@ -49,7 +49,7 @@ def install_signals(control, printer) -> dict:
         name = signal.Signals(signum).name
         if control.stop_requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        control.stop(f"stopped by {name}", for_signal(name))
+        control.stop(f"stopped by {name}", causes.for_signal(name))
         printer.note(f"{name}: stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
 
     for name in SIGNALS:

@@ -123,7 +123,7 @@ class _Launch:
             pass
 
     def _on_signal(self, signum, _frame) -> None:
-        from forgellm_tui.core.runs.detach import request_stop
+        from forgellm_tui.core.runs import request_stop
 
         self.stops += 1
         name = signal.Signals(signum).name
@@ -147,9 +147,7 @@ def _print(text: str) -> None:
 
 def _finish(run_dir: Path, before: dict, resumed: bool) -> int:
     """Exit status from rank 0's run.json; a run rank 0 never finished is marked failed here."""
-    from forgellm_tui.core.runs.folder import RunFolder
-    from forgellm_tui.core.runs.reader import read_run_json
-    from forgellm_tui.core.runs.stop_cause import ERROR
+    from forgellm_tui.core.runs import RunFolder, read_run_json, stop_cause as causes
 
     info = read_run_json(run_dir) or {}
     status = info.get("status")
@@ -164,7 +162,7 @@ def _finish(run_dir: Path, before: dict, resumed: bool) -> int:
             shutil.rmtree(run_dir, ignore_errors=True)
         return 2
     message = "rank 0 ended without recording an outcome (killed?) — the last checkpoint is intact"
-    RunFolder(run_dir, info).ended("failed", ERROR, error=message)
+    RunFolder(run_dir, info).ended("failed", causes.ERROR, error=message)
     _print(f"run failed: {message}")
     _print(f"resume it: forgellm-tui train --resume {run_dir}")
     return 1

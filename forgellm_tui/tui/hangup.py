@@ -86,9 +86,7 @@ def hangup_runs(settings) -> list:
     """Runs stopped for a reason outside the run, with a checkpoint, newest first: the terminal went away
     (SIGHUP, also of a headless run), the app closed, or the user quit the app while it trained. A run
     stopped on purpose (x, SIGTERM, Ctrl-C of a headless run) is not offered again."""
-    from forgellm_tui.core.runs.checkpoints import latest_checkpoint
-    from forgellm_tui.core.runs.reader import list_runs
-    from forgellm_tui.core.runs.stop_cause import RESUME_OFFERED
+    from forgellm_tui.core.runs import latest_checkpoint, list_runs, stop_cause as causes
 
     found = []
     try:
@@ -96,7 +94,7 @@ def hangup_runs(settings) -> list:
     except OSError:
         return []
     for run in runs:
-        if run.status != "stopped" or run.stop_cause not in RESUME_OFFERED:
+        if run.status != "stopped" or run.stop_cause not in causes.RESUME_OFFERED:
             continue
         if (run.path / DISMISSED).exists() or latest_checkpoint(run.path) is None:
             continue

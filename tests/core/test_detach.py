@@ -14,7 +14,8 @@ import pytest
 
 from forgellm_tui.core.errors import ForgeError
 from forgellm_tui.core.runs.checkpoints import latest_checkpoint
-from forgellm_tui.core.runs.detach import request_stop, start_detached
+from forgellm_tui.core.runs.detach import request_stop
+from forgellm_tui.core.training.background import start_detached
 from forgellm_tui.core.runs.reader import process_alive, read_metrics, read_run_json
 from forgellm_tui.settings import Settings
 from train_helpers import make_cfg

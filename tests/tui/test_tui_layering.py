@@ -15,7 +15,8 @@ def _tree(path: Path) -> ast.Module:
 
 
 def test_no_tui_module_starts_or_signals_processes():
-    """Starting a background run and stopping one by pid live in core/runs/detach.py, not in the screens."""
+    """Starting a background run (core/training/background.py) and stopping one by pid (core/runs/detach.py)
+    live in core, not in the screens."""
     offenders = []
     for path in sorted((ROOT / "tui").rglob("*.py")):
         for node in ast.walk(_tree(path)):

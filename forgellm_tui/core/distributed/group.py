@@ -21,8 +21,7 @@ from typing import Any, Callable
 
 from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import ForgeError
-from forgellm_tui.core.runs.folder import RunFolder, utc_now
-from forgellm_tui.core.runs.stop_cause import USER
+from forgellm_tui.core.runs import RunFolder, stop_cause as causes, utc_now
 
 MESSAGE_BYTES = 1024
 
@@ -264,5 +263,5 @@ class SyncedControl:
         return value
 
     # requests from this process go to the local control (rank 0 shares them at the next sync)
-    def stop(self, reason: str = "stopped by user", cause: str = USER) -> None:
+    def stop(self, reason: str = "stopped by user", cause: str = causes.USER) -> None:
         self.local.stop(reason, cause)

@@ -9,17 +9,20 @@
 - ``lookup.py``: a run's checkpoints and base model on disk, for publishing, chat and deleting
 - ``analysis.py``: what the Checkpoints screen shows: table rows, one run's detail, comparisons
 - ``admin.py``: delete checkpoints, runs and published models, refusing what must be kept
+- ``stop_cause.py``: why a run stopped, as ``run.json`` records it (``stop_cause``)
+- ``detach.py``: stop a run in a background process by its run folder
 
 Code that writes checkpoints uses ``checkpoints`` as a namespace (``from forgellm_tui.core.runs import
-checkpoints as ck``).
+checkpoints as ck``); the stop causes are read as ``stop_cause.USER`` and the like.
 """
 
 from __future__ import annotations
 
-from forgellm_tui.core.runs import checkpoints
+from forgellm_tui.core.runs import checkpoints, stop_cause
 from forgellm_tui.core.runs.admin import delete_checkpoint, delete_published, delete_run
 from forgellm_tui.core.runs.analysis import (SORT_KEYS, all_runs, compare_runs, filter_runs, headless_commands,
                                              published_models, run_detail, sort_runs)
+from forgellm_tui.core.runs.detach import request_stop
 from forgellm_tui.core.runs.checkpoints import ADAPTERS, STATE, latest_checkpoint, read_state, resumable
 from forgellm_tui.core.runs.checkpoints import damage as checkpoint_damage
 from forgellm_tui.core.runs.folder import (CONFIG, METRICS, RUN_JSON, TRAIN_LOG, RunFolder, choose_run_dir,
@@ -40,6 +43,6 @@ __all__ = [
     "delete_published", "delete_run", "failure_reason", "filter_runs", "headless_commands", "is_overfitting",
     "is_run_folder", "latest_checkpoint", "list_runs", "metrics_warnings", "missing_folders", "overfitting_reason",
     "process_alive", "published_models", "rank_checkpoints", "ranked_checkpoints", "read_log", "read_metrics",
-    "read_run", "read_run_config", "read_run_json", "read_state", "register", "remove_leftovers", "resolve_base_model",
-    "resumable", "run_detail", "run_roots", "select_checkpoint", "settings_near", "sort_runs", "split_series", "utc_now",
+    "read_run", "read_run_config", "read_run_json", "read_state", "register", "remove_leftovers", "request_stop", "resolve_base_model",
+    "resumable", "run_detail", "run_roots", "select_checkpoint", "settings_near", "sort_runs", "split_series", "stop_cause", "utc_now",
 ]

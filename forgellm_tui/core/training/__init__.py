@@ -13,12 +13,14 @@
 - ``control.py``: thread-safe control of a running loop (stop, pause, save now, change length)
 - ``rank.py``: what one rank of a distributed run needs beyond a single-process run
 - ``supervisor.py``: a parent process that restarts a trainer killed for memory at half the batch size
+- ``background.py``: start a run in a background process that outlives its caller
 
 MLX and mlx-lm are imported inside the functions that train: importing this package stays cheap.
 """
 
 from __future__ import annotations
 
+from forgellm_tui.core.training.background import Detached, start_detached
 from forgellm_tui.core.training.control import TrainingControl
 from forgellm_tui.core.training.engine import RunResult, train
 from forgellm_tui.core.training.estimate import Estimate, estimate
@@ -27,6 +29,6 @@ from forgellm_tui.core.training.prepare import (load_run_config, prepare_run, re
 from forgellm_tui.core.training.rank import check_divisible, share_config
 from forgellm_tui.core.training.supervisor import Supervisor
 
-__all__ = ["Estimate", "RunResult", "Supervisor", "TrainingControl", "check_divisible", "estimate",
+__all__ = ["Detached", "Estimate", "RunResult", "Supervisor", "TrainingControl", "check_divisible", "estimate",
            "load_run_config", "prepare_run", "resume_config", "resume_point", "resume_target", "settings_for_run",
-           "share_config", "train"]
+           "share_config", "start_detached", "train"]

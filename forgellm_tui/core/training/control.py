@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from forgellm_tui.core.runs.stop_cause import USER
+from forgellm_tui.core.runs import stop_cause as causes
 
 
 class TrainingControl:
@@ -21,10 +21,10 @@ class TrainingControl:
         self._max_iterations: int | None = None
         self._extend = 0
         self.stop_reason = ""
-        self.stop_cause = USER
+        self.stop_cause = causes.USER
 
     # ------------------------------------------------------------------ requests (any thread)
-    def stop(self, reason: str = "stopped by user", cause: str = USER) -> None:
+    def stop(self, reason: str = "stopped by user", cause: str = causes.USER) -> None:
         """Finish the current step, save a checkpoint and end the run as ``stopped``.
 
         ``reason``: for people; ``cause``: the word recorded as ``stop_cause`` (``core/runs/stop_cause.py``).

@@ -49,9 +49,9 @@ def resolve_model(cfg: TrainingConfig, settings) -> Path:
     raw = Path(cfg.model).expanduser()
     candidates = [raw] if raw.is_absolute() else [settings.workspace / raw, settings.base_models_dir / raw]
     if not raw.is_absolute() and cfg.model.count("/") == 1 and not (settings.workspace / raw).exists():
-        from forgellm_tui.core.models.hf_cache import snapshot
+        from forgellm_tui.core.models import hf_cache
 
-        snap = snapshot(cfg.model, settings.hf_cache)
+        snap = hf_cache.snapshot(cfg.model, settings.hf_cache)
         if snap is not None:
             candidates.append(snap)
     for path in candidates:

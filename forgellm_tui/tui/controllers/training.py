@@ -167,7 +167,7 @@ class TrainingController:
         self.status_dirty = True
 
     def stop_folder_run(self) -> bool:
-        from forgellm_tui.core.runs.detach import request_stop
+        from forgellm_tui.core.runs import request_stop
 
         pid = request_stop(self.view.run_dir)
         if pid is None:

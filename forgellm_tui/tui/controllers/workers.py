@@ -67,7 +67,7 @@ def train_in_thread(post: Callable, run_id: int, cfg, feed: EventFeed, control, 
 
 def detach(post: Callable, cfg, settings) -> None:
     """Start ``cfg`` in a background process of its own session (it outlives the app)."""
-    from forgellm_tui.core.runs.detach import start_detached
+    from forgellm_tui.core.training import start_detached
 
     try:
         started = start_detached(cfg, settings, cwd=settings.workspace)

@@ -59,7 +59,7 @@ class ChatWorkers:
 
         A failure keeps the previous model loaded.
         """
-        from forgellm_tui.core.models.discovery import resolve_open
+        from forgellm_tui.core.models import resolve_open
 
         def progress(message: str) -> None:
             self.post_message(ModelLoadProgress(message))
