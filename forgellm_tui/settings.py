@@ -2,7 +2,7 @@
 
 The workspace is the current folder or ``--workspace DIR``. Each folder can be moved with a
 ``FORGELLM_*`` variable; the Hugging Face cache follows huggingface_hub's own variables
-(``hf_hub_cache``; ``core/models/hf_cache.py`` reads the cache).
+(``core/models/hf_cache.py``).
 """
 
 from __future__ import annotations
@@ -23,24 +23,10 @@ FOLDERS: dict[str, tuple[str, str]] = {
 
 
 def hf_hub_cache(env: Mapping[str, str] | None = None) -> Path:
-    """The hub cache folder: ``HF_HUB_CACHE``, else ``HF_HOME``/hub, else ``~/.cache/huggingface/hub``.
+    """The Hugging Face hub cache folder, following huggingface_hub's conventions."""
+    from forgellm_tui.core.models.hf_cache import cache_dir
 
-    Without ``env`` this is ``huggingface_hub.constants.HF_HUB_CACHE`` (where its downloads go). A
-    given mapping (a test, a workspace's settings) is read with the same rules, which huggingface_hub
-    only applies to ``os.environ`` when it is imported.
-    """
-    if env is None:
-        from huggingface_hub import constants
-
-        return Path(constants.HF_HUB_CACHE)
-    for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if env.get(key):
-            return Path(os.path.expandvars(env[key])).expanduser()
-    if env.get("HF_HOME"):
-        return Path(os.path.expandvars(env["HF_HOME"])).expanduser() / "hub"
-    xdg = env.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "huggingface" / "hub"
+    return cache_dir(env)
 
 
 @dataclass(frozen=True)

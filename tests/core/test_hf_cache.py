@@ -18,7 +18,7 @@ import forgellm_tui
 from forgellm_tui.core.config.model import load_config
 from forgellm_tui.core.models import hf_cache
 from forgellm_tui.core.models.discovery import discover, resolve_base_model
-from forgellm_tui.core.training.plan import resolve_model
+from forgellm_tui.core.training.preflight import resolve_model
 from forgellm_tui.settings import Settings
 
 HEADER = json.dumps({"__metadata__": {"format": "mlx"}}).encode()

@@ -8,13 +8,33 @@ functions: its cache helpers only read files, but the app should not pay for the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-
-# the cache folder: its rules (huggingface_hub's variables) live in settings.py, beside the workspace folders
-from forgellm_tui.settings import hf_hub_cache as cache_dir  # noqa: F401
+from typing import Mapping
 
 #: a file every model snapshot has; asking the cache for it finds the snapshot ``refs/main`` names
 MODEL_FILE = "config.json"
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The hub cache folder: ``HF_HUB_CACHE``, else ``HF_HOME``/hub, else ``~/.cache/huggingface/hub``.
+
+    Without ``env`` this is ``huggingface_hub.constants.HF_HUB_CACHE`` (where its downloads go). A
+    given mapping (a test, a workspace's settings) is read with the same rules, which huggingface_hub
+    only applies to ``os.environ`` when it is imported.
+    """
+    if env is None:
+        from huggingface_hub import constants
+
+        return Path(constants.HF_HUB_CACHE)
+    for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(key):
+            return Path(os.path.expandvars(env[key])).expanduser()
+    if env.get("HF_HOME"):
+        return Path(os.path.expandvars(env["HF_HOME"])).expanduser() / "hub"
+    xdg = env.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "huggingface" / "hub"
 
 
 def model_snapshots(cache: Path) -> dict[str, Path]:
