@@ -208,7 +208,7 @@ def build_demo(folder: str | Path = "forgellm-demo", seed: int = 0, progress: Pr
     write_demo_configs(folder, progress)
     from forgellm_tui.core.demo.tasks import build_task_file
 
-    build_task_file(folder, progress=progress)
+    build_task_file(folder, result.model_dir, progress=progress)
     if prepare:
         from forgellm_tui.core.demo.configs import prepare_demo_data
 

@@ -39,18 +39,17 @@ def _prose_lines(folder: Path) -> list[list[str]]:
     return [line.split() for line in lines]
 
 
-def _token_counter(folder: Path):
+def _token_counter(model_dir: Path):
     """Tokens of a text for the demo model (its tokenizer.json; no model weights are read)."""
     from tokenizers import Tokenizer
 
-    from forgellm_tui.core.demo.builder import MODEL_NAME
-
-    tokenizer = Tokenizer.from_file(str(folder / "models" / "base" / MODEL_NAME / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 
-def build_task_file(folder: str | Path, seed: int = 7, progress=lambda _: None) -> Path:
-    """Write ``tasks/doc-continuations.jsonl`` in the demo workspace (kept when already there)."""
+def build_task_file(folder: str | Path, model_dir: str | Path, seed: int = 7, progress=lambda _: None) -> Path:
+    """Write ``tasks/doc-continuations.jsonl`` in the demo workspace (kept when already there); choices
+    are sized in tokens of the demo model in ``model_dir``."""
     folder = Path(folder)
     target = folder / TASK_FILE
     if target.is_file():
@@ -60,7 +59,7 @@ def build_task_file(folder: str | Path, seed: int = 7, progress=lambda _: None) 
     lines = _prose_lines(folder)
     rng.shuffle(lines)
     vocabulary = sorted({word for words in lines for word in words})
-    count = _token_counter(folder)
+    count = _token_counter(model_dir)
     out = []
     for words in lines:
         if len(out) == ITEMS:

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from forgellm_tui.core import fsio
-from forgellm_tui.core.models.files import weight_files
+from forgellm_tui.core.models import weight_files
 
 RESULT_FORMAT = "forgellm-eval"
 RESULT_VERSION = 1

@@ -81,9 +81,9 @@ def evaluate(request: EvalRequest, settings, progress: Progress | None = None,
 
 
 def _inputs(request: EvalRequest, target: Target, settings) -> _Inputs:
-    from forgellm_tui.core.config.model import from_dict
-    from forgellm_tui.core.training.data import read_split, tokenize
-    from forgellm_tui.core.training.setup import load_tokenizer
+    from forgellm_tui.core.config import from_dict
+    from forgellm_tui.core.tokens import tokenize
+    from forgellm_tui.core.training import load_tokenizer, read_split
 
     data_path = split_file(target, request.data, request.split, settings)
     tasks = [load_tasks(workspace_path(p, settings), request.limit) for p in request.tasks]
@@ -120,7 +120,7 @@ def _key(request: EvalRequest, target: Target, inputs: _Inputs) -> dict:
 def _compute(target: Target, inputs: _Inputs, checkpoints: list, progress: Progress | None,
              cancel: threading.Event | None) -> dict:
     """Numbers of the base (for a run) and of each checkpoint, from one model load."""
-    from forgellm_tui.core.training.setup import load_model
+    from forgellm_tui.core.training import load_model
 
     started = time.perf_counter()
     if checkpoints:
@@ -201,7 +201,7 @@ def check_fit(model_path: Path, checkpoints: list, cfg) -> None:
     from mlx.utils import tree_flatten
     from mlx_lm.utils import load_model as build
 
-    from forgellm_tui.core.models.files import tensor_shapes
+    from forgellm_tui.core.models import tensor_shapes
 
     model, _ = build(Path(model_path), lazy=True, trust_remote_code=cfg.trust_remote_code)
     _attach(model, checkpoints[0].path)
@@ -222,7 +222,7 @@ def check_fit(model_path: Path, checkpoints: list, cfg) -> None:
 def _load_adapter(model, folder: Path) -> None:
     from forgellm_tui.core.errors import ConfigError
     from forgellm_tui.core.runs import checkpoints as ck
-    from forgellm_tui.core.training.setup import load_adapter_weights
+    from forgellm_tui.core.training import load_adapter_weights
 
     try:
         load_adapter_weights(model, ck.load_weights(folder), folder / ck.ADAPTERS)

@@ -11,7 +11,8 @@ from typing import Callable
 import numpy as np
 
 from forgellm_tui.core.errors import ForgeError
-from forgellm_tui.core.training.data import TokenRows, make_batch
+from forgellm_tui.core.tokens import TokenRows
+from forgellm_tui.core.training import make_batch
 
 
 class EvalCancelled(ForgeError):
@@ -35,7 +36,7 @@ def split_loss(model, data: TokenRows, max_seq_length: int, batch_size: int,
     """
     import mlx.core as mx
 
-    from forgellm_tui.core.training.loop import masked_loss
+    from forgellm_tui.core.training import masked_loss
 
     order = np.argsort(data.lengths, kind="stable")
     total, tokens = 0.0, 0

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forgellm_tui.core.errors import DataError, ForgeError, ModelError
+from forgellm_tui.core.runs import Checkpoint
 from forgellm_tui.core.runs import checkpoints as ck
-from forgellm_tui.core.runs.lookup import Checkpoint
 
 SPLITS = ("test", "valid")
 
@@ -35,7 +35,7 @@ def workspace_path(value: str | Path, settings) -> Path:
 def resolve_target(value: str | Path, settings, checkpoint: str | None = None) -> Target:
     """A run folder (``models/cpt/<run>``), a model folder (published or base) or a model name."""
     from forgellm_tui.core.models import files as mf
-    from forgellm_tui.core.models.discovery import resolve_base_model
+    from forgellm_tui.core.models import resolve_base_model
 
     path = workspace_path(value, settings)
     if (path / "run.json").is_file() or (path / "config.yaml").is_file() and (path / "checkpoints").is_dir():
@@ -56,7 +56,7 @@ def resolve_target(value: str | Path, settings, checkpoint: str | None = None) -
 
 
 def _run_target(run_dir: Path, which: str | None) -> Target:
-    from forgellm_tui.core.runs.lookup import check_adapter, read_run_config, resolve_base_model
+    from forgellm_tui.core.runs import check_adapter, read_run_config, resolve_base_model
 
     checkpoints = select_checkpoints(run_dir, which or "best")
     for chosen in checkpoints:
@@ -67,7 +67,7 @@ def _run_target(run_dir: Path, which: str | None) -> Target:
 
 def select_checkpoints(run_dir: Path, which: str) -> list[Checkpoint]:
     """``best``, ``latest``, an iteration, or ``all`` (every numbered one, and ``best/`` when it is not among them)."""
-    from forgellm_tui.core.runs.lookup import best_checkpoint, list_checkpoints, select_checkpoint
+    from forgellm_tui.core.runs import best_checkpoint, list_checkpoints, select_checkpoint
 
     if str(which).strip().lower() != "all":
         return [select_checkpoint(run_dir, which)]

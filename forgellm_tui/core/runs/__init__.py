@@ -29,7 +29,7 @@ from forgellm_tui.core.runs.folder import (CONFIG, METRICS, RUN_JSON, TRAIN_LOG,
                                            failure_reason, missing_folders, read_run_json, remove_leftovers, utc_now)
 from forgellm_tui.core.runs.index import register
 from forgellm_tui.core.runs.lock import RunLock, RunLocked, check_free
-from forgellm_tui.core.runs.lookup import (best_checkpoint, check_adapter, ranked_checkpoints, read_run_config,
+from forgellm_tui.core.runs.lookup import (Checkpoint, best_checkpoint, check_adapter, list_checkpoints, ranked_checkpoints, read_run_config,
                                            resolve_base_model, select_checkpoint, settings_near)
 from forgellm_tui.core.runs.ranking import (BEST_WORDS, RANK_WORDS, CheckpointScore, is_overfitting, overfitting_reason,
                                             rank_checkpoints, split_series)
@@ -37,12 +37,13 @@ from forgellm_tui.core.runs.reader import (UNREADABLE, is_run_folder, list_runs,
                                            read_log, read_metrics, read_run, run_roots)
 
 __all__ = [
-    "ADAPTERS", "BEST_WORDS", "CONFIG", "CheckpointScore", "METRICS", "RANK_WORDS", "RUN_JSON", "RunFolder", "RunLock",
-    "RunLocked", "SORT_KEYS", "STATE", "TRAIN_LOG", "UNREADABLE", "all_runs", "best_checkpoint", "check_adapter",
-    "check_free", "checkpoint_damage", "checkpoints", "choose_run_dir", "compare_runs", "delete_checkpoint",
-    "delete_published", "delete_run", "failure_reason", "filter_runs", "headless_commands", "is_overfitting",
-    "is_run_folder", "latest_checkpoint", "list_runs", "metrics_warnings", "missing_folders", "overfitting_reason",
-    "process_alive", "published_models", "rank_checkpoints", "ranked_checkpoints", "read_log", "read_metrics",
-    "read_run", "read_run_config", "read_run_json", "read_state", "register", "remove_leftovers", "request_stop", "resolve_base_model",
-    "resumable", "run_detail", "run_roots", "select_checkpoint", "settings_near", "sort_runs", "split_series", "stop_cause", "utc_now",
+    "ADAPTERS", "BEST_WORDS", "CONFIG", "Checkpoint", "CheckpointScore", "METRICS", "RANK_WORDS", "RUN_JSON",
+    "RunFolder", "RunLock", "RunLocked", "SORT_KEYS", "STATE", "TRAIN_LOG", "UNREADABLE", "all_runs", "best_checkpoint",
+    "check_adapter", "check_free", "checkpoint_damage", "checkpoints", "choose_run_dir", "compare_runs",
+    "delete_checkpoint", "delete_published", "delete_run", "failure_reason", "filter_runs", "headless_commands",
+    "is_overfitting", "is_run_folder", "latest_checkpoint", "list_checkpoints", "list_runs", "metrics_warnings",
+    "missing_folders", "overfitting_reason", "process_alive", "published_models", "rank_checkpoints",
+    "ranked_checkpoints", "read_log", "read_metrics", "read_run", "read_run_config", "read_run_json", "read_state",
+    "register", "remove_leftovers", "request_stop", "resolve_base_model", "resumable", "run_detail", "run_roots",
+    "select_checkpoint", "settings_near", "sort_runs", "split_series", "stop_cause", "utc_now",
 ]

@@ -22,13 +22,19 @@ from __future__ import annotations
 
 from forgellm_tui.core.training.background import Detached, start_detached
 from forgellm_tui.core.training.control import TrainingControl
+from forgellm_tui.core.training.data import make_batch, read_split
 from forgellm_tui.core.training.engine import RunResult, train
 from forgellm_tui.core.training.estimate import Estimate, estimate
+from forgellm_tui.core.training.loop import masked_loss
 from forgellm_tui.core.training.prepare import (load_run_config, prepare_run, resume_config, resume_point,
                                                 resume_target, settings_for_run)
 from forgellm_tui.core.training.rank import check_divisible, share_config
+from forgellm_tui.core.training.setup import load_adapter_weights, load_model, load_tokenizer
 from forgellm_tui.core.training.supervisor import Supervisor
 
-__all__ = ["Detached", "Estimate", "RunResult", "Supervisor", "TrainingControl", "check_divisible", "estimate",
-           "load_run_config", "prepare_run", "resume_config", "resume_point", "resume_target", "settings_for_run",
-           "share_config", "start_detached", "train"]
+__all__ = [
+    "Detached", "Estimate", "RunResult", "Supervisor", "TrainingControl", "check_divisible", "estimate",
+    "load_adapter_weights", "load_model", "load_run_config", "load_tokenizer", "make_batch", "masked_loss",
+    "prepare_run", "read_split", "resume_config", "resume_point", "resume_target", "settings_for_run", "share_config",
+    "start_detached", "train",
+]
