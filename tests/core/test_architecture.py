@@ -19,15 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "forgellm_tui"
 MAX_FUNCTION_LINES = 80
 
-#: Import cycles not broken yet, by the modules they run through; a cycle through any other module
-#: fails the test, and an entry goes once its cycle is gone. In core/config, ``TrainingConfig.to_dict``
-#: and ``.to_yaml`` (schema.py) call model.py and io.py inside the methods, and those modules (and
-#: fields.py) build on schema.py.
-KNOWN_CYCLES = [
-    {"forgellm_tui.core.config.fields", "forgellm_tui.core.config.io", "forgellm_tui.core.config.model",
-     "forgellm_tui.core.config.schema"},
-]
-
 #: (importer, module) pairs allowed to import a module inside another core package (see the test's docstring)
 FACE_EXCEPTIONS = {("forgellm_tui.settings", "forgellm_tui.core.models.hf_cache")}
 
@@ -84,8 +75,6 @@ def test_no_import_cycle():
     graph = grimp.build_graph("forgellm_tui", cache_dir=None)
     problems = []
     for group in strongly_connected(graph):
-        if any(group <= known for known in KNOWN_CYCLES):
-            continue
         first = sorted(group)[0]
         back = min((graph.find_shortest_chain(importer=other, imported=first) or () for other in group
                     if other != first and graph.direct_import_exists(importer=first, imported=other)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from forgellm_tui.core.config.fields import ALIASES, FIELDS, NESTED
+from forgellm_tui.core.config.fields import ALIASES, NESTED
 from forgellm_tui.core.config.schema import TrainingConfig
 from forgellm_tui.core.errors import ConfigError
 
@@ -133,24 +133,8 @@ def merge_overrides(raw: dict, overrides: dict) -> dict:
 
 
 def config_to_yaml(cfg: TrainingConfig, comments: bool = True) -> str:
-    import yaml
-
-    lines: list[str] = []
-    group = None
-    for name, value in cfg.to_dict().items():
-        if name == "distributed" and value is None:
-            continue  # an optional section: written only when set
-        info = FIELDS.get(name)
-        if comments and info is not None and info.group != group:
-            group = info.group
-            lines.append(f"{'' if not lines else chr(10)}# --- {group}")
-        text = yaml.safe_dump({name: value}, default_flow_style=True, sort_keys=False, width=1000).strip()
-        text = text[1:-1] if text.startswith("{") else text
-        if comments and info is not None:
-            lines.append(f"{text}  # {info.help}")
-        else:
-            lines.append(text)
-    return "\n".join(lines) + "\n"
+    """The config as commented YAML (``TrainingConfig.to_yaml``)."""
+    return cfg.to_yaml(comments=comments)
 
 
 def cli_command(config_path: str | Path, overrides: dict | None = None, *, name: str | None = None,

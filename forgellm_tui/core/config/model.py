@@ -205,13 +205,8 @@ def load_config(path: str | Path, overrides: dict | None = None, settings=None) 
 
 def validate(cfg: TrainingConfig) -> list[str]:
     """Problems of an edited config as "key: message" lines (empty when it is valid)."""
-    raw = {k: v for k, v in config_to_dict(cfg).items() if k not in cfg.extra}
+    raw = {k: v for k, v in cfg.to_dict().items() if k not in cfg.extra}
     return [f"{k}: {m}" for k, m in field_errors(raw).items()] + [
         f"{k}: is required" for k in ("model", "data") if not getattr(cfg, k)]
 
 
-def config_to_dict(cfg: TrainingConfig) -> dict:
-    out = {name: getattr(cfg, name) for name in FIELDS if name != "max_iterations" or cfg.epochs is None}
-    out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
-    out.update(cfg.extra)
-    return out

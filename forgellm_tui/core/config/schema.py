@@ -250,15 +250,34 @@ class TrainingConfig:
 
     def to_dict(self) -> dict:
         """Canonical key -> value for every field (plus tolerated extra keys)."""
-        from forgellm_tui.core.config.model import config_to_dict
-
-        return config_to_dict(self)
+        names = [n for n in type(self).__pydantic_fields__ if n not in INTERNAL]
+        out = {n: getattr(self, n) for n in names if n != "max_iterations" or self.epochs is None}
+        out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+        out.update(self.extra)
+        return out
 
     def to_yaml(self, comments: bool = True) -> str:
-        """The config as YAML, one comment per key (the resolved config saved with a run)."""
-        from forgellm_tui.core.config.model import config_to_yaml
+        """The config as YAML, one comment per key (its field description) under a line per group."""
+        import yaml
 
-        return config_to_yaml(self, comments=comments)
+        fields, starts = type(self).__pydantic_fields__, {first: name for name, first in GROUPS.items()}
+        group_of, group = {}, None
+        for name in fields:
+            group = group_of[name] = starts.get(name, group)
+        lines: list[str] = []
+        shown = None
+        for name, value in self.to_dict().items():
+            if name not in fields:  # a tolerated extra key: written as it is, without a comment
+                lines.append(_yaml_line(yaml, name, value, None))
+                continue
+            group = group_of[name]
+            if name == "distributed" and value is None:
+                continue  # an optional section: written only when set
+            if comments and group != shown:
+                shown = group
+                lines.append(f"{'' if not lines else chr(10)}# --- {group}")
+            lines.append(_yaml_line(yaml, name, value, (fields[name].description or "") if comments else None))
+        return "\n".join(lines) + "\n"
 
     @property
     def lora_parameters(self) -> dict:
@@ -266,6 +285,12 @@ class TrainingConfig:
         if self.lora_keys:
             params["keys"] = list(self.lora_keys)
         return params
+
+
+def _yaml_line(yaml, name: str, value, comment: str | None) -> str:
+    text = yaml.safe_dump({name: value}, default_flow_style=True, sort_keys=False, width=1000).strip()
+    text = text[1:-1] if text.startswith("{") else text
+    return text if comment is None else f"{text}  # {comment}"
 
 
 #: fields that are not config keys (kept with the config, never read from or written to YAML)
