@@ -20,7 +20,7 @@ from ..settings import Settings
 from .commands import ForgeCommands
 from .dialogs import ConfirmDialog, ErrorDialog
 from .fields import FIELD_BINDINGS, is_typing
-from .format import error_text
+from forgellm_tui.format import error_text
 from .heap import IdleCollector, freeze_heap
 from .messages import DeviceReady, OpenInChat, ResumeRun
 from .screens import MODE_FACTORIES

@@ -126,7 +126,7 @@ class ConfigDraft:
         here = Path(cwd or os.getcwd()).resolve()
         prefix = ["forgellm-tui"]
         if here != self.workspace.resolve():
-            from .format import short_path
+            from forgellm_tui.format import short_path
 
             prefix += ["-w", short_path(self.workspace)]
         return " ".join(shlex.quote(a) if not a.startswith("~") else a for a in prefix + args)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from forgellm_tui.core import events as ev
 from forgellm_tui.core.runs import is_overfitting, overfitting_reason
-from .format import progress_line
+from forgellm_tui.format import progress_line
 
 ACTIVE = ("queued", "starting", "running", "paused", "stopping")
 

@@ -282,7 +282,7 @@ class Session:
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> Outcome:
-        ctx, cfg, control = self.ctx, self.ctx.cfg, self.ctx.control
+        ctx, control = self.ctx, self.ctx.control
         window = self.window
         step_times: list[float] = []
         self.check_memory()

@@ -10,7 +10,7 @@ from textual.widgets import Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from ..config_draft import ConfigDraft, split_errors
-from ..format import rel_path
+from forgellm_tui.format import rel_path
 from ..training_messages import EstimateReady
 from . import workers
 

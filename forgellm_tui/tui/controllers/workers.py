@@ -30,7 +30,7 @@ def start(screen, body: str, *args) -> Worker:
 
 
 def error_line(exc: BaseException) -> str:
-    from ..format import error_text
+    from forgellm_tui.format import error_text
 
     return error_text(exc)
 

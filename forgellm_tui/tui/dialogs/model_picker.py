@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..format import human_size, rel_path
+from forgellm_tui.format import human_size, rel_path
 from .path import PathDialog
 
 OPEN_PATH = "__open_path__"

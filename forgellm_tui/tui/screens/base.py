@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from ..fields import is_typing, leave_field
-from ..format import short_path
+from forgellm_tui.format import short_path
 from ..widgets.footer import ForgeFooter
 from ..widgets.status_bar import StatusBar
 

@@ -19,7 +19,7 @@ from textual.widgets import Static
 from forgellm_tui.core.errors import ForgeError
 from ..dialogs.model_picker import ModelPickerDialog
 from ..fields import is_typing
-from ..format import human_size
+from forgellm_tui.format import human_size
 from ..messages import ModelLoaded, ModelLoadProgress, ModelsFound, OpenInChat, ReplyFinished
 from ..widgets.chat_log import AssistantMessage, ChatLog
 from ..widgets.chat_settings import ChatSettings

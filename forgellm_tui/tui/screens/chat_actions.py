@@ -10,7 +10,7 @@ from datetime import datetime
 from forgellm_tui.core.errors import ForgeError
 from ..dialogs import ConfirmDialog
 from ..dialogs.chat_file import ChatFileDialog
-from ..format import rel_path
+from forgellm_tui.format import rel_path
 from ..widgets.chat_settings import ChatSettings
 from ..widgets.prompt_input import PromptInput
 

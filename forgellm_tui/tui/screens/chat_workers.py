@@ -14,7 +14,7 @@ from typing import Iterator
 from textual import work
 from textual.worker import get_current_worker
 
-from ..format import error_text
+from forgellm_tui.format import error_text
 from ..messages import ModelLoaded, ModelLoadProgress, ModelsFound, ReplyFinished
 
 

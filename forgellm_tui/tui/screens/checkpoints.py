@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Input, Label, Markdown, Static, TabbedCon
 
 from forgellm_tui.core.runs import (BEST_WORDS, RANK_WORDS, SORT_KEYS, all_runs, filter_runs, published_models, run_detail,
                                     sort_runs)
-from ..format import human_size
+from forgellm_tui.format import human_size
 from ..listing import read_text
 from ..messages import ListingLoaded, RunDetailLoaded, ShowRun
 from ..widgets.job_progress import JobProgress

@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from forgellm_tui.core.datasets import printable
 from ..dialogs import PathDialog, PrepareChoice, PrepareDialog
-from ..format import grouped, human_count, human_size, short_path
+from forgellm_tui.format import grouped, human_count, human_size, short_path
 from ..listing import has_tokenizer, tokenizer_models
 from ..messages import (DataPrepared, ListingLoaded, PreviewLoaded, PrepareFinished, PrepareProgress, ScanFinished,
                         ScanProgress)

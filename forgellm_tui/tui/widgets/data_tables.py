@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable, Static
 
 from forgellm_tui.core.datasets import printable
-from ..format import grouped, human_count, human_size
+from forgellm_tui.format import grouped, human_count, human_size
 
 
 class TotalsTable(Static):

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import Static, Tree
 
 from forgellm_tui.core.datasets import printable
-from ..format import human_count, human_size
+from forgellm_tui.format import human_count, human_size
 
 COL = 7  # width of each number column
 COLUMNS = ("size", "words", "tokens")

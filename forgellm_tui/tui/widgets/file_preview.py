@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
 from forgellm_tui.core.datasets import printable
-from ..format import grouped, human_size
+from forgellm_tui.format import grouped, human_size
 
 
 class FilePreview(Vertical):

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ..format import grouped, human_size, rel_path, short_path
+from forgellm_tui.format import grouped, human_size, rel_path, short_path
 
 
 def _count(value) -> int:

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ..format import duration, human_count, middle
+from forgellm_tui.format import duration, human_count, middle
 from ..run_view import RunView
 
 STATE_STYLE = {"running": "bold green", "starting": "green", "paused": "bold yellow", "stopping": "yellow",
