@@ -6,8 +6,6 @@ Exit status: 0 done; 2 bad input (one line says what to fix; no result file is w
 from __future__ import annotations
 
 import json
-import sys
-import time
 
 EPILOG = ("Adapters are applied in memory (never fused); one model load evaluates the base model and every chosen "
           "checkpoint on the same tokens. Results are written to RUN/eval/<checkpoint>.json and reused while the "
@@ -30,28 +28,14 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-class _Printer:
-    """Progress lines on stderr, at most twice a second (stdout stays for the results)."""
-
-    def __init__(self) -> None:
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        now = time.monotonic()
-        if done < total and now - self.last < 0.5:
-            return
-        self.last = now
-        print(f"  [{100.0 * done / max(1, total):5.1f}%] {message}", file=sys.stderr, flush=True)
-
-
 def run(args) -> int:
     from forgellm_tui.core.evaluate import EvalRequest, evaluate
 
-    from . import settings_from
+    from . import ProgressLines, settings_from
 
     request = EvalRequest(args.target, checkpoint=args.checkpoint, data=args.data, split=args.split,
                           tasks=tuple(args.tasks), limit=args.limit, batch_size=args.batch_size)
-    report = evaluate(request, settings_from(args), progress=None if args.json else _Printer())
+    report = evaluate(request, settings_from(args), progress=None if args.json else ProgressLines(stderr=True))
     if args.json:
         print(json.dumps(report.results, indent=2))
     else:

@@ -8,10 +8,9 @@ left out (listed); 2 nothing written (a one-line error says what to fix).
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
-from . import settings_from
+from . import ProgressLines, settings_from
 
 EPILOG = ("CPT chunks text by the model's tokens: rows are <= target tokens + EOS (+ BOS when the tokenizer "
           "adds one), so set the training max_seq_length to target + that overhead (printed at the end). "
@@ -63,21 +62,6 @@ def resolve_model(value: str | None, settings, *, required: bool) -> Path | None
     raise ModelError(f"several models ({names})", path=base, hint="choose one with --model NAME")
 
 
-class _Printer:
-    """Progress lines, at most twice a second (and always the last one)."""
-
-    def __init__(self) -> None:
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        now = time.monotonic()
-        if done < total and now - self.last < 0.5:
-            return
-        self.last = now
-        pct = 100.0 * done / total if total else 100.0
-        print(f"  [{pct:5.1f}%] {message}", flush=True)
-
-
 def run(args) -> int:
     from forgellm_tui.core.datasets import PrepareOptions, check_replaceable, prepare
     from forgellm_tui.core.names import check_name
@@ -95,7 +79,7 @@ def run(args) -> int:
     check_replaceable(options.output_dir)  # before any output: a refused run prints one line only
     print(f"preparing {args.kind.upper()} data from {options.ift_path if args.kind == 'ift' else dataset}"
           + (f" with the tokenizer of {model}" if model else ""), flush=True)
-    result = prepare(options, progress=_Printer())
+    result = prepare(options, progress=ProgressLines())
     print(summary(result, options))
     if result.bad_line_count:
         print(f"done with problems: {result.bad_line_count} line(s) skipped as invalid (listed above); "
