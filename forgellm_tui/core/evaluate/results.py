@@ -14,9 +14,7 @@ from pathlib import Path
 
 from forgellm_tui.core import fsio
 from forgellm_tui.core.models import weight_files
-
-RESULT_FORMAT = "forgellm-eval"
-RESULT_VERSION = 1
+from forgellm_tui.core.runs.evals import RESULT_FORMAT, RESULT_VERSION  # noqa: F401 - the format is the runs' to read
 
 
 def sha256_file(path: Path) -> str:

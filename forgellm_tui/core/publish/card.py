@@ -57,6 +57,9 @@ def _ranking_note(ranked: list[CheckpointScore], best_iteration: int | None) -> 
     text = (f"The {RANK_WORDS} order ranks the checkpoints by a score (validation loss 50%, generalisation gap "
             "20%, stability of the recent training loss 20%, convergence 10%); a checkpoint saved between "
             "validations is not validated and ranks last.")
+    if any(s.evaluation is not None for s in ranked):
+        text += (" Checkpoints measured with `forgellm-tui eval` rank first, by held-out perplexity (lower is "
+                 "better); the others follow.")
     if best_iteration is not None:
         text += f" `best/` is the checkpoint with the {BEST_WORDS}: iteration {best_iteration}."
         top = ranked[0].iteration if ranked else None
@@ -71,6 +74,7 @@ def build_readme(*, meta: dict, cfg: dict, ranked: list[CheckpointScore], record
     lines = _about_lines(meta, cfg, why, run_name, data)
     if warnings:
         lines += ["", "## Notes", ""] + [f"- {w}" for w in warnings]
+    lines += _evaluation_lines(meta.get("evaluation"))
     lines += _ranking_lines(ranked, best_iteration) + _loss_lines(meta, records) + _usage_lines(meta["model_name"])
     return "\n".join(lines)
 
@@ -105,6 +109,31 @@ def _about_lines(meta: dict, cfg: dict, why: str, run_name: str, data: str | Non
         if cfg.get(key) is not None:
             lines.append(f"| {key} | `{cfg[key]}` |")
     return lines
+
+
+def _evaluation_lines(ev: dict | None) -> list[str]:
+    """The checkpoint's held-out perplexity against the base model and its task accuracies, when evaluated."""
+    if not ev:
+        return []
+    lines = ["", "## Evaluation", "",
+             f"Measured with `forgellm-tui eval` (adapter applied in memory) on the `{ev.get('split') or '—'}` "
+             f"split, {_fmt(ev.get('tokens'))} tokens, evaluated {ev.get('evaluated_at') or '—'}.", "",
+             "| model | loss | perplexity |", "|---|---|---|",
+             f"| this checkpoint | {_fmt(ev.get('loss'))} | {_fmt(ev.get('perplexity'), 2)} |",
+             f"| base model | {_fmt(ev.get('base_loss'))} | {_fmt(ev.get('base_perplexity'), 2)} |"]
+    if ev.get("perplexity_change_pct") is not None:
+        lines += ["", f"Perplexity change against the base model: {ev['perplexity_change_pct']:+.2f}%."]
+    if ev.get("tasks"):
+        lines += ["", "| task | items | acc | acc_norm | chance |", "|---|---|---|---|---|"]
+        for name, t in ev["tasks"].items():
+            lines.append(f"| {name} | {_fmt(t.get('items'))} | {_pm(t.get('acc'), t.get('acc_stderr'))} | "
+                         f"{_pm(t.get('acc_norm'), t.get('acc_norm_stderr'))} | {_fmt(t.get('chance'))} |")
+    return lines
+
+
+def _pm(value, stderr) -> str:
+    """``0.6250 ± 0.1250`` (the standard error is missing for a single item)."""
+    return _fmt(value) + (f" ± {stderr:.4f}" if isinstance(stderr, float) else "")
 
 
 def _ranking_lines(ranked: list[CheckpointScore], best_iteration: int | None) -> list[str]:

@@ -21,6 +21,7 @@ from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import ForgeError
 from forgellm_tui.core.publish.card import build_metadata, build_readme
 from forgellm_tui.core.publish.dashboard import render_dashboard
+from forgellm_tui.core.runs.evals import evaluation_summary
 from forgellm_tui.core.runs import (BEST_WORDS, RANK_WORDS, best_checkpoint, check_adapter, metrics_warnings,
                                     rank_checkpoints, ranked_checkpoints, read_metrics, read_run_config,
                                     resolve_base_model, select_checkpoint)
@@ -135,6 +136,9 @@ def publish(run_dir: str | Path, published_dir: str | Path, *, checkpoint: str |
                                   records=records, dequantized=dequantize)
             meta["run"] = run_dir.name
             meta["checkpoint_path"] = ckpt.path.relative_to(run_dir).as_posix()
+            evaluation = evaluation_summary(run_dir, ckpt.label, ckpt.iteration)
+            if evaluation is not None:
+                meta["evaluation"] = evaluation
             readme = build_readme(meta=meta, cfg=cfg, ranked=ranked, records=records, run_name=run_dir.name,
                                   why=_why(ckpt.label, ckpt.iteration, ranked, str(checkpoint).lower()),
                                   data=cfg.get("data"), warnings=warnings,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import ForgeError
+from forgellm_tui.core.runs.evals import EvalScore
 from forgellm_tui.core.runs.ranking import OverfitSignal, detect_overfitting, split_series
 from forgellm_tui.core.runs.admin import protected_reason
 from forgellm_tui.core.runs.lookup import (best_checkpoint, incomplete_checkpoints, list_checkpoints, ranked_checkpoints,
@@ -34,6 +35,7 @@ class CheckpointRow:
     rank: int | None = None
     reason: str = ""
     protected: str | None = None  # why it cannot be deleted
+    evaluation: EvalScore | None = None  # held-out perplexity from ``forgellm-tui eval``, when measured
 
 
 @dataclass
@@ -98,7 +100,8 @@ def filter_runs(runs: list[RunInfo], text: str) -> list[RunInfo]:
 
 
 def run_detail(run: RunInfo, settings=None) -> RunDetail:
-    """The run's checkpoints in recommended order (validation loss, gap, stability) with reasons and problems."""
+    """The run's checkpoints in recommended order (held-out perplexity when evaluated, else validation loss, gap,
+    stability) with reasons and problems."""
     path = run.path
     records, _ = read_metrics(path)
     train, val = split_series(records)
@@ -113,12 +116,12 @@ def run_detail(run: RunInfo, settings=None) -> RunDetail:
                                   score.gap if score else None, score.rank if score else None,
                                   f"copy of checkpoint {best.iteration:07d}"
                                   + (f"; {score.reason}" if score and score.reason else ""),
-                                  protected_reason(path, "best")))
+                                  protected_reason(path, "best"), score.evaluation if score else None))
     for c in reversed(ckpts):
         s = ranked.get(c.iteration)
         rows.append(CheckpointRow(c.label, c.iteration, c.path, s.validation_loss if s else None,
                                   s.gap if s else None, s.rank if s else None, s.reason if s else "",
-                                  protected_reason(path, c.label)))
+                                  protected_reason(path, c.label), s.evaluation if s else None))
     problems = [] if run.is_active else metrics_warnings(path)
     if run.error:
         problems.append(f"error: {run.error}")

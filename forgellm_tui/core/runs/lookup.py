@@ -70,17 +70,19 @@ def best_checkpoint(run_dir: str | Path) -> Checkpoint | None:
 
 
 def ranked_checkpoints(run_dir: str | Path, records: list[dict]) -> list:
-    """Every complete checkpoint of the run (numbered ones and ``best/``) in recommended order.
+    """Every complete checkpoint of the run (numbered ones and ``best/``) in recommended order
+    (held-out perplexity first where ``forgellm-tui eval`` measured it, see ``ranking``).
 
     One ranking for the Checkpoints screen, ``publish`` and the model card, so they agree.
     """
+    from forgellm_tui.core.runs.evals import eval_scores
     from forgellm_tui.core.runs.ranking import rank_checkpoints
 
     best = best_checkpoint(run_dir)
     iterations = [c.iteration for c in list_checkpoints(run_dir)]
     if best is not None and best.iteration >= 0:
         iterations.append(best.iteration)
-    return rank_checkpoints(records, iterations)
+    return rank_checkpoints(records, iterations, evals=eval_scores(run_dir))
 
 
 def _recommended(run_dir: Path, checkpoints: list[Checkpoint]) -> Checkpoint:

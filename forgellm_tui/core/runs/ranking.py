@@ -10,6 +10,10 @@ Pure functions over metrics records (dicts with ``iteration``, ``training_loss``
 Score (lower is better), each term normalised to 0..1 across the candidates:
   0.5 x validation loss + 0.2 x generalisation gap (val - train) + 0.2 x instability of the recent
   training loss (variance of the last 5 reports) + 0.1 x convergence (slope of recent training loss).
+
+A checkpoint with an evaluation result (held-out perplexity, from ``forgellm-tui eval``) is measured on
+data training never saw, which says more than the score: evaluated checkpoints rank first, lowest
+perplexity first; the others follow in score order.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from statistics import pvariance
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
+
+from forgellm_tui.core.runs.evals import EvalScore
 
 WEIGHTS = {"val": 0.5, "gap": 0.2, "stability": 0.2, "convergence": 0.1}
 #: the words for the two different things a run's checkpoints are chosen by, used on every surface
@@ -51,6 +57,7 @@ class CheckpointScore:
     score: float = math.inf
     rank: int | None = None
     reasons: list[str] = field(default_factory=list)
+    evaluation: EvalScore | None = None  # held-out perplexity, when the checkpoint was evaluated
 
     @property
     def reason(self) -> str:
@@ -121,8 +128,13 @@ def _normalise(values: list[float | None]) -> list[float]:
     return [1.0 if v is None else (0.0 if span == 0 else (v - lo) / span) for v in values]
 
 
-def rank_checkpoints(records: Iterable[dict], iterations: Iterable[int], top: int = 3) -> list[CheckpointScore]:
-    """Score every checkpoint iteration; returns them best first, the top ``top`` with reasons."""
+def rank_checkpoints(records: Iterable[dict], iterations: Iterable[int], top: int = 3,
+                     evals: Mapping[int, EvalScore] | None = None) -> list[CheckpointScore]:
+    """Score every checkpoint iteration; returns them best first, the top ``top`` with reasons.
+
+    ``evals`` (iteration -> held-out perplexity) puts the evaluated checkpoints first, lowest perplexity first.
+    """
+    evals = evals or {}
     train, val = split_series(records)
     scores: list[CheckpointScore] = []
     slopes: list[float | None] = []
@@ -132,7 +144,7 @@ def rank_checkpoints(records: Iterable[dict], iterations: Iterable[int], top: in
         t = sum(recent) / len(recent) if recent else None
         gap = (v - t) if (v is not None and t is not None) else None
         instab = pvariance(recent) if len(recent) >= 2 else None
-        scores.append(CheckpointScore(it, v, t, gap, instab))
+        scores.append(CheckpointScore(it, v, t, gap, instab, evaluation=evals.get(it)))
         slopes.append(abs(_slope(recent)) if len(recent) >= 2 else None)
     if not scores:
         return []
@@ -145,11 +157,30 @@ def rank_checkpoints(records: Iterable[dict], iterations: Iterable[int], top: in
                    + WEIGHTS["convergence"] * d)
         if s.validation_loss is None:
             s.score += 1.0  # never evaluated: rank after every evaluated checkpoint
-    ordered = sorted(scores, key=lambda s: (s.score, -s.iteration))
+    ordered = sorted(scores, key=_order)
     for i, s in enumerate(ordered, 1):
         s.rank = i
+    _explain_evaluation(ordered[:top], scores)
     _explain(ordered[:top], scores)
     return ordered
+
+
+def _order(s: CheckpointScore) -> tuple:
+    if s.evaluation is not None:
+        return (0, s.evaluation.perplexity, -s.iteration)
+    return (1, s.score, -s.iteration)
+
+
+def _explain_evaluation(top: list[CheckpointScore], everyone: list[CheckpointScore]) -> None:
+    """The perplexity reason goes first: it is what ranked an evaluated checkpoint."""
+    known = [s.evaluation.perplexity for s in everyone if s.evaluation is not None]
+    for s in top:
+        if s.evaluation is None:
+            if known:
+                s.reasons.append("not evaluated: ranked after every evaluated checkpoint")
+            continue
+        lowest = len(known) > 1 and s.evaluation.perplexity == min(known)
+        s.reasons.append(("lowest " if lowest else "") + s.evaluation.words())
 
 
 def _explain(top: list[CheckpointScore], everyone: list[CheckpointScore]) -> None:
