@@ -14,7 +14,10 @@ from pathlib import Path
 
 from forgellm_tui.core import fsio
 from forgellm_tui.core.models import weight_files
-from forgellm_tui.core.runs.evals import RESULT_FORMAT, RESULT_VERSION  # noqa: F401 - the format is the runs' to read
+from forgellm_tui.core.runs import EVAL_FORMAT, EVAL_VERSION
+
+# the format is defined in runs, which reads the results for the ranking and the model card
+RESULT_FORMAT, RESULT_VERSION = EVAL_FORMAT, EVAL_VERSION
 
 
 def sha256_file(path: Path) -> str:

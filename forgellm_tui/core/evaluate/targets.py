@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forgellm_tui.core.errors import DataError, ForgeError, ModelError
-from forgellm_tui.core.runs import Checkpoint
+from forgellm_tui.core.runs import EVAL_DIR, Checkpoint
 from forgellm_tui.core.runs import checkpoints as ck
 
 SPLITS = ("test", "valid")
@@ -62,7 +62,7 @@ def _run_target(run_dir: Path, which: str | None) -> Target:
     for chosen in checkpoints:
         check_adapter(chosen.path)
     base = resolve_base_model(run_dir)
-    return Target("run", run_dir, base, run_dir / "eval", read_run_config(run_dir), checkpoints)
+    return Target("run", run_dir, base, run_dir / EVAL_DIR, read_run_config(run_dir), checkpoints)
 
 
 def select_checkpoints(run_dir: Path, which: str) -> list[Checkpoint]:

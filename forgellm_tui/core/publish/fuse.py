@@ -21,9 +21,8 @@ from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import ForgeError
 from forgellm_tui.core.publish.card import build_metadata, build_readme
 from forgellm_tui.core.publish.dashboard import render_dashboard
-from forgellm_tui.core.runs.evals import evaluation_summary
-from forgellm_tui.core.runs import (BEST_WORDS, RANK_WORDS, best_checkpoint, check_adapter, metrics_warnings,
-                                    rank_checkpoints, ranked_checkpoints, read_metrics, read_run_config,
+from forgellm_tui.core.runs import (BEST_WORDS, RANK_WORDS, best_checkpoint, check_adapter, evaluation_summary,
+                                    metrics_warnings, rank_checkpoints, ranked_checkpoints, read_metrics, read_run_config,
                                     resolve_base_model, select_checkpoint)
 
 Progress = Callable[[str], None]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EVAL_DIR = "eval"
-RESULT_FORMAT = "forgellm-eval"
-RESULT_VERSION = 1
+EVAL_FORMAT = "forgellm-eval"
+EVAL_VERSION = 1
 
 
 @dataclass
@@ -37,7 +37,7 @@ def _read(path: Path) -> dict | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    ok = isinstance(data, dict) and data.get("format") == RESULT_FORMAT and data.get("version") == RESULT_VERSION
+    ok = isinstance(data, dict) and data.get("format") == EVAL_FORMAT and data.get("version") == EVAL_VERSION
     return data if ok and isinstance(data.get("iteration"), int) else None
 
 
@@ -52,7 +52,7 @@ def _comparable(result: dict) -> tuple:
     return (data.get("sha256"), data.get("rows"), data.get("max_seq_length"), (result.get("key") or {}).get("limit"))
 
 
-def read_results(run_dir: str | Path) -> dict[str, dict]:
+def read_eval_results(run_dir: str | Path) -> dict[str, dict]:
     """Every readable result of the run by checkpoint label (``0000050``, ``best``)."""
     folder = Path(run_dir) / EVAL_DIR
     found = {}
@@ -65,7 +65,7 @@ def read_results(run_dir: str | Path) -> dict[str, dict]:
 
 def eval_scores(run_dir: str | Path) -> dict[int, EvalScore]:
     """Perplexity per checkpoint iteration, from results measured on the same data as the newest one."""
-    results = [r for r in read_results(run_dir).values()
+    results = [r for r in read_eval_results(run_dir).values()
                if isinstance((r.get("perplexity") or {}).get("perplexity"), (int, float))]
     if not results:
         return {}
@@ -81,7 +81,7 @@ def eval_scores(run_dir: str | Path) -> dict[int, EvalScore]:
 
 def evaluation_summary(run_dir: str | Path, label: str, iteration: int) -> dict | None:
     """The ``evaluation`` section of a published model's metadata.json, from the checkpoint's result."""
-    results = read_results(run_dir)
+    results = read_eval_results(run_dir)
     result = results.get(label) or next((r for r in results.values() if r["iteration"] == iteration), None)
     if result is None:
         return None
