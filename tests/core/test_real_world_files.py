@@ -107,7 +107,7 @@ def test_stats_lists_every_file_on_one_line_and_exits_0(tree, tmp_path, capsys):
 def test_prepare_trains_on_text_not_markup_and_exits_0(workspace, capsys):
     build_tree(workspace / "dataset" / "docs")
     assert main(["--workspace", str(workspace), "prepare", "--name", "docs", "--target-tokens", "256",
-                 "--mix-ratio", "1", "--valid-fraction", "0"]) == 0
+                 "--mix-ratio", "1", "--valid-fraction", "0", "--test-fraction", "0"]) == 0
     out = capsys.readouterr().out
     data = workspace / "data" / "docs"
     rows = [json.loads(line) for line in (data / "train.jsonl").read_text(encoding="utf-8").splitlines()]
