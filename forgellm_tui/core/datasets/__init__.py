@@ -22,13 +22,29 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from forgellm_tui.core.datasets.cpt import document_chunks, list_documents, prepare_cpt
-from forgellm_tui.core.datasets.ift import ROLES, check_record, prepare_ift
-from forgellm_tui.core.datasets.io import ROOT_CATEGORY, SkippedFile, normalize_text, printable, read_preview
-from forgellm_tui.core.datasets.scan import CategoryTotals, DatasetScan, FileEntry, file_stats, scan_dataset
-from forgellm_tui.core.datasets.types import MANIFEST_FORMAT, BadLine, PrepareCancelled, PrepareOptions, PrepareResult, Progress
+import importlib
+from typing import TYPE_CHECKING
+
 from forgellm_tui.core import fsio
+from forgellm_tui.core.datasets.io import ROOT_CATEGORY, SkippedFile, normalize_text, printable, read_preview
 from forgellm_tui.core.errors import DataError
+
+if TYPE_CHECKING:
+    from forgellm_tui.core.datasets.types import PrepareOptions, PrepareResult, Progress
+
+#: Names served from modules that import pydantic or the tokenizer code: loaded on first use, so that the
+#: app's first frame (whose widgets only need ``printable``) does not pay for them.
+_LAZY = {"document_chunks": "cpt", "list_documents": "cpt", "prepare_cpt": "cpt", "ROLES": "ift",
+         "check_record": "ift", "prepare_ift": "ift", "CategoryTotals": "scan", "DatasetScan": "scan",
+         "FileEntry": "scan", "file_stats": "scan", "scan_dataset": "scan", "MANIFEST_FORMAT": "types",
+         "BadLine": "types", "PrepareCancelled": "types", "PrepareOptions": "types", "PrepareResult": "types",
+         "Progress": "types"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
 
 __all__ = [
     "BadLine", "CategoryTotals", "DatasetScan", "FileEntry", "PrepareCancelled", "PrepareOptions",
@@ -41,6 +57,9 @@ __all__ = [
 def prepare(options: PrepareOptions, progress: Progress | None = None,
             cancel: threading.Event | None = None) -> PrepareResult:
     """Prepare CPT or IFT data as ``options.kind`` says. ``progress(done, total, message)``."""
+    from forgellm_tui.core.datasets.cpt import prepare_cpt
+    from forgellm_tui.core.datasets.ift import prepare_ift
+
     options.validate()
     check_replaceable(options.output_dir)
     try:
@@ -57,6 +76,8 @@ def check_replaceable(folder: Path) -> None:
 
     Preparing swaps the whole output folder for the new one, so anything else there would be lost.
     """
+    from forgellm_tui.core.datasets.types import MANIFEST_FORMAT
+
     folder = Path(folder)
     if not folder.exists() and not folder.is_symlink():
         return

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Iterator
 
 from forgellm_tui.core import fsio
-from forgellm_tui.core.tokens import store as token_store
 from forgellm_tui.core.datasets.io import SkippedFile, check_file, clean_blocks, iter_text_blocks, printable, walk_files
 from forgellm_tui.core.datasets.types import MANIFEST_FORMAT, MANIFEST_VERSION, PrepareCancelled, PrepareOptions, \
     PrepareResult, Progress
@@ -109,6 +108,7 @@ def _counter_for(options: PrepareOptions) -> TokenCounter:
 
 def prepare_cpt(options: PrepareOptions, progress: Progress | None = None,
                 cancel: threading.Event | None = None) -> PrepareResult:
+    from forgellm_tui.core.tokens import store as token_store  # numpy: only when preparing
     start = time.perf_counter()
     options.validate()
     result = PrepareResult(options.output_dir, "cpt")
@@ -266,6 +266,7 @@ def _split_of(rel: str, valid: set[str], test: set[str]) -> str:
 
 def _finish_split(folder: Path, split: str, writer: ShuffledJsonl, store: bool) -> int:
     """Write ``<split>.jsonl`` (and its token ids when they are kept); the number of records."""
+    from forgellm_tui.core.tokens import store as token_store  # numpy: only when preparing
     ids = token_store.IdsWriter(folder, split) if store and writer.records else None
     records = writer.finish(folder / f"{split}.jsonl", ids)
     if ids is not None:
@@ -275,6 +276,7 @@ def _finish_split(folder: Path, split: str, writer: ShuffledJsonl, store: bool) 
 
 def _stored_tokens(folder: Path) -> dict[str, int]:
     """Ids stored per split (text + the specials and EOS of each row)."""
+    from forgellm_tui.core.tokens import store as token_store  # numpy: only when preparing
     import numpy as np
 
     out = {}

@@ -9,8 +9,6 @@ import random
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from forgellm_tui.core import fsio
 
 BUCKET_BYTES = 4 << 20
@@ -89,6 +87,7 @@ class ShuffledJsonl:
         return self.scratch / f".bucket-{self.name}-{i:05d}{'.ids' if ids else ''}"
 
     def add(self, line: str, ids=None) -> None:
+        import numpy as np  # imported when data is written, not when the app starts
         i = self.rng.randrange(self.n) if self.n > 1 else 0
         self.buffers[i].append(line)
         if self.id_buffers is not None:
@@ -99,6 +98,7 @@ class ShuffledJsonl:
             self._flush(i)
 
     def _flush(self, i: int) -> None:
+        import numpy as np  # imported when data is written, not when the app starts
         if not self.buffers[i]:
             return
         # scratch data inside the atomic build folder; the final files go through fsio.atomic_writer
@@ -113,6 +113,7 @@ class ShuffledJsonl:
         self.buffers[i], self.sizes[i] = [], 0
 
     def _read_ids(self, i: int) -> list:
+        import numpy as np  # imported when data is written, not when the app starts
         bucket = self._bucket(i, ids=True)
         if not bucket.exists():
             return []

@@ -12,11 +12,21 @@ import store as token_store``).
 
 from __future__ import annotations
 
-from forgellm_tui.core.tokens import store
-from forgellm_tui.core.tokens.rows import TokenRows, tokenize
+import importlib
+
 from forgellm_tui.core.tokens.stats import (WORDS_PER_PAGE, TokenCounter, count_lines, count_words,
                                             has_tokenizer_files)
-from forgellm_tui.core.tokens.store import load_or_tokenize
 
 __all__ = ["TokenCounter", "TokenRows", "WORDS_PER_PAGE", "count_lines", "count_words", "has_tokenizer_files",
            "load_or_tokenize", "store", "tokenize"]
+
+#: Names served from modules that import numpy: loaded on first use, so that importing this package (as
+#: the app does at start, through the datasets package) stays cheap.
+_LAZY = {"TokenRows": "rows", "tokenize": "rows", "load_or_tokenize": "store", "store": None, "rows": None}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_LAZY[name] or name}")
+    return module if _LAZY[name] is None else getattr(module, name)
