@@ -29,10 +29,6 @@ def ws(ws):
     data = ws / "data" / "cpt-small"
     shutil.copytree(shared / "cpt-small", data)
     (data / "test.jsonl").write_bytes((data / "valid.jsonl").read_bytes())
-    (ws / "tasks").mkdir()  # the workspace's task files are scored too
-    items = [{"query": "import json\n", "choices": ["data = json.loads(text)", "zz qq"], "gold": 0},
-             {"query": "def read_file(", "choices": ["path):", "))) ((("], "gold": 0}]
-    (ws / "tasks" / "tiny.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
     return ws
 
 
@@ -61,9 +57,6 @@ async def test_v_evaluates_the_selected_checkpoint_and_the_table_shows_it(ws):
         shown = f"{ppl:.2f}" if ppl < 100 else f"{ppl:.1f}" if ppl < 1000 else f"{ppl:.0f}"
         assert shown in text
         assert f"{result['change']['perplexity_pct']:+.0f}" in text
-        acc = result["tasks"]["tiny"]["acc"]
-        assert screen.detail.evals["best"].accuracy == acc
-        assert f"task accuracy {100 * acc:.0f}%" in str(screen.query_one("#ckpt-notes").content)
         assert f"test perplexity {ppl:.3f}" in str(screen.query_one("#ckpt-notes").content)
         assert any(n.title == "Evaluated" for n in notifications(messages))
         assert not screen.query_one("#publish-progress").running
