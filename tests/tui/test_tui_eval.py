@@ -49,7 +49,7 @@ async def test_v_evaluates_the_selected_checkpoint_and_the_table_shows_it(ws):
         assert "ppl" in screen_text(app) and "Δ%" in screen_text(app)
         await pilot.press("v")
         await pilot_wait_until(pilot, lambda: "best" in screen.detail.evals, timeout=120,
-                               describe=lambda: [(n.title, n.message) for n in notifications(messages)])
+                               describe=lambda: f"the evaluation in the table; notes: {[(n.title, n.message) for n in notifications(messages)]}")
         await settle(app, pilot)
         result = json.loads((run_dir(ws) / "eval" / "best.json").read_text())
         ppl = result["perplexity"]["perplexity"]
