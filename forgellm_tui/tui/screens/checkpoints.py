@@ -36,9 +36,6 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
     SCREEN_TITLE = "Checkpoints"
     BINDINGS = [
         Binding("p", "publish", "Publish", tooltip="Publish the selected checkpoint as a standalone model."),
-        Binding("v", "evaluate", "Eval",
-                tooltip="Evaluate the selected checkpoint and the base model: test perplexity and task accuracy."),
-        Binding("escape", "cancel_eval", "Stop eval", tooltip="Stop the evaluation (nothing is written)."),
         Binding("o", "chat", "Chat", tooltip="Chat with the selected checkpoint or published model."),
         Binding("space", "mark", "Mark", show=False, tooltip="Mark or unmark the selected run for comparison."),
         Binding("c", "compare", "Compare", tooltip="Compare the marked runs: validation curves and a summary."),
@@ -93,11 +90,6 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
                     with VerticalScroll(id="published-readme-pane"):
                         yield Markdown("", id="published-readme")
         yield JobProgress("Publishing", id="publish-progress")
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "cancel_eval":  # Esc stops a running evaluation; otherwise it leaves a text field
-            return any(w.group == "eval" and not w.is_finished for w in self.app.workers)
-        return super().check_action(action, parameters)
 
     def on_mount(self) -> None:
         self.query_one("#ckpt-runs", RunsTable).focus()
@@ -201,7 +193,7 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             config.load_text("")
             return
         previous = table.current_key()
-        table.show(detail.checkpoints, detail.evals)
+        table.show(detail.checkpoints)
         keys = [str(c.path) for c in detail.checkpoints]
         if previous in keys:
             table.move_cursor(row=keys.index(previous))
@@ -237,12 +229,6 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             text.append("\n")
             if row.protected:
                 text.append("protected: cannot be deleted\n", style="dim")
-            found = detail.evals.get(row.label)
-            if found is not None and found.perplexity is not None:
-                text.append(f"test perplexity {found.perplexity:.3f}"
-                            + ("" if found.change_pct is None else f" ({found.change_pct:+.1f}% vs base)")
-                            + ("" if found.accuracy is None else f" · task accuracy {100 * found.accuracy:.0f}%")
-                            + "\n", style="cyan")
         sign = detail.overfit
         text.append("⚠ overfitting: " if sign.overfitting else "✓ ", style="bold yellow" if sign.overfitting else "green")
         text.append(sign.message, style="yellow" if sign.overfitting else "dim")

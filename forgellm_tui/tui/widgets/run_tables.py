@@ -43,27 +43,6 @@ def short_reason(reason: str) -> str:
     return " · ".join(p for p in parts if p)  # "best/" says it is a copy; the notes say of which
 
 
-def compact_number(value: float | None, width: int) -> str:
-    """``value`` in at most ``width`` characters (``12.34``, ``123.4``, ``1234``, ``12k``); "—" when unknown."""
-    if value is None:
-        return "—"
-    for text in (f"{value:.2f}", f"{value:.1f}", f"{value:.0f}"):
-        if len(text) <= width:
-            return text
-    return f"{value / 1000:.0f}k" if value < 1e6 else "≫"
-
-
-def eval_cells(found) -> tuple[Text, Text, Text]:
-    """Test perplexity, its change against the base (green when lower) and task accuracy in percent."""
-    if found is None:
-        return tuple(Text("—", style="dim", justify="right") for _ in range(3))
-    pct = found.change_pct
-    delta = Text("—" if pct is None else f"{pct:+.0f}", justify="right",
-                 style="" if pct is None else ("green" if pct < 0 else "red"))
-    acc = "—" if found.accuracy is None else f"{100 * found.accuracy:.0f}"
-    return (Text(compact_number(found.perplexity, 5), justify="right"), delta, Text(acc, justify="right"))
-
-
 class KeyedTable(DataTable):
     """A row-cursor table whose rows are keyed by a path; columns come from ``COLUMNS``.
 
@@ -121,13 +100,12 @@ class CheckpointTable(KeyedTable):
     (lowest validation loss).
     """
 
-    COLUMNS = ("ckpt", "iter", "val", "ppl", "Δ%", "acc", "#", "why")
+    COLUMNS = ("ckpt", "iter", "val", "#", "why")
     """Short headers and no gap column (the notes under the table give it): at 80 columns the reason
-    ("why") must fit beside the loss chart. ``ppl`` (test perplexity), ``Δ%`` (its change against the
-    base model) and ``acc`` (task accuracy) come from ``eval/<checkpoint>.json``; "—" until evaluated."""
-    WIDTHS = {"ckpt": 7, "iter": 6, "val": 6, "ppl": 5, "Δ%": 4, "acc": 3, "#": 2}
+    ("why") must fit beside the loss chart."""
+    WIDTHS = {"ckpt": 7, "iter": 6, "val": 6, "#": 2}
 
-    def show(self, rows: list, evals: dict | None = None) -> None:
+    def show(self, rows: list) -> None:
         self.clear()
         room = self.size.width - sum(self.WIDTHS.values()) - 2 * len(self.COLUMNS) - 1
         why = self.columns.get(next((k for k in self.columns if k.value == "why"), None))
@@ -137,10 +115,9 @@ class CheckpointTable(KeyedTable):
             style = "bold green" if row.label == "best" else ""
             rank = Text(str(row.rank) if row.rank else "—", justify="right",
                         style="bold" if row.rank == 1 else "")
-            found = (evals or {}).get(row.label)
             self.add_row(Text(row.label + ("/" if row.label == "best" else ""), style=style),
                          Text(str(row.iteration), justify="right"), loss_text(row.validation_loss, style),
-                         *eval_cells(found), rank, Text(short_reason(row.reason), style="dim", no_wrap=True, overflow="ellipsis"),
+                         rank, Text(short_reason(row.reason), style="dim", no_wrap=True, overflow="ellipsis"),
                          key=str(row.path))
 
 
