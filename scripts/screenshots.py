@@ -72,7 +72,7 @@ async def training_mid_run(app, pilot) -> None:
     await pilot.pause(0.1)
     print(f"wrote {app.save_screenshot('training.svg', path=str(OUT[0]))}")
     screen.controller.control.stop("screenshot taken")
-    while not screen.run_done.is_set():
+    while not screen.controller.run_done.is_set():
         await asyncio.sleep(0.2)
 
 
