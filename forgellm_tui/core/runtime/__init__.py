@@ -6,14 +6,24 @@
 - ``diagnostics.py``: what ``forgellm-tui doctor`` reports
 
 Callers use ``backend`` as a namespace (``from forgellm_tui.core.runtime import backend as runtime``):
-it reads MLX lazily, so importing this package stays cheap.
+it reads MLX lazily, so importing this package stays cheap. The other names are served on first use:
+every process imports this package before it may re-execute itself with OpenBLAS preloaded, so what it
+imports is paid twice at start.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from forgellm_tui.core.runtime import backend
 from forgellm_tui.core.runtime.backend import shutdown_mlx
-from forgellm_tui.core.runtime.blas_cores import CORE_VAR, DETECTED_VAR
-from forgellm_tui.core.runtime.diagnostics import collect
 
 __all__ = ["CORE_VAR", "DETECTED_VAR", "backend", "collect", "shutdown_mlx"]
+
+_LAZY = {"CORE_VAR": "blas_cores", "DETECTED_VAR": "blas_cores", "collect": "diagnostics"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
