@@ -103,6 +103,16 @@ class CheckpointSaved(Event):
 
 
 @dataclass(frozen=True)
+class Samples(Event):
+    """What the model says now: the records just appended to ``samples.jsonl`` at ``iteration``
+    (each ``{"iteration", "prompt", "text", "time"}``, one per sample prompt)."""
+
+    iteration: int
+    records: tuple
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
 class StateChanged(Event):
     state: str                    # starting/running/paused/stopping/finished/stopped/failed
     iteration: int
@@ -176,6 +186,9 @@ class EventHandler:
     def on_checkpoint_saved(self, event: CheckpointSaved) -> None:
         pass
 
+    def on_samples(self, event: Samples) -> None:
+        pass
+
     def on_state_changed(self, event: StateChanged) -> None:
         pass
 
@@ -209,6 +222,8 @@ def dispatch(event: Event, handler: EventHandler) -> None:
             handler.on_validation(event)
         case CheckpointSaved():
             handler.on_checkpoint_saved(event)
+        case Samples():
+            handler.on_samples(event)
         case StateChanged():
             handler.on_state_changed(event)
         case EarlyStop():

@@ -126,6 +126,12 @@ class JsonlAppender:
         if self._fsync:
             os.fsync(self._fh.fileno())
 
+    def append_all(self, records: list[dict]) -> None:
+        """Several records with one flush and one fsync (records that belong together)."""
+        self._fh.write("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records))
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()

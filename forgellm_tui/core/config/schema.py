@@ -57,8 +57,10 @@ IGNORED_KEYS = {
 #: fields that change the shape of what is trained: a resume must not change them
 SHAPE_FIELDS = ("fine_tune_type", "num_layers", "lora_rank", "lora_keys", "model")
 #: YAML section headers: group -> its first field (the fields of a group follow each other)
-GROUPS = {"run": "name", "model": "fine_tune_type", "training": "max_iterations",
+GROUPS = {"run": "name", "model": "fine_tune_type", "training": "max_iterations", "samples": "sample_prompts",
           "early stopping": "early_stopping", "data": "text_feature", "distributed": "distributed"}
+#: optional groups, written to YAML only when their first key is set
+OPTIONAL_GROUPS = ("samples", "distributed")
 
 
 def _also(name: str, *others: str | AliasPath) -> AliasChoices:
@@ -183,6 +185,14 @@ class TrainingConfig:
     max_checkpoints: Annotated[int | None, v.WHOLE_NUMBER] = Field(
         None, ge=1, le=MAX_STEPS,
         description="keep only the newest N numbered checkpoints (best/ is always kept); null = keep all")
+    # samples while training
+    sample_prompts: Annotated[list | None, v.PROMPTS] = Field(
+        None, description="prompts the model continues greedily at each sampling point, written to the run's "
+                          "samples.jsonl (IFT: user messages in the chat template); null = no samples")
+    sample_every: Annotated[int | None, v.WHOLE_NUMBER] = Field(
+        None, ge=1, le=MAX_STEPS, description="steps between samples; null = at every validation (steps_per_eval)")
+    sample_max_tokens: Annotated[int, v.WHOLE_NUMBER] = Field(
+        48, ge=1, le=4096, description="most tokens generated per sample prompt")
     # early stopping
     early_stopping: Annotated[bool | None, v.FLAG] = Field(
         None, validation_alias=_also("early_stopping", "enable_early_stopping"),
@@ -245,6 +255,10 @@ class TrainingConfig:
         return (not self.is_ift) if self.early_stopping is None else bool(self.early_stopping)
 
     @property
+    def effective_sample_every(self) -> int:
+        return self.sample_every or self.steps_per_eval
+
+    @property
     def effective_batch(self) -> int:
         return self.batch_size * self.grad_accumulation_steps
 
@@ -271,7 +285,7 @@ class TrainingConfig:
                 lines.append(_yaml_line(yaml, name, value, None))
                 continue
             group = group_of[name]
-            if name == "distributed" and value is None:
+            if group in OPTIONAL_GROUPS and not getattr(self, GROUPS[group]):
                 continue  # an optional section: written only when set
             if comments and group != shown:
                 shown = group

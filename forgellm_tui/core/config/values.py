@@ -88,6 +88,17 @@ def _names(value: Any) -> list | None:
     return list(value)
 
 
+def _prompts(value: Any) -> list | None:
+    """Prompts are whole texts (commas included): one text is one prompt, a list is several."""
+    if value is None or _null_text(value):
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) and p.strip() for p in value):
+        raise problem(f"must be a list of non-empty texts, e.g. ['def read_file('], got {short(value)}")
+    return list(value)
+
+
 def _mapping(value: Any) -> dict | None:
     if value is None or _null_text(value):
         return None
@@ -118,6 +129,7 @@ WHOLE_NUMBER = BeforeValidator(_whole_number)
 FLAG = BeforeValidator(_flag)
 NAMES = BeforeValidator(_names)
 MAPPING = BeforeValidator(_mapping)
+PROMPTS = BeforeValidator(_prompts)
 TEXT = BeforeValidator(_text)
 #: like TEXT, but "null" text leaves the path unset
 PATH = BeforeValidator(_path_text)

@@ -6,6 +6,7 @@
 - ``checkpoints.py``: checkpoint folders: written atomically, the newest complete one, ``best/``
 - ``reader.py``: read run folders (list, status, metrics, log) without MLX
 - ``ranking.py``: rank a run's checkpoints and spot overfitting from its metrics
+- ``samples.py``: the run's ``samples.jsonl`` (what the model said while it trained): read, pick, truncate
 - ``evals.py``: read the run's evaluation results (``eval/<checkpoint>.json``) for the ranking and the model card
 - ``lookup.py``: a run's checkpoints and base model on disk, for publishing, chat and deleting
 - ``analysis.py``: what the Checkpoints screen shows: table rows, one run's detail, comparisons
@@ -31,6 +32,8 @@ from forgellm_tui.core.runs.checkpoints import damage as checkpoint_damage
 from forgellm_tui.core.runs.folder import (CONFIG, METRICS, RUN_JSON, TRAIN_LOG, RunFolder, choose_run_dir,
                                            failure_reason, missing_folders, read_run_json, remove_leftovers, utc_now)
 from forgellm_tui.core.runs.index import register
+from forgellm_tui.core.runs.samples import (SAMPLES, at_iteration, nearest, newest_per_prompt, read_samples,
+                                            sample_iterations, truncate_samples)
 from forgellm_tui.core.runs.lock import RunLock, RunLocked, check_free
 from forgellm_tui.core.runs.lookup import (Checkpoint, best_checkpoint, check_adapter, list_checkpoints, ranked_checkpoints, read_run_config,
                                            resolve_base_model, select_checkpoint, settings_near)
@@ -49,5 +52,6 @@ __all__ = [
     "overfitting_reason", "process_alive", "published_models", "rank_checkpoints", "ranked_checkpoints",
     "read_eval_results", "read_log", "read_metrics", "read_run", "read_run_config", "read_run_json", "read_state",
     "register", "remove_leftovers", "request_stop", "resolve_base_model", "resumable", "run_detail", "run_roots",
+    "SAMPLES", "at_iteration", "nearest", "newest_per_prompt", "read_samples", "sample_iterations", "truncate_samples",
     "select_checkpoint", "settings_near", "sort_runs", "split_series", "stop_cause", "utc_now",
 ]

@@ -33,7 +33,7 @@ from forgellm_tui.core import fsio
 from forgellm_tui.core.config import IGNORED_KEYS, SHAPE_FIELDS, ConfigFieldError, TrainingConfig
 from forgellm_tui.core.distributed import SINGLE, World
 from forgellm_tui.core.errors import ForgeError
-from forgellm_tui.core.runs import CONFIG, RunFolder, latest_checkpoint, resumable
+from forgellm_tui.core.runs import CONFIG, RunFolder, latest_checkpoint, resumable, truncate_samples
 from forgellm_tui.core.training.control import TrainingControl
 from forgellm_tui.core.training.data import tokenized_data
 from forgellm_tui.core.training.prepare import (Plan, initial_weights, open_distributed, open_run, record_resume,
@@ -281,6 +281,8 @@ def _started(ctx: _Context, session, checkpoint: Path | None) -> None:
     run = ctx.run
     ctx.start_iteration = session.iteration
     dropped = run.truncate_metrics(session.iteration if checkpoint is not None else -1)
+    if ctx.world.is_main:  # samples after the checkpoint belong to training that is done again now
+        truncate_samples(run.path, session.iteration if checkpoint is not None else -1)
     if ctx.resuming:
         changed = record_resume(run, ctx.cfg, session.iteration, checkpoint, dropped, ctx.world.is_main)
         if changed:

@@ -72,7 +72,12 @@ class Session:
     def _build(self, checkpoint: Path | None) -> None:
         """The model with its trainable layers and weights, and the optimizer (with its state on a resume)."""
         ctx, cfg = self.ctx, self.ctx.cfg
-        self.model, _ = load_model(ctx.plan.model_path, cfg)
+        self.model, tokenizer = load_model(ctx.plan.model_path, cfg)
+        self.sampler = None
+        if cfg.sample_prompts and ctx.world.is_main:  # only rank 0 writes the run folder
+            from forgellm_tui.core.training.sampling import Sampler
+
+            self.sampler = Sampler(cfg, tokenizer, ctx.run.path)
         self.trainable, self.total = apply_fine_tune(self.model, cfg)
         if cfg.grad_checkpoint:
             enable_grad_checkpoint(self.model)
@@ -288,6 +293,8 @@ class Session:
         self.check_memory()
         if self.iteration == 0 and self.val:
             self._validate_and_record(window, step_times)
+        if self.iteration == 0 and self.sampler is not None:
+            self._sample()  # what the base model says, the start of the story
         while True:
             if self.world.size > 1 and not control.take_fresh():
                 control.sync(ctx.max_iterations)  # every rank takes rank 0's decisions
@@ -339,6 +346,8 @@ class Session:
             val, verdict = self._validate(step_times)
         if report or evaluate:
             self._record(window, step_times, val, train=report)
+        if self.sampler is not None and self.sampler.due(it, last):
+            self._sample()
         stop_early = verdict is not None and verdict.stop and not last
         saved = None
         if it % cfg.save_every == 0 or last or stop_early:
@@ -363,6 +372,13 @@ class Session:
         if verdict.overfitting:
             self.ctx.log("warning", f"overfitting at iteration {self.iteration}: {verdict.reason}")
         return val, verdict
+
+    def _sample(self) -> None:
+        """Samples of the current weights to ``samples.jsonl`` and the UIs (its time counts as run time)."""
+        tic = time.perf_counter()
+        records = self.sampler.sample(self.model, self.iteration)
+        self.elapsed += time.perf_counter() - tic
+        self.ctx.emit(ev.Samples(self.iteration, tuple(records)))
 
     def _val_here(self) -> float | None:
         """The validation loss measured at the current iteration, if there was one."""
