@@ -61,6 +61,8 @@ def register(sub) -> None:
                    help="override a config value, e.g. --set batch_size=8 --set lora_parameters.rank=16")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its newest complete checkpoint")
     p.add_argument("--detach", action="store_true", help="run in the background; print the run folder and return")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="also print what the model says at each sampling point (config key sample_prompts)")
     p.add_argument("--hosts", metavar="H1,H2,...",
                    help="train data-parallel, one rank per host (short for distributed.hosts; "
                         "127.0.0.1,127.0.0.1 runs two ranks here)")
@@ -106,7 +108,7 @@ def _train(args, cfg) -> int:
     from .train_progress import Printer
 
     control = TrainingControl()
-    printer = Printer()
+    printer = Printer(verbose=args.verbose)
     batch = tuple(int(n) for n in args.restart_batch.split(",")) if args.restart_batch else None
     previous = install_signals(control, printer)
     try:
@@ -144,7 +146,8 @@ def _supervise(args, settings) -> int:
         else:
             rest = ["--resume", folder]
         batch = f"{restart.batch_size},{restart.grad_accumulation_steps}"
-        return [*base, *rest, "--restart-batch", batch, "--supervised", str(fd)]
+        return [*base, *rest, *(["--verbose"] if args.verbose else []), "--restart-batch", batch,
+                "--supervised", str(fd)]
 
     known = Path(args.start_run) if args.start_run else resume_target(Path(args.resume)) if args.resume else None
     supervisor = Supervisor(command, known)

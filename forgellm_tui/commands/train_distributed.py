@@ -182,7 +182,7 @@ def run_rank(args) -> int:
     settings = settings_from(args)
     world = init_world(args.rank_backend)
     control = TrainingControl()
-    printer = Printer() if world.is_main else None
+    printer = Printer(verbose=args.verbose) if world.is_main else None
     if world.is_main:
         previous = install_signals(control, printer)
     else:  # rank 0 decides when to stop; SIGTERM/SIGHUP end this process

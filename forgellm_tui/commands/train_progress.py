@@ -21,8 +21,10 @@ def _loss(value: float | None) -> str:
 class Printer(ev.EventHandler):
     """The ``on_event`` callback of ``forgellm-tui train``: writes to stdout, flushed per line."""
 
-    def __init__(self, out=None):
+    def __init__(self, out=None, verbose: bool = False):
         self.out = out or sys.stdout
+        self.verbose = verbose
+        """Also print what the model says at each sampling point (``--verbose``)."""
         self.run_dir = None
         self.world_size = 1
         self.progress_at = 0.0
@@ -75,6 +77,13 @@ class Printer(ev.EventHandler):
         if event.done >= event.total or event.time - self.progress_at >= PROGRESS_EVERY:
             self.progress_at = event.time
             self._print(progress_line(event))
+
+    def on_samples(self, event: ev.Samples) -> None:
+        if not self.verbose:
+            return
+        for record in event.records:
+            text = " ".join(record["text"].split())  # one line per sample, whatever the model wrote
+            self._print(f"sample it {event.iteration}: {record['prompt']!r} -> {text!r}")
 
     def on_early_stop(self, event: ev.EarlyStop) -> None:
         self._print(f"early stop: {event.reason}")

@@ -196,7 +196,7 @@ def test_each_key_is_described_once_for_help_and_yaml(capsys):
         cli.main(["train", "--help"])
     assert exited.value.code == 0
     help_text = " ".join(capsys.readouterr().out.split())
-    cfg = from_dict({**BASE, "distributed": {"hosts": ["127.0.0.1", "127.0.0.1"]}})
+    cfg = from_dict({**BASE, "distributed": {"hosts": ["127.0.0.1", "127.0.0.1"]}, "sample_prompts": ["def f("]})
     comments = {line.split(":")[0]: line.split("  # ", 1)[1] for line in cfg.to_yaml().splitlines() if "  # " in line}
     assert set(comments) == set(FIELDS)
     for info in FIELDS.values():

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from forgellm_tui.core import fsio
-from forgellm_tui.core.runs.samples import SAMPLES
+from forgellm_tui.core.runs import SAMPLES
 
 
 def prompt_ids(tokenizer, prompt: str, chat: bool) -> list[int]:
