@@ -64,6 +64,8 @@ class FolderRead(Message):
     reset: bool = False            # metrics.jsonl was rewritten (a resume): start the charts over
     done: bool = False             # the run ended; the follower stopped
     error: str | None = None
+    samples: list = field(default_factory=list)   # new samples.jsonl records
+    samples_reset: bool = False    # samples.jsonl was rewritten (a resume): ``samples`` is all of it
 
 
 @dataclass

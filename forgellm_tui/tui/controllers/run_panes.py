@@ -22,6 +22,16 @@ class RunPanes:
     def charts(self):
         return self.screen.charts
 
+    @property
+    def samples(self):
+        return self.screen.samples
+
+    def load_samples(self, run_dir: Path) -> None:
+        """Every sample the run folder holds, in place of what the pane showed."""
+        from forgellm_tui.core.runs import read_samples
+
+        self.samples.reset(read_samples(run_dir)[0])
+
     def reset_log(self) -> None:
         self.screen.run_log.reset()
         self.log_offset = 0
@@ -76,8 +86,12 @@ class EngineBatch(ev.EventHandler):
         self.panes.charts.reset(event.max_iterations)
         if event.resumed:
             self.panes.load_earlier_metrics(Path(event.run_dir), self.controller.view)
+        self.panes.load_samples(Path(event.run_dir))  # a resume's earlier samples (the file is trimmed by now)
         self.panes.reset_log()  # from here on the pane shows the run's log.jsonl (earlier sessions too)
         self.logged = True
+
+    def on_samples(self, event: ev.Samples) -> None:
+        self.panes.samples.add(list(event.records))
 
     def on_log_line(self, event: ev.LogLine) -> None:
         if self.controller.view.run_dir is None:  # before the run folder is known: the event itself

@@ -64,6 +64,7 @@ class TrainingController:
         self.run_id += 1
         self.view, self.pending = view, ""
         self.panes.charts.reset(None)
+        self.panes.samples.reset()
 
     # ------------------------------------------------------------------ starting
     def start(self) -> None:
@@ -314,6 +315,10 @@ class TrainingController:
             view.apply_record(rec)
         for rec in event.logs:
             self.panes.log_record(rec)
+        if event.samples_reset:
+            self.panes.samples.reset(event.samples)
+        else:
+            self.panes.samples.add(event.samples)
         self.panes.charts.set_max_iterations(view.max_iterations)
         self.panes.charts.add(event.records)
         if event.error:

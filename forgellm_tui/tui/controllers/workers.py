@@ -85,6 +85,7 @@ def follow(post: Callable, run_dir: Path, stop: threading.Event) -> None:
     worker = get_current_worker()
     offset = log_offset = 0
     last_info: dict | None = None
+    samples = SampleTail(run_dir)
     while not worker.is_cancelled and not stop.is_set():
         info = read_run_json(run_dir)
         try:
@@ -96,17 +97,40 @@ def follow(post: Callable, run_dir: Path, stop: threading.Event) -> None:
             offset = 0
         records, offset = read_metrics(run_dir, offset)
         logs, log_offset = read_log(run_dir, log_offset)
+        new_samples, samples_reset = samples.read()
         status = (info or {}).get("status")
         alive = (process_alive(info.get("pid"), info.get("host"))
                  if info and status in ACTIVE_STATES and info.get("pid") else None)  # queued: no pid yet
         done = info is None or status not in ACTIVE_STATES or alive is False
-        if records or logs or reset or done or info != last_info:
+        if records or logs or new_samples or samples_reset or reset or done or info != last_info:
             error = None if info is not None else f"{run_dir}: run.json is missing or unreadable"
-            post(FolderRead(str(run_dir), records, logs, info, alive, reset, done, error))
+            post(FolderRead(str(run_dir), records, logs, info, alive, reset, done, error, new_samples, samples_reset))
         last_info = info
         if done:
             return
         stop.wait(FOLLOW_POLL_S)
+
+
+class SampleTail:
+    """The new records of a followed run's samples.jsonl; a resume replaces the file (another inode,
+    maybe shorter), and then it is read again from the start."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir, self.offset, self.inode = run_dir, 0, None
+
+    def read(self) -> tuple[list, bool]:
+        from forgellm_tui.core.runs import SAMPLES, read_samples
+
+        try:
+            stat = (self.run_dir / SAMPLES).stat()
+        except OSError:
+            return [], False
+        reset = self.inode is not None and (stat.st_ino != self.inode or stat.st_size < self.offset)
+        if reset:
+            self.offset = 0
+        self.inode = stat.st_ino
+        records, self.offset = read_samples(self.run_dir, self.offset)
+        return records, reset
 
 
 def estimate(post: Callable, key: str, cfg) -> None:

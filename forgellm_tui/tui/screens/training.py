@@ -28,6 +28,7 @@ from ..training_messages import DetachStarted, EstimateReady, FeedReady, FolderR
 from ..widgets.config_form import ConfigForm
 from ..widgets.run_log import RunLog
 from ..widgets.run_status import RunStatus
+from ..widgets.samples_pane import SamplesPane
 from ..widgets.training_charts import TrainingCharts
 from .base import ForgeScreen
 from .listing_worker import load_listing
@@ -62,6 +63,10 @@ class TrainingScreen(ForgeScreen):
         Binding("o", "open_checkpoints", "Open", tooltip="Open this run on the Checkpoints screen."),
         Binding("r", "refresh", "Refresh", show=False, tooltip="Read the configs and runs again."),
         Binding("c", "focus_configs", "Configs", show=False, tooltip="Move to the list of configs."),
+        Binding("s", "toggle_samples", "Samples",
+                tooltip="Show what the model says now (its samples) in place of the log, or the log again."),
+        Binding("left_square_bracket", "older_samples", "Older", tooltip="Samples of the sampling point before."),
+        Binding("right_square_bracket", "newer_samples", "Newer", tooltip="Samples of the sampling point after."),
     ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -99,6 +104,7 @@ class TrainingScreen(ForgeScreen):
                 with Vertical(id="run-side"):
                     yield RunStatus(id="run-status", classes="pane")
                     yield RunLog(id="run-log", classes="pane")
+                    yield SamplesPane(id="run-samples", classes="pane")
 
     def on_mount(self) -> None:
         self.query_one("#config-list", OptionList).focus()
@@ -123,6 +129,10 @@ class TrainingScreen(ForgeScreen):
         return self.query_one("#run-log", RunLog)
 
     @property
+    def samples(self) -> SamplesPane:
+        return self.query_one("#run-samples", SamplesPane)
+
+    @property
     def charts(self) -> TrainingCharts:
         return self.query_one("#charts", TrainingCharts)
 
@@ -139,10 +149,38 @@ class TrainingScreen(ForgeScreen):
             if self.focused is not None:
                 self._focus_memory[switcher.current] = self.focused
             switcher.current = target
-            default = self.run_log if name == "run" else self.query_one("#config-list")
+            default = self._run_pane() if name == "run" else self.query_one("#config-list")
             remembered = self._focus_memory.get(target)
             (remembered if remembered is not None and remembered.is_attached else default).focus()
         self.show_line()
+
+    def _run_pane(self):
+        """The pane below the status: the samples or the log (``s`` switches)."""
+        return self.samples if self.query_one("#run-side").has_class("-samples") else self.run_log
+
+    def action_toggle_samples(self) -> None:
+        """Show the samples in place of the log (or the log again), on the run view."""
+        side = self.query_one("#run-side")
+        side.toggle_class("-samples")
+        self.show_view("run")
+        self._run_pane().focus()
+        self._line = ""
+        self.show_line()
+
+    def action_older_samples(self) -> None:
+        self._page_samples(-1)
+
+    def action_newer_samples(self) -> None:
+        self._page_samples(1)
+
+    def _page_samples(self, step: int) -> None:
+        if not self.query_one("#run-side").has_class("-samples"):
+            self.action_toggle_samples()  # paging shows the pane first
+        pane = self.samples
+        if pane.iteration is None:
+            self.notify("no samples yet: set sample_prompts in the config", severity="warning")
+        elif not pane.page(step):
+            self.notify("these are the " + ("earliest" if step < 0 else "newest") + " samples")
 
     def action_toggle_view(self) -> None:
         current = self.query_one("#training-views", ContentSwitcher).current
@@ -160,7 +198,8 @@ class TrainingScreen(ForgeScreen):
             where = "" if run is None else f" ({run.state}{self._progress(run)})"
             text = f"setup · ^r start · ^d background · ^w save as · ^t run view{where}"
         else:
-            text = f"run · {self._run_keys(run)} · ^t setup"
+            other = "log" if self.query_one("#run-side").has_class("-samples") else "samples"
+            text = f"run · {self._run_keys(run)} · s {other} · ^t setup"
         if text != self._line:
             self._line = text
             self.query_one("#training-line", Label).update(text, layout=False)
