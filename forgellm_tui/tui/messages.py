@@ -132,6 +132,7 @@ class RunDetailLoaded(Message):
     path: str
     detail: Any = None
     error: str | None = None
+    samples: list | None = None   # the run's samples.jsonl records
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RunDetailLoaded)

@@ -63,6 +63,8 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
         """A run folder to select when the runs are next read (``ShowRun``)."""
         self._runs_reading = 0
         """Reads of the runs started and not back yet."""
+        self.samples: list[dict] = []
+        """The selected run's samples.jsonl records."""
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="ckpt-runs-pane", classes="pane"):
@@ -77,6 +79,7 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
                     with Vertical(id="ckpt-left"):
                         yield CheckpointTable(id="ckpt-table")
                         yield Static("", id="ckpt-notes")
+                        yield Static("", id="ckpt-samples")
                     yield LossPlot(id="run-plot")
             with TabPane("config", id="tab-config"):
                 yield TextArea("", id="run-config", read_only=True, show_line_numbers=True)
@@ -174,10 +177,14 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
 
     @work(thread=True, exclusive=True, group="run-detail", exit_on_error=False, description="Reading the run")
     def _detail_worker(self, run) -> None:
-        self.post_message(RunDetailLoaded(str(run.path), run_detail(run, self.settings)))
+        from forgellm_tui.core.runs import read_samples
+
+        self.post_message(RunDetailLoaded(str(run.path), run_detail(run, self.settings),
+                                          samples=read_samples(run.path)[0]))
 
     def on_run_detail_loaded(self, event: RunDetailLoaded) -> None:
         if event.path == self.query_one("#ckpt-runs", RunsTable).current_key():
+            self.samples = event.samples or []
             self._show_detail(event.detail)
 
     def _show_detail(self, detail) -> None:
@@ -191,6 +198,8 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             plot.show_empty("loss")
             notes.update(Text("no run selected", style="italic dim"))
             config.load_text("")
+            self.samples = []
+            self._show_samples(None)
             return
         previous = table.current_key()
         table.show(detail.checkpoints)
@@ -200,6 +209,7 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
         best = next((c for c in detail.checkpoints if c.label == "best"), None)
         plot.show_run(detail.train, detail.val, best.iteration if best else None)
         notes.update(self._notes(detail, self._checkpoint_row(table.current_key())))
+        self._show_samples(self._checkpoint_row(table.current_key()))
         config.load_text(detail.config_text or "# config.yaml is missing")
 
     def _checkpoint_row(self, key: str | None):
@@ -212,6 +222,25 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
         if self.detail is not None:
             row = self._checkpoint_row(event.row_key.value)
             self.query_one("#ckpt-notes", Static).update(self._notes(self.detail, row))
+            self._show_samples(row)
+
+    def _show_samples(self, row) -> None:
+        """What the model said at the sampling point nearest the highlighted checkpoint (hidden when the
+        run has no samples), one line per prompt."""
+        from forgellm_tui.core.runs import nearest
+
+        pane = self.query_one("#ckpt-samples", Static)
+        records = nearest(self.samples, row.iteration) if row is not None else []
+        pane.display = bool(records)
+        if not records:
+            pane.update("")
+            return
+        text = Text(f"says at iteration {records[0]['iteration']}:", style="dim", no_wrap=True, overflow="ellipsis")
+        for record in records:
+            text.append("\n")
+            text.append(record["prompt"], style="bold")
+            text.append(" → " + (" ".join(record["text"].split()) or "(nothing)"))
+        pane.update(text)
 
     @staticmethod
     def _notes(detail, row=None) -> Text:
