@@ -63,10 +63,11 @@ class TrainingScreen(ForgeScreen):
         Binding("o", "open_checkpoints", "Open", tooltip="Open this run on the Checkpoints screen."),
         Binding("r", "refresh", "Refresh", show=False, tooltip="Read the configs and runs again."),
         Binding("c", "focus_configs", "Configs", show=False, tooltip="Move to the list of configs."),
-        Binding("s", "toggle_samples", "Samples",
-                tooltip="Show what the model says now (its samples) in place of the log, or the log again."),
-        Binding("left_square_bracket", "older_samples", "Older", tooltip="Samples of the sampling point before."),
-        Binding("right_square_bracket", "newer_samples", "Newer", tooltip="Samples of the sampling point after."),
+        Binding("s", "toggle_samples", "Samples", tooltip="Show what the model says now in place of the log, or back."),
+        Binding("left_square_bracket", "older_samples", "Older", show=False,
+                tooltip="Samples of the sampling point before."),
+        Binding("right_square_bracket", "newer_samples", "Newer", show=False,
+                tooltip="Samples of the sampling point after."),
     ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -198,11 +199,16 @@ class TrainingScreen(ForgeScreen):
             where = "" if run is None else f" ({run.state}{self._progress(run)})"
             text = f"setup · ^r start · ^d background · ^w save as · ^t run view{where}"
         else:
-            other = "log" if self.query_one("#run-side").has_class("-samples") else "samples"
-            text = f"run · {self._run_keys(run)} · s {other} · ^t setup"
+            text = f"run · {self._run_keys(run)}{self._samples_key()} · ^t setup"
         if text != self._line:
             self._line = text
             self.query_one("#training-line", Label).update(text, layout=False)
+
+    def _samples_key(self) -> str:
+        """`` · s samples`` once the run has samples (`` · s log`` while they are shown)."""
+        if self.query_one("#run-side").has_class("-samples"):
+            return " · s log"
+        return " · s samples" if self.samples.records else ""
 
     @staticmethod
     def _progress(run) -> str:
