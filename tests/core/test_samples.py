@@ -134,3 +134,15 @@ def test_samples_are_written_and_a_resume_with_samples_on_is_bit_identical(works
     again, _ = read_samples(crashed.run_dir)
     strip = [{k: v for k, v in r.items() if k != "time"} for r in records]
     assert [{k: v for k, v in r.items() if k != "time"} for r in again] == strip   # 6 once, same words
+
+
+def test_ift_prompts_are_user_messages_in_the_chat_template(workspace):
+    from forgellm_tui.core.training.sampling import prompt_ids
+    from forgellm_tui.core.training.setup import load_tokenizer
+
+    cfg = make_cfg(workspace, training_type="ift", data="data/ift-demo", sample_prompts=["What is json?"])
+    tokenizer = load_tokenizer(workspace / cfg.model, cfg)
+    chat = tokenizer.decode(prompt_ids(tokenizer, "What is json?", chat=True))
+    assert "user" in chat and "What is json?" in chat and chat.rstrip().endswith("assistant")  # the reply's turn
+    plain = tokenizer.decode(prompt_ids(tokenizer, "def read_file(", chat=False))
+    assert plain.endswith("def read_file(") and "user" not in plain                           # CPT: the text itself
