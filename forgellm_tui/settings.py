@@ -2,7 +2,8 @@
 
 The workspace is the current folder or ``--workspace DIR``. Each folder can be moved with a
 ``FORGELLM_*`` variable; the Hugging Face cache follows huggingface_hub's own variables
-(``core/models/hf_cache.py``).
+(``core/models/hf_cache.py``). ``FORGELLM_NOTIFY`` (``bell``, ``osc`` or ``off``; default ``osc``)
+says how a run that ends or recovers tells the terminal (``core/notify``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ def hf_hub_cache(env: Mapping[str, str] | None = None) -> Path:
     return cache_dir(env)
 
 
+def notify_mode(env: Mapping[str, str]) -> str:
+    """``FORGELLM_NOTIFY`` as a mode; a value that is none raises ``ForgeError`` naming the variable."""
+    from forgellm_tui.core.errors import ForgeError
+    from forgellm_tui.core.notify import ENV_VAR, MODES, parse_mode
+
+    mode = parse_mode(env.get(ENV_VAR))
+    if mode is None:
+        raise ForgeError(f"{ENV_VAR}={env.get(ENV_VAR)!r} is not a notification mode",
+                         hint=f"set it to one of {', '.join(MODES)} (or unset it for osc)")
+    return mode
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved folders of one workspace."""
@@ -40,6 +53,8 @@ class Settings:
     configs_dir: Path
     published_dir: Path
     hf_cache: Path
+    notify: str = "osc"
+    """How a run that ends or recovers tells the terminal: ``bell``, ``osc`` (bell + desktop notification) or ``off``."""
 
     @classmethod
     def load(cls, workspace: str | Path | None = None, env: Mapping[str, str] | None = None) -> "Settings":
@@ -50,7 +65,8 @@ class Settings:
             value = env.get(var)
             path = Path(value).expanduser() if value else root / default
             folders[attr] = path if path.is_absolute() else (root / path)
-        return cls(workspace=root, hf_cache=hf_hub_cache(None if env is os.environ else env), **folders)
+        return cls(workspace=root, hf_cache=hf_hub_cache(None if env is os.environ else env),
+                   notify=notify_mode(env), **folders)
 
     @property
     def cpt_dir(self) -> Path:

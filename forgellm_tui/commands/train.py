@@ -3,7 +3,9 @@
 Trains in this process and prints one line per report. SIGINT/SIGTERM/SIGHUP stop the run after
 the current step with a checkpoint (status ``stopped``); a second Ctrl-C aborts. ``--detach`` starts
 the run in a background process (own session; output in ``RUN/train.log``) and prints its folder.
-Exit status: 0 finished or stopped, 1 failed, 2 bad input. Run as the program (not ``cli.main(argv)``
+Exit status: 0 finished or stopped, 1 failed, 2 bad input. A run that finishes, fails, stops by itself
+or recovers from an out of memory rings the terminal (``FORGELLM_NOTIFY``: bell, osc, off), written to
+stderr when stderr is a terminal (stdout may be a pipe to ``tee``: the escapes never land in a log file). Run as the program (not ``cli.main(argv)``
 from Python), a single-process run trains in a child process under ``core/supervisor.py``: a trainer
 killed for memory (SIGKILL, SIGSEGV) is recorded and restarts at half the batch size from its newest
 checkpoint; ``FORGELLM_NO_SUPERVISOR=1`` trains in this process instead. A config with a ``distributed:`` section
@@ -98,17 +100,17 @@ def run(args) -> int:
     if _supervises(args):
         return _supervise(args, settings)
     try:
-        return _train(args, cfg)
+        return _train(args, cfg, settings.notify)
     finally:
         runtime.shutdown_mlx()
 
 
-def _train(args, cfg) -> int:
+def _train(args, cfg, notify: str = "off") -> int:
     from forgellm_tui.core.training import TrainingControl, train
     from .train_progress import Printer
 
     control = TrainingControl()
-    printer = Printer(verbose=args.verbose)
+    printer = Printer(verbose=args.verbose, notify=notify)
     batch = tuple(int(n) for n in args.restart_batch.split(",")) if args.restart_batch else None
     previous = install_signals(control, printer)
     try:

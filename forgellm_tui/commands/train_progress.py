@@ -1,4 +1,5 @@
-"""Compact progress lines for a headless run (one per metrics report; notes for the rest)."""
+"""Compact progress lines for a headless run (one per metrics report; notes for the rest), and the
+terminal notification when the run ends or recovers (written to stderr, and only when it is a terminal)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ STARTUP_NOTES = ("tokenizing", "using the token ids")
 PROGRESS_EVERY = 5.0
 
 
+def _terminal(stream):
+    """``stream`` when it is a terminal, else None (no escapes into files and pipes)."""
+    try:
+        return stream if stream is not None and stream.isatty() else None
+    except (AttributeError, ValueError):
+        return None
+
+
 def _loss(value: float | None) -> str:
     return f"{value:.3f}" if value is not None else "  -  "
 
@@ -21,13 +30,15 @@ def _loss(value: float | None) -> str:
 class Printer(ev.EventHandler):
     """The ``on_event`` callback of ``forgellm-tui train``: writes to stdout, flushed per line."""
 
-    def __init__(self, out=None, verbose: bool = False):
+    def __init__(self, out=None, verbose: bool = False, notify: str = "off", terminal=None):
         self.out = out or sys.stdout
         self.verbose = verbose
         """Also print what the model says at each sampling point (``--verbose``)."""
         self.run_dir = None
         self.world_size = 1
         self.progress_at = 0.0
+        self.notify = notify
+        self.terminal = terminal if terminal is not None else _terminal(sys.stderr)
 
     def _print(self, text: str) -> None:
         try:
@@ -40,6 +51,23 @@ class Printer(ev.EventHandler):
 
     def __call__(self, event: ev.Event) -> None:
         ev.dispatch(event, self)
+        if self.notify != "off" and self.terminal is not None:
+            self._ring(event)
+
+    def _ring(self, event: ev.Event) -> None:
+        """The bell / desktop notification for an event worth one, on the terminal."""
+        import os
+
+        from forgellm_tui.core.notify import escape_text, notice_for
+
+        notice = notice_for(event, self.run_dir.name if self.run_dir is not None else "")
+        if notice is None:
+            return
+        try:
+            self.terminal.write(escape_text(self.notify, notice.title, notice.body, os.environ))
+            self.terminal.flush()
+        except (OSError, ValueError):  # the terminal went away: the run's outcome is recorded anyway
+            pass
 
     def on_metrics(self, event: ev.Metrics) -> None:
         parts = [f"it {event.iteration:>6}/{event.max_iterations}", f"train {_loss(event.training_loss)}",

@@ -117,6 +117,7 @@ class StateChanged(Event):
     state: str                    # starting/running/paused/stopping/finished/stopped/failed
     iteration: int
     reason: str = ""
+    cause: str = ""               # an ended run's stop_cause (core/runs/stop_cause.py); "" otherwise
     time: float = field(default_factory=_now)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 FINISHED = "finished"         # reached max_iterations
 EARLY_STOP = "early_stop"     # early stopping (no validation improvement, overfitting)
+WATCHDOG = "watchdog"         # the loss watchdog: a non-finite loss or gradient norm, or a loss spike
 USER = "user"                 # the stop key in the app, or a program's ``TrainingControl.stop()``
 QUIT = "quit"                 # the user quit the app while it trained the run
 HANGUP = "hangup"             # the terminal went away (SIGHUP to the app or to a headless run)
@@ -21,7 +22,7 @@ INTERRUPTED = "interrupted"   # cut from outside without a request: the app clos
 OOM = "oom"                   # failed: out of memory with nothing left to halve
 ERROR = "error"               # failed for any other reason
 
-CAUSES = (FINISHED, EARLY_STOP, USER, QUIT, HANGUP, SIGNAL, INTERRUPTED, OOM, ERROR)
+CAUSES = (FINISHED, EARLY_STOP, WATCHDOG, USER, QUIT, HANGUP, SIGNAL, INTERRUPTED, OOM, ERROR)
 
 #: runs stopped for a reason outside the run itself: the app offers to resume them on its next start
 RESUME_OFFERED = frozenset({HANGUP, QUIT, INTERRUPTED})

@@ -170,7 +170,7 @@ def _run(ctx: _Context, checkpoint: Path | None, started: float) -> RunResult:
         ctx.log("info", f"{outcome.status} at iteration {outcome.iteration}"
                 + (f": {outcome.reason}" if outcome.reason else ""))
         ctx.run.ended(outcome.status, outcome.cause, iteration=outcome.iteration, stop_reason=outcome.reason or None)
-        ctx.emit(ev.StateChanged(outcome.status, outcome.iteration, outcome.reason))
+        ctx.emit(ev.StateChanged(outcome.status, outcome.iteration, outcome.reason, outcome.cause))
     except ForgeError as exc:
         _failed(ctx, result, ctx.session, str(exc), None, stop_cause.ERROR)
         raise
@@ -334,7 +334,7 @@ def _aborted(ctx: _Context, result: RunResult, session) -> None:
     except OSError:
         pass
     ctx.run.ended(ev.STOPPED, stop_cause.SIGNAL, iteration=iteration, stop_reason=reason)
-    ctx.emit(ev.StateChanged(ev.STOPPED, iteration, reason))
+    ctx.emit(ev.StateChanged(ev.STOPPED, iteration, reason, stop_cause.SIGNAL))
 
 
 def failure_message(exc: BaseException, run_dir: Path) -> str:
@@ -369,4 +369,4 @@ def _failed(ctx: _Context, result: RunResult, session, message: str, tb: str | N
             traceback.print_exc(file=sys.stderr)
     ctx.emit(ev.LogLine("error", message))
     ctx.emit(ev.ErrorEvent(message, kind="error", recovered=False, iteration=iteration))
-    ctx.emit(ev.StateChanged(ev.FAILED, iteration, message))
+    ctx.emit(ev.StateChanged(ev.FAILED, iteration, message, cause))
