@@ -30,15 +30,28 @@ def hf_hub_cache(env: Mapping[str, str] | None = None) -> Path:
     return cache_dir(env)
 
 
+#: how a run that ends or recovers tells the terminal (``core/notify`` builds the escapes)
+NOTIFY_VAR = "FORGELLM_NOTIFY"
+NOTIFY_MODES = ("bell", "osc", "off")
+DEFAULT_NOTIFY = "osc"
+
+
+def parse_notify(value: str | None) -> str | None:
+    """``bell``/``osc``/``off`` (any case; empty means the default ``osc``), or None for anything else."""
+    text = (value or "").strip().lower()
+    if not text:
+        return DEFAULT_NOTIFY
+    return text if text in NOTIFY_MODES else None
+
+
 def notify_mode(env: Mapping[str, str]) -> str:
     """``FORGELLM_NOTIFY`` as a mode; a value that is none raises ``ForgeError`` naming the variable."""
     from forgellm_tui.core.errors import ForgeError
-    from forgellm_tui.core.notify import ENV_VAR, MODES, parse_mode
 
-    mode = parse_mode(env.get(ENV_VAR))
+    mode = parse_notify(env.get(NOTIFY_VAR))
     if mode is None:
-        raise ForgeError(f"{ENV_VAR}={env.get(ENV_VAR)!r} is not a notification mode",
-                         hint=f"set it to one of {', '.join(MODES)} (or unset it for osc)")
+        raise ForgeError(f"{NOTIFY_VAR}={env.get(NOTIFY_VAR)!r} is not a notification mode",
+                         hint=f"set it to one of {', '.join(NOTIFY_MODES)} (or unset it for {DEFAULT_NOTIFY})")
     return mode
 
 
@@ -53,7 +66,7 @@ class Settings:
     configs_dir: Path
     published_dir: Path
     hf_cache: Path
-    notify: str = "osc"
+    notify: str = DEFAULT_NOTIFY
     """How a run that ends or recovers tells the terminal: ``bell``, ``osc`` (bell + desktop notification) or ``off``."""
 
     @classmethod

@@ -20,24 +20,18 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-BELL, OSC, OFF = "bell", "osc", "off"
-MODES = (BELL, OSC, OFF)
-DEFAULT_MODE = OSC
-ENV_VAR = "FORGELLM_NOTIFY"
+from forgellm_tui.settings import DEFAULT_NOTIFY as DEFAULT_MODE
+from forgellm_tui.settings import NOTIFY_MODES as MODES
+from forgellm_tui.settings import NOTIFY_VAR as ENV_VAR
+from forgellm_tui.settings import parse_notify as parse_mode
+
+BELL, OSC, OFF = MODES
 
 ESC, BEL = "\x1b", "\x07"
 #: C0 and C1 control characters: one in a title would end the escape early or start another
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: notification text is cut here (terminals show one or two lines)
 MAX_TEXT = 200
-
-
-def parse_mode(value: str | None) -> str | None:
-    """``bell``/``osc``/``off`` (any case; empty means the default), or None for anything else."""
-    text = (value or "").strip().lower()
-    if not text:
-        return DEFAULT_MODE
-    return text if text in MODES else None
 
 
 def wants_osc777(env: Mapping[str, str]) -> bool:
