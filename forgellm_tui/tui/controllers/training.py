@@ -15,6 +15,7 @@ from ..dialogs import ConfirmDialog
 from ..dialogs.ask import AskDialog, positive_int
 from ..fields import POSITIVE_CHARS
 from ..run_view import RunView
+from ..terminal_notify import ring
 from ..training_messages import EventFeed, FeedReady, FolderRead, RunEnded
 from . import workers
 from .run_panes import EngineBatch, RunPanes
@@ -269,6 +270,7 @@ class TrainingController:
         for item in self.feed.drain():
             self.view.apply_event(item)
             ev.dispatch(item, batch)
+            ring(self.screen.app, item, Path(self.view.run_dir).name if self.view.run_dir else "")
         if batch.logged and self.view.run_dir is not None:
             self.panes.tail_log(self.view.run_dir)
         self.panes.charts.add(batch.records)

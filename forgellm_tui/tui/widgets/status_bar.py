@@ -10,7 +10,8 @@ from textual.widgets import Static
 
 
 class StatusBar(Widget):
-    """Shows ``ForgeLLM · <screen> · <workspace>`` on the left and the device on the right.
+    """Shows ``ForgeLLM · <screen> · <workspace>`` on the left; the notification mode
+    (``FORGELLM_NOTIFY``: ``notify osc``, ``notify bell`` or ``notify off``) and the device on the right.
 
     The device and BLAS notice come from the app's ``device_label`` / ``notice`` reactives, which
     are filled in by a thread worker after the first frame.
@@ -61,7 +62,8 @@ class StatusBar(Widget):
         if not self.is_mounted:
             return
         width = max(self.size.width, 20)
-        right = Text(f" {self.device} ", style="bold")
+        mode = getattr(getattr(self.app, "settings", None), "notify", None)
+        right = Text.assemble(f" notify {mode} ·" if mode else "", (f" {self.device} ", "bold"))
         left = Text.assemble((" ForgeLLM ", "bold reverse"), (f" {self.title} ", "bold"), "· ")
         room = width - left.cell_len - right.cell_len - 1
         path = self.workspace
