@@ -204,6 +204,15 @@ class TrainingConfig:
     overfitting_threshold: Annotated[float, v.NUMBER] = Field(
         0.3, gt=0.0, le=10.0,
         description="overfitting when validation loss is this fraction above its best (0.3 = 30%)")
+    # the loss watchdog (core/training/watchdog.py)
+    watchdog: Annotated[bool, v.FLAG] = Field(
+        True, description="stop the run when the training loss or gradient norm is not finite, or the loss "
+                          "stays above watchdog_factor x its recent median (the last good checkpoint stays newest)")
+    watchdog_factor: Annotated[float, v.NUMBER] = Field(
+        4.0, gt=1.0, le=1000.0, description="a report's training loss above this many times its rolling median "
+                                            "is a spike")
+    watchdog_patience: Annotated[int, v.WHOLE_NUMBER] = Field(
+        3, ge=1, le=MAX_STEPS, description="reports in a row with a spike before the watchdog stops the run")
     # data / loading details (mlx-lm names)
     text_feature: Annotated[str, v.TEXT] = Field("text", description="key of the text in CPT lines")
     chat_feature: Annotated[str, v.TEXT] = Field("messages", description="key of the conversation in IFT lines")

@@ -28,6 +28,7 @@ from forgellm_tui.core.runs import utc_now
 from forgellm_tui.core.training.data import BatchStream, target_tokens, validation_batches
 from forgellm_tui.core.training.report import Window as _Window
 from forgellm_tui.core.training.report import last_learning_rate as _lr
+from forgellm_tui.core.training.watchdog import Watchdog
 from forgellm_tui.core.training.setup import (apply_fine_tune, build_optimizer, enable_grad_checkpoint, load_adapter_weights,
                              load_model, trainable_weights)
 
@@ -111,6 +112,8 @@ class Session:
         self.tracker = BestTracker(cfg.early_stopping_patience, cfg.min_loss_improvement, cfg.overfitting_threshold,
                                    cfg.effective_early_stopping)
         self.tracker.load(state.get("tracker"))
+        self.watchdog = Watchdog(cfg.watchdog, cfg.watchdog_factor, cfg.watchdog_patience)
+        self.watchdog.load(state.get("watchdog"))
         self.last_train_loss = state.get("training_loss")
         self.window = _Window()
         self.window.load(state.get("report_window"))
@@ -245,7 +248,7 @@ class Session:
                                   "data order numpy RandomState(seed, epoch)", "seed": cfg.seed},
                 "trained_tokens": self.trained_tokens, "elapsed_seconds": self.elapsed,
                 "training_loss": self.last_train_loss, "validation_loss": validation_loss,
-                "tracker": self.tracker.state(), "report_window": self.window.state(), "batch_size": cfg.batch_size,
+                "tracker": self.tracker.state(), "watchdog": self.watchdog.state(), "report_window": self.window.state(), "batch_size": cfg.batch_size,
                 "grad_accumulation_steps": cfg.grad_accumulation_steps, "shape": self.ctx.shape,
                 "world_size": self.world.size,
                 "reason": reason, "timestamp": utc_now()}
@@ -329,7 +332,9 @@ class Session:
             self.trained_tokens += toks
             step_times.append(dt)
             window.add(loss, toks, dt, norm)
-            if loss is not None and not math.isfinite(loss):
+            if self.watchdog.step(self.iteration, loss, norm):
+                return self._watchdog_stop()
+            if loss is not None and not math.isfinite(loss):  # the watchdog is off
                 raise FloatingPointError(f"training loss became {loss} at iteration {self.iteration} — lower "
                                          "learning_rate or set max_grad_norm")
             outcome = self._after_step(window, step_times)
@@ -346,11 +351,15 @@ class Session:
             val, verdict = self._validate(step_times)
         if report or evaluate:
             self._record(window, step_times, val, train=report)
+        if self.watchdog.reason:
+            return self._watchdog_stop()
         if self.sampler is not None and self.sampler.due(it, last):
             self._sample()
         stop_early = verdict is not None and verdict.stop and not last
         saved = None
-        if it % cfg.save_every == 0 or last or stop_early:
+        if it % cfg.save_every == 0 and not (last or stop_early) and self.watchdog.suspect:
+            ctx.log("warning", f"checkpoint at iteration {it} skipped: {self.watchdog.spike_note()}")
+        elif it % cfg.save_every == 0 or last or stop_early:
             saved = self.save("early-stop" if stop_early else ("final" if last else "periodic"), val)
         if verdict is not None and verdict.is_best:
             self.save_best(val, saved)
@@ -358,6 +367,15 @@ class Session:
             ctx.emit(ev.EarlyStop(it, verdict.reason, self.tracker.best_iteration, self.tracker.best_loss))
             return Outcome(ev.STOPPED, f"early stop: {verdict.reason}", it, stop_cause.EARLY_STOP)
         return None
+
+    def _watchdog_stop(self) -> Outcome:
+        """Stop without saving: the weights of this iteration are the bad ones; the newest checkpoint is older."""
+        newest = ck.latest_checkpoint(self.ctx.run.path)
+        kept = (f"checkpoint {newest.name} (iteration {int(newest.name)}) stays the newest" if newest is not None
+                else "no checkpoint was saved before it")
+        reason = f"watchdog: {self.watchdog.reason}; {kept} — lower learning_rate or set max_grad_norm, then resume"
+        self.ctx.log("warning", f"stopping at iteration {self.iteration}: {reason}")
+        return Outcome(ev.STOPPED, reason, self.iteration, stop_cause.WATCHDOG)
 
     def _validate(self, step_times):
         tic = time.perf_counter()
@@ -395,6 +413,7 @@ class Session:
         loss, tps, norm = window.take() if train else (None, window.last_tps, window.last_norm)
         if loss is not None:
             self.last_train_loss = loss
+            self.watchdog.report(self.iteration, loss)
         recent = step_times[1:][-50:] or step_times[-1:]
         per_step = sum(recent) / len(recent) if recent else None
         remaining = max(ctx.max_iterations - self.iteration, 0)
