@@ -13,6 +13,7 @@
 - ``admin.py``: delete checkpoints, runs and published models, refusing what must be kept
 - ``stop_cause.py``: why a run stopped, as ``run.json`` records it (``stop_cause``)
 - ``detach.py``: stop a run in a background process by its run folder
+- ``export.py``: a run's metrics and evaluations as CSV and Markdown (``runs RUN --csv``, the Checkpoints export key)
 
 Code that writes checkpoints uses ``checkpoints`` as a namespace (``from forgellm_tui.core.runs import
 checkpoints as ck``); the stop causes are read as ``stop_cause.USER`` and the like.
@@ -25,6 +26,8 @@ from forgellm_tui.core.runs.admin import delete_checkpoint, delete_published, de
 from forgellm_tui.core.runs.analysis import (SORT_KEYS, all_runs, compare_runs, filter_runs, headless_commands,
                                              published_models, run_detail, sort_runs)
 from forgellm_tui.core.runs.detach import request_stop
+from forgellm_tui.core.runs.export import (EXPORT_DIR, eval_rows, find_run, markdown_report, metrics_rows, to_csv,
+                                           write_exports)
 from forgellm_tui.core.runs.evals import (EVAL_DIR, EVAL_FORMAT, EVAL_VERSION, EvalScore, eval_scores,
                                           evaluation_summary, read_eval_results)
 from forgellm_tui.core.runs.checkpoints import ADAPTERS, STATE, latest_checkpoint, read_state, resumable
@@ -43,7 +46,8 @@ from forgellm_tui.core.runs.reader import (UNREADABLE, is_run_folder, list_runs,
                                            read_log, read_metrics, read_run, run_roots)
 
 __all__ = [
-    "ADAPTERS", "BEST_WORDS", "CONFIG", "Checkpoint", "CheckpointScore", "EVAL_DIR", "EVAL_FORMAT", "EVAL_VERSION",
+    "ADAPTERS", "BEST_WORDS", "EXPORT_DIR", "eval_rows", "find_run", "markdown_report", "metrics_rows", "to_csv",
+    "write_exports", "CONFIG", "Checkpoint", "CheckpointScore", "EVAL_DIR", "EVAL_FORMAT", "EVAL_VERSION",
     "EvalScore", "METRICS", "RANK_WORDS", "RUN_JSON", "RunFolder", "RunLock", "RunLocked", "SORT_KEYS", "STATE",
     "TRAIN_LOG", "UNREADABLE", "all_runs", "best_checkpoint", "check_adapter", "check_free", "checkpoint_damage",
     "checkpoints", "choose_run_dir", "compare_runs", "delete_checkpoint", "delete_published", "delete_run",
