@@ -218,3 +218,24 @@ async def test_o_on_the_training_screen_selects_the_run_however_long_the_runs_ta
         assert app.current_mode == "checkpoints"
         assert app.screen.query_one("#ckpt-runs").current_key() == str(older)
         assert app.screen.focused is app.screen.query_one("#ckpt-runs")
+
+
+async def test_export_key_writes_csv_and_markdown_into_the_run_folder(ws):
+    import csv
+    import json
+
+    messages: list = []
+    app = make_app(ws)
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        screen = await _open(app, pilot)
+        assert screen.detail.run.name == RUN
+        assert "m Export" in screen_text(app).splitlines()[-1].replace("\xa0", " ")
+        await pilot.press("m")
+        export = run_dir(ws) / "export"
+        await pilot_wait_until(pilot, lambda: any("exported" in n.message for n in notifications(messages)), 30)
+        note = next(n.message for n in notifications(messages) if "exported" in n.message)
+        assert note == f"exported metrics.csv, metrics.md to {export}"
+        rows = list(csv.DictReader((export / "metrics.csv").open()))
+        records = [json.loads(line) for line in (run_dir(ws) / "metrics.jsonl").read_text().splitlines()]
+        assert [int(r["iteration"]) for r in rows] == [rec["iteration"] for rec in records]
+        assert (export / "metrics.md").read_text().startswith(f"# {RUN}\n")

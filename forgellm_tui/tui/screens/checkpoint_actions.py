@@ -1,5 +1,5 @@
 """Actions of the Checkpoints screen: mark/compare, publish (thread worker, group "publish"), chat with a
-checkpoint, resume a run, delete, and the headless commands. The screen class mixes this in.
+checkpoint, resume a run, delete, export the metrics, and the headless commands. The screen class mixes this in.
 """
 
 from __future__ import annotations
@@ -75,6 +75,28 @@ class CheckpointActions:
         self.query_one("#compare-table").show(event.rows)
         self.query_one("#compare-plot").show_compare([(r.name, r.val) for r in event.rows])
         self.query_one("#ckpt-tabs", TabbedContent).active = "tab-compare"
+
+    # ------------------------------------------------------------------ export
+
+    def action_export_metrics(self) -> None:
+        """Write the selected run's metrics (and evaluations) as CSV and Markdown into ``RUN/export/``."""
+        run = self._selected_run()
+        if run is None:
+            self.notify("select a run first", severity="warning")
+            return
+        self._export_worker(run.path)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False, description="Exporting metrics")
+    def _export_worker(self, run_dir: Path) -> None:
+        from forgellm_tui.core.runs import write_exports
+
+        try:
+            files = write_exports(run_dir)
+        except (ForgeError, OSError) as exc:
+            self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error", timeout=10)
+            return
+        names = ", ".join(path.name for path in files)
+        self.app.call_from_thread(self.notify, f"exported {names} to {files[0].parent}", timeout=10)
 
     # ------------------------------------------------------------------ publish
 

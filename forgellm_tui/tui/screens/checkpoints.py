@@ -40,6 +40,8 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
         Binding("space", "mark", "Mark", show=False, tooltip="Mark or unmark the selected run for comparison."),
         Binding("c", "compare", "Compare", tooltip="Compare the marked runs: validation curves and a summary."),
         Binding("d", "delete", "Delete", tooltip="Delete the selected checkpoint, run or published model."),
+        Binding("m", "export_metrics", "Export",
+                tooltip="Export the selected run's metrics (and evaluations) as CSV and Markdown into RUN/export/."),
         Binding("e", "resume", "Resume", show=False, tooltip="Continue the selected run on the Training screen."),
         Binding("x", "commands", "Command", show=False,
                 tooltip="Show the shell commands that reproduce, resume or publish the run."),
