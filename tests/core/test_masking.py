@@ -128,3 +128,39 @@ def test_the_mask_travels_through_batches_and_truncation():
     assert loss_tokens(data, first_answer_end) == int(targets.sum())
     kept = batch[0, 1:][targets[0]].tolist()
     assert tok.decode(kept).startswith(ANSWERS[0])
+
+
+def write_three_turn_chats(ws: Path, rows: int = 8) -> str:
+    import json
+
+    folder = ws / "data" / "ift-3turn"
+    folder.mkdir(parents=True)
+    for split, count in (("train", rows), ("valid", 2)):
+        lines = [json.dumps({"messages": [dict(m, content=f"{m['content']} ({split} {i})") for m in chat()]})
+                 for i in range(count)]
+        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return str(folder)
+
+
+def test_an_ift_run_trains_on_all_three_answers(workspace):
+    """One step over all 8 three-turn chats: the run's trained tokens are every answer's, three times what
+    mlx-lm's last-turn masking gives, and the log says how many tokens the loss sees."""
+    from mlx_lm.utils import load_tokenizer
+    from train_helpers import MODEL, Recorder, make_cfg
+
+    from forgellm_tui.core.training import train
+    from forgellm_tui.core.training.data import read_split
+
+    cfg = make_cfg(workspace, name="three-turns", training_type="ift", data=write_three_turn_chats(workspace),
+                   batch_size=8, max_iterations=1, steps_per_report=1, steps_per_eval=1, max_seq_length=512)
+    rec = Recorder()
+    assert train(cfg, rec).status == "finished"
+    rows, fmt = read_split(workspace / "data/ift-3turn/train.jsonl", cfg)
+    tok = load_tokenizer(workspace / MODEL)
+    every = int(tokenize(rows, fmt, tok, cfg).supervised().sum())
+    last = int(tokenize(rows, fmt, tok, SimpleNamespace(chat_feature="messages", effective_train_on="last"))
+               .supervised().sum())
+    trained = rec.by_type["Metrics"][-1].trained_tokens
+    assert trained == every and 2.5 < every / last < 3.5
+    logs = [e.message for e in rec.by_type["LogLine"]]
+    assert any(f"the loss sees {every:,} of" in m and "train_on: assistant" in m for m in logs)

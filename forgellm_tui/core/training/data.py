@@ -322,7 +322,11 @@ def tokenized_data(cfg, plan, emit: Callable[[ev.Event], None]):
             raise ConfigFieldError({"batch_size": f"{cfg.batch_size} is larger than the {len(train)} packed rows of "
                                               f"{cfg.max_seq_length} tokens — lower batch_size or max_seq_length"},
                                path=cfg.source)
-    notes.extend(_supervision_notes(cfg, plan.data_dir, train, valid))
+    for level, line in _supervision_notes(cfg, plan.data_dir, train, valid):
+        if level == "info":
+            log(line)
+        else:
+            notes.append((level, line))
     for name, data in (("training", train), ("validation", valid)):
         long = int((data.lengths > cfg.max_seq_length).sum())
         if long:
