@@ -164,3 +164,39 @@ def test_an_ift_run_trains_on_all_three_answers(workspace):
     assert trained == every and 2.5 < every / last < 3.5
     logs = [e.message for e in rec.by_type["LogLine"]]
     assert any(f"the loss sees {every:,} of" in m and "train_on: assistant" in m for m in logs)
+
+
+def test_prepared_ift_data_stores_the_mask_training_uses(workspace):
+    """prepare stores the rendered conversations and their mask: a run with train_on: assistant uses them
+    as they are (no template rendered again), identical to tokenizing; another train_on tokenizes."""
+    from forgellm_tui.cli import main
+    from forgellm_tui.core.config.model import from_dict
+    from forgellm_tui.core.tokens.store import load_or_tokenize
+    from forgellm_tui.core.training.data import read_split
+    from mlx_lm.utils import load_tokenizer
+    from train_helpers import MODEL
+
+    chats = workspace / "three.jsonl"
+    chats.write_text("".join(__import__("json").dumps({"messages": [dict(m, content=f"{m['content']} {i}")
+                                                                     for m in chat()]}) + "\n" for i in range(24)))
+    assert main(["--workspace", str(workspace), "prepare", "--kind", "ift", "--name", "stored-chat", "--input",
+                 str(chats), "--model", "forge-tiny"]) == 0
+    folder = workspace / "data" / "stored-chat"
+    assert (folder / "train.mask.bin").is_file()
+    tokenizer = load_tokenizer(workspace / MODEL)
+    for train_on, expected in (("assistant", "using the token ids stored by prepare"),
+                               ("last", "tokenizing")):
+        cfg = from_dict({"model": MODEL, "data": str(folder), "training_type": "ift", "train_on": train_on},
+                        workspace=workspace)
+        train_rows, fmt = read_split(folder / "train.jsonl", cfg)
+        valid_rows, _ = read_split(folder / "valid.jsonl", cfg, fmt)
+        notes = []
+        train, valid = load_or_tokenize(folder, workspace / MODEL, train_rows, valid_rows, fmt, tokenizer, cfg,
+                                        log=notes.append)
+        assert notes[0].startswith(expected), notes
+        for data, rows in ((train, train_rows), (valid, valid_rows)):
+            fresh = tokenize(rows, fmt, tokenizer, cfg)
+            assert np.array_equal(data.flat, fresh.flat) and np.array_equal(data.offsets, fresh.offsets)
+            assert all(np.array_equal(data.row_mask(i, n), fresh.row_mask(i, n))
+                       for i, n in enumerate(data.lengths.tolist()))
+            assert data.supervised().sum() == fresh.supervised().sum()

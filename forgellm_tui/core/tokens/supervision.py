@@ -37,6 +37,13 @@ def row_format(row: dict) -> str:
     return "completions" if "prompt" in row and "completion" in row else "chat"
 
 
+def of_rows(data, max_seq_length: int) -> Supervision:
+    """The supervision of tokenized rows (``TokenRows``)."""
+    supervised = int(data.supervised().sum())
+    return Supervision(len(data), data.tokens, supervised, supervised - int(data.supervised(max_seq_length).sum()),
+                       data.unstable)
+
+
 def count(rows: list[dict], tokenizer, max_seq_length: int, train_on: str = "assistant") -> Supervision:
     """The supervision of chat or prompt/completion ``rows`` (formats may mix)."""
     from forgellm_tui.core.tokens.rows import tokenize
@@ -44,12 +51,8 @@ def count(rows: list[dict], tokenizer, max_seq_length: int, train_on: str = "ass
     total = Supervision()
     for fmt in ("chat", "completions"):
         part = [r for r in rows if row_format(r) == fmt]
-        if not part:
-            continue
-        data = tokenize(part, fmt, tokenizer, chat_cfg(train_on))
-        supervised = int(data.supervised().sum())
-        total += Supervision(len(part), data.tokens, supervised,
-                             supervised - int(data.supervised(max_seq_length).sum()), data.unstable)
+        if part:
+            total += of_rows(tokenize(part, fmt, tokenizer, chat_cfg(train_on)), max_seq_length)
     return total
 
 
