@@ -200,3 +200,20 @@ def test_prepared_ift_data_stores_the_mask_training_uses(workspace):
             assert all(np.array_equal(data.row_mask(i, n), fresh.row_mask(i, n))
                        for i, n in enumerate(data.lengths.tolist()))
             assert data.supervised().sum() == fresh.supervised().sum()
+
+
+def test_a_run_warns_per_file_about_conversations_trained_on_their_last_turn_only():
+    from forgellm_tui.core.training.data import _supervision_notes
+
+    tok = StandIn(template=DROPS_REASONING)
+    thinking = [dict(m, content="<think>hmm</think>" + m["content"]) if m["role"] == "assistant" else m
+                for m in chat()]
+    train = tokenize([{"messages": thinking}, {"messages": chat()}], "chat", tok, cfg("assistant"))
+    valid = tokenize([{"messages": chat()}], "chat", tok, cfg("assistant"))
+    run_cfg = SimpleNamespace(is_ift=True, max_seq_length=4096, effective_train_on="assistant")
+    notes = _supervision_notes(run_cfg, Path("data/chats"), train, valid)
+    warnings = [line for level, line in notes if level == "warning"]
+    assert len(warnings) == 1 and warnings[0].startswith(str(Path("data/chats/train.jsonl")) + ": 1 of 2 ")
+    assert "last assistant turn" in warnings[0]
+    seen = [line for level, line in notes if level == "info"]
+    assert seen[0].startswith(f"train.jsonl: the loss sees {int(train.supervised().sum()):,} of {train.tokens:,}")

@@ -252,6 +252,7 @@ class BatchStream:
         self.epoch, self.index, self.shard = epoch, index, shard
         self.last_tokens = 0
         self._order: list[np.ndarray] | None = None
+        self._row_targets: np.ndarray | None = None
         self.batches_per_epoch = len(data) // batch_size
 
     def position(self) -> dict:
@@ -269,7 +270,9 @@ class BatchStream:
         idx = self._order[self.index]
         self.index += 1
         if self.shard[1] > 1:
-            self.last_tokens = int(self.data.supervised(self.max_seq_length)[idx].sum())
+            if self._row_targets is None:  # loss-bearing tokens per row, counted once
+                self._row_targets = self.data.supervised(self.max_seq_length)
+            self.last_tokens = int(self._row_targets[idx].sum())
             idx = idx[self.shard[0]::self.shard[1]]
         return make_batch(self.data, idx, self.max_seq_length)
 
