@@ -26,7 +26,8 @@ def register(sub) -> None:
     p.add_argument("--name", help="output folder name under the data folder (default: the kind)")
     p.add_argument("--model", metavar="PATH", help="model folder (or name under models/base) whose tokenizer to use")
     p.add_argument("--target-tokens", type=int, default=512, metavar="N",
-                   help="CPT tokens per chunk; IFT: warn about longer conversations (default 512)")
+                   help="CPT tokens per chunk; IFT: warn about longer conversations and count the supervised "
+                        "tokens lost past it (default 512)")
     p.add_argument("--valid-fraction", type=float, default=0.1, metavar="F", help="validation share (default 0.1)")
     p.add_argument("--test-fraction", type=float, default=0.05, metavar="F",
                    help="share held out for `forgellm-tui eval` (default 0.05; 0 = no test split)")
@@ -97,6 +98,7 @@ def summary(result, options) -> str:
              f"  valid: {result.valid_records:,} records, {result.valid_tokens:,} tokens"]
     if result.test_records:
         lines.append(f"  test: {result.test_records:,} records, {result.test_tokens:,} tokens")
+    lines += supervision_lines(result)
     if result.kind == "cpt":
         lines.insert(1, f"  documents: {result.documents:,}")
         if result.general_records:
@@ -116,3 +118,20 @@ def summary(result, options) -> str:
         if result.bad_line_count > 20:
             lines.append(f"    … and {result.bad_line_count - 20} more (see manifest.json)")
     return "\n".join(lines)
+
+
+def supervision_lines(result) -> list[str]:
+    """Supervised tokens (what the IFT loss sees) per split file and in total, and what a cut loses."""
+    splits = getattr(result, "supervision", None) or {}
+    if not splits:
+        return []
+    lines = [f"  supervised tokens (every assistant turn, chat template applied; cut at "
+             f"{result.supervision_length:,} tokens):"]
+    total = {"tokens": 0, "supervised": 0, "lost": 0}
+    for split, found in splits.items():
+        lines.append(f"    {split + '.jsonl':<12} {found['supervised']:>11,} of {found['tokens']:>11,} tokens, "
+                     f"{found['lost']:,} lost to truncation")
+        total = {k: total[k] + found[k] for k in total}
+    lines.append(f"    {'total':<12} {total['supervised']:>11,} of {total['tokens']:>11,} tokens, "
+                 f"{total['lost']:,} lost to truncation")
+    return lines

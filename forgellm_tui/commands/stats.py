@@ -23,6 +23,8 @@ def register(sub) -> None:
                         "cl100k_base if cached, else 1.4 x words")
     p.add_argument("--files", action="store_true", help="list every file of a folder, not only category totals")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--max-seq-length", type=int, default=2048, metavar="N",
+                   help="IFT .jsonl files (with --model): count supervised tokens lost past N (default 2048)")
     p.set_defaults(handler=run)
 
 
@@ -66,11 +68,15 @@ def run(args) -> int:
     words = sum(getattr(r, "words", 0) for _, r in rows)
     total = {"files": sum(getattr(r, "files", 1) for _, r in rows), "size": sum(r.size for _, r in rows),
              "words": words, "tokens": sum(r.tokens for _, r in rows), "pages": round(words / WORDS_PER_PAGE, 2)}
+    sup = _supervision(rows, model, args.max_seq_length) if model is not None else {}
+    if sup:
+        total["supervision"] = _sum(sup.values())
     if args.json:
         print(json.dumps({
             "tokenizer": counter.name, "note": counter.note,
             "files": [{"path": name, "size": r.size, "words": r.words, "tokens": r.tokens, "lines": r.lines,
-                       "pages": round(r.words / WORDS_PER_PAGE, 2)} for name, r in rows],
+                       "pages": round(r.words / WORDS_PER_PAGE, 2), **({"supervision": sup[name]} if name in sup
+                                                                        else {})} for name, r in rows],
             "skipped": [{"path": printable(str(s.path)), "reason": s.reason} for s in skipped],
             "total": total}, indent=2))
     else:
@@ -82,8 +88,30 @@ def run(args) -> int:
                   f"{r.words / WORDS_PER_PAGE:>8.1f}")
         print(f"{'total':<{width}}  {total['files']:>6} {_size(total['size']):>9} {total['words']:>11,} "
               f"{total['tokens']:>11,} {total['pages']:>8.1f}")
+        for name, found in list(sup.items()) + ([("total", total["supervision"])] if sup else []):
+            print(f"{name}: {found['supervised']:,} supervised of {found['tokens']:,} templated tokens "
+                  f"(every assistant turn), {found['lost']:,} lost past {args.max_seq_length:,}")
         if counter.kind == "words":
             print("(estimated: pass --model PATH for exact counts with a model's tokenizer)")
         for s in skipped:
             print(f"skipped {printable(str(s.path))}: {s.reason}", file=sys.stderr)
     return 0
+
+
+def _supervision(rows, model, max_seq_length: int) -> dict[str, dict]:
+    """Per IFT ``.jsonl`` file listed: what the loss sees under the model's chat template (none without one)."""
+    from forgellm_tui.core.datasets import jsonl_supervision
+    from forgellm_tui.core.tokens import supervision
+
+    files = [name for name, _ in rows if name.endswith(".jsonl") and Path(name).is_file()]
+    tokenizer = supervision.load_chat_tokenizer(model) if files else None
+    if tokenizer is None:
+        return {}
+    found = {name: jsonl_supervision(Path(name), tokenizer, max_seq_length) for name in files}
+    return {name: f.as_dict() for name, f in found.items() if f is not None}
+
+
+def _sum(found) -> dict:
+    keys = ("rows", "tokens", "supervised", "lost", "unstable")
+    found = list(found)
+    return {k: sum(f[k] for f in found) for k in keys}

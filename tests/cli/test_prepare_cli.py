@@ -95,3 +95,35 @@ def test_cli_subprocess_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "dataset folder not found" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def _three_turn_chats(path, count: int = 30) -> None:
+    turns = [("What is a bucket?", "Rows sorted by length."), ("And a shard?", "A rank's share of a batch."),
+             ("And a pad?", "Zeros after the end of a row.")]
+    path.write_text("".join(json.dumps({"messages": [m for q, a in turns for m in (
+        {"role": "user", "content": f"{q} {i}"}, {"role": "assistant", "content": a})]}) + "\n"
+        for i in range(count)), encoding="utf-8")
+
+
+def test_prepare_ift_and_stats_report_supervised_tokens(workspace, capsys):
+    """Every assistant turn counts: prepare prints the supervised tokens per split file and in total with
+    the tokens a cut loses, the manifest keeps them, and stats --json gives the same per-file numbers."""
+    chats = workspace / "three.jsonl"
+    _three_turn_chats(chats)
+    assert run(workspace, "prepare", "--kind", "ift", "--name", "three", "--input", str(chats),
+               "--target-tokens", "40", "--test-fraction", "0") == 0
+    out = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    manifest = json.loads((workspace / "data" / "three" / "manifest.json").read_text())
+    sup = manifest["supervision"]["splits"]
+    assert manifest["supervision"]["max_seq_length"] == 40
+    train, valid = sup["train"], sup["valid"]
+    assert train["rows"] + valid["rows"] == 30 and 0 < train["supervised"] < train["tokens"]
+    assert train["lost"] > 0  # three answers do not fit in 40 tokens
+    assert f"train.jsonl {train['supervised']:,} of {train['tokens']:,} tokens, {train['lost']:,} lost to truncation" in out
+    total = train["supervised"] + valid["supervised"]
+    assert any(line.startswith(f"total {total:,} of") for line in out)
+    assert run(workspace, "stats", "--json", "--model", "forge-tiny", "--max-seq-length", "40",
+               str(chats)) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["files"][0]["supervision"]["supervised"] == total
+    assert stats["total"]["supervision"]["lost"] == train["lost"] + valid["lost"]

@@ -89,8 +89,9 @@ def test_stream_resumes_at_the_same_batch():
 
 def test_batches_truncate_and_pack():
     data = _rows([5, 40, 3])
-    batch, lengths = make_batch(data, np.array([0, 1, 2]), 16)
-    assert batch.shape == (3, 16) and lengths[:, 1].tolist() == [5, 16, 3]
+    batch, targets = make_batch(data, np.array([0, 1, 2]), 16)
+    # rows of 5, 16 (cut from 40) and 3 tokens: every token after the first is a target, no pad is
+    assert batch.shape == (3, 16) and targets.sum(axis=1).tolist() == [4, 15, 2]
     assert batch[0, :5].tolist() == [1, 2, 3, 4, 5] and batch[0, 5:].tolist() == [0] * 11
     packed = pack(data, 16)
     assert len(packed) == 48 // 16 and packed.lengths.tolist() == [16, 16, 16]

@@ -169,3 +169,30 @@ async def test_non_writable_output_folder_gives_a_message(small_workspace):
         await pilot.press("2")
         await settle(app, pilot)
         assert isinstance(app.screen, TrainingScreen)
+
+
+async def test_prepare_ift_shows_supervised_tokens_of_every_assistant_turn(small_workspace):
+    """Three-answer chats: the summary shows the tokens the loss will see per split and in total (every
+    assistant turn under the model's chat template), next to the token counts, within 80x24."""
+    turns = [("What is a bucket?", "Rows sorted by length."), ("And a shard?", "A rank's share."),
+             ("And a pad?", "Zeros after the end.")]
+    rows = [{"messages": [m for q, a in turns for m in ({"role": "user", "content": f"{q} {i}"},
+                                                        {"role": "assistant", "content": a})]} for i in range(40)]
+    (small_workspace / "dataset" / "ift" / "three_turns.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    app = make_app(small_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        await pilot.press("down", "enter")  # kind: IFT
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        manifest = json.loads((small_workspace / "data" / "ift-forge-tiny" / "manifest.json").read_text())
+        sup = manifest["supervision"]["splits"]
+        assert manifest["supervision"]["train_on"] == "assistant"
+        assert 0 < sup["train"]["supervised"] < sup["train"]["tokens"]
+        text = screen_text(app)
+        assert "supervised" in text
+        assert f"{sup['train']['supervised']:,}" in text and f"{sup['valid']['supervised']:,}" in text
+        assert f"{sup['train']['supervised'] + sup['valid']['supervised']:,}" in text

@@ -42,8 +42,15 @@ def rule_problems(cfg: Any, explicit: set[str]) -> dict[str, str]:
                                    "which is the learning rate mlx uses; keep only one")
     if cfg.training_type == "cpt" and cfg.mask_prompt:
         errors["mask_prompt"] = "prompt masking is for IFT (training_type: ift); CPT text has no prompt"
+    if cfg.training_type == "cpt" and cfg.train_on not in (None, "all"):
+        errors["train_on"] = "choosing the trained turns is for IFT (training_type: ift); CPT trains on all text"
+    if cfg.train_on is not None and cfg.mask_prompt is not None and (cfg.train_on == "all") == cfg.mask_prompt:
+        errors["train_on"] = (f"train_on: {cfg.train_on} contradicts mask_prompt: {str(cfg.mask_prompt).lower()} "
+                              "— keep only train_on")
     if cfg.training_type == "ift" and cfg.packing:
-        errors["packing"] = "packing is for CPT text; IFT keeps one conversation per row"
+        errors["packing"] = ("packing is for CPT text: packed conversations would attend to each other, and "
+                             "mlx-lm's models take no attention mask (Model.__call__(inputs, cache, "
+                             "input_embeddings) builds its own causal one) — IFT keeps one conversation per row")
     for key in ("text_feature", "chat_feature", "prompt_feature", "completion_feature"):
         if not getattr(cfg, key):
             errors[key] = "must not be empty"

@@ -138,7 +138,11 @@ class TrainingConfig:
         False, description="CPT: concatenate texts and cut rows of exactly max_seq_length tokens (no padding, "
                            "nothing truncated)")
     mask_prompt: Annotated[bool | None, v.FLAG] = Field(
-        None, description="IFT: compute the loss on the answer only (default: true for IFT)")
+        None, description="IFT: compute the loss on the answers only (default: true for IFT); "
+                          "true = train_on assistant, false = train_on all")
+    train_on: Annotated[Literal["assistant", "last", "all"] | None, v.CHOICE] = Field(
+        None, description="IFT tokens the loss sees: assistant (every assistant turn, the default), last "
+                          "(the last assistant turn only, as mlx-lm) or all (the whole conversation)")
     # optimisation
     learning_rate: Annotated[float, v.NUMBER] = Field(1e-5, gt=0.0, le=10.0, description="peak learning rate")
     lr_schedule: Annotated[Schedule, v.spelled(SCHEDULES, unset="constant")] = Field(
@@ -256,8 +260,17 @@ class TrainingConfig:
         return self.training_type == "ift"
 
     @property
+    def effective_train_on(self) -> str:
+        """``train_on`` with ``mask_prompt`` folded in: CPT and ``mask_prompt: false`` train on everything."""
+        if self.train_on is not None:
+            return self.train_on
+        if not self.is_ift or self.mask_prompt is False:
+            return "all"
+        return "assistant"
+
+    @property
     def effective_mask_prompt(self) -> bool:
-        return self.is_ift if self.mask_prompt is None else bool(self.mask_prompt)
+        return self.effective_train_on != "all"
 
     @property
     def effective_early_stopping(self) -> bool:

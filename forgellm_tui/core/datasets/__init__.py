@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 #: Names served from modules that import pydantic or the tokenizer code: loaded on first use, so that the
 #: app's first frame (whose widgets only need ``printable``) does not pay for them.
 _LAZY = {"document_chunks": "cpt", "list_documents": "cpt", "prepare_cpt": "cpt", "ROLES": "ift",
-         "check_record": "ift", "prepare_ift": "ift", "CategoryTotals": "scan", "DatasetScan": "scan",
+         "check_record": "ift", "prepare_ift": "ift", "jsonl_supervision": "ift", "CategoryTotals": "scan", "DatasetScan": "scan",
          "FileEntry": "scan", "file_stats": "scan", "scan_dataset": "scan", "MANIFEST_FORMAT": "types",
          "BadLine": "types", "PrepareCancelled": "types", "PrepareOptions": "types", "PrepareResult": "types",
          "Progress": "types"}
@@ -49,7 +49,7 @@ def __getattr__(name: str):
 __all__ = [
     "BadLine", "CategoryTotals", "DatasetScan", "FileEntry", "PrepareCancelled", "PrepareOptions",
     "PrepareResult", "ROLES", "ROOT_CATEGORY", "SkippedFile", "check_record", "check_replaceable", "document_chunks",
-    "file_stats", "list_documents", "normalize_text", "prepare", "printable", "read_manifest", "read_preview",
+    "file_stats", "jsonl_supervision", "list_documents", "normalize_text", "prepare", "printable", "read_manifest", "read_preview",
     "scan_dataset",
 ]
 

@@ -128,6 +128,14 @@ def read_records(files: list[Path], result: PrepareResult | None) -> Iterator[tu
                     _bad(result, BadLine(path, lineno, reason))
 
 
+def jsonl_supervision(path: Path, tokenizer, max_seq_length: int):
+    """The ``Supervision`` of the good IFT records of one JSONL file (None when it has none)."""
+    from forgellm_tui.core.tokens import supervision
+
+    rows = [clean_record(obj, fmt, fmt) for _, _, obj, fmt in read_records([Path(path)], None)]
+    return supervision.count(rows, tokenizer, max_seq_length) if rows else None
+
+
 def _bad(result: PrepareResult, bad: BadLine) -> None:
     result.bad_line_count += 1
     if len(result.bad_lines) < MAX_BAD_LINES:
@@ -147,8 +155,12 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     with fsio.atomic_dir(options.output_dir, replace=True) as tmp:  # pass 2: clean, shuffled splits
         _write_splits(tmp, files, options, plan, counter, result, progress, cancel)
+        token_ids = _count_supervision(tmp, options, result, progress) if options.model_path is not None else {}
         result.seconds = round(time.perf_counter() - start, 3)
-        fsio.atomic_write_json(tmp / "manifest.json", _manifest(options, counter, result, plan, files, stamp))
+        manifest = _manifest(options, counter, result, plan, files, stamp)
+        if token_ids:
+            manifest["token_ids"] = token_ids
+        fsio.atomic_write_json(tmp / "manifest.json", manifest)
     if progress is not None:
         progress(plan.good, plan.good, "done")
     return result
@@ -240,6 +252,43 @@ def _write_splits(tmp: Path, files: list[Path], options: PrepareOptions, plan: _
         result.warnings.append(long_warning(long_count, plan.good, longest, options.target_tokens))
 
 
+def _count_supervision(tmp: Path, options: PrepareOptions, result: PrepareResult, progress: Progress | None) -> dict:
+    """Supervised tokens per split under the model's chat template (every assistant turn, cut at
+    ``target_tokens``), a warning per split file whose template is not prefix-stable on some rows, and
+    the train/valid token ids with their loss mask stored for training. Returns the manifest's
+    ``token_ids`` section (empty without a chat template)."""
+    from forgellm_tui.core.tokens import store as token_store
+    from forgellm_tui.core.tokens import supervision, tokenize
+
+    tokenizer = supervision.load_chat_tokenizer(options.model_path)
+    if tokenizer is None:
+        result.warnings.append("the model has no chat template: supervised tokens are not counted")
+        return {}
+    result.supervision_length = int(options.target_tokens)
+    stored = {}
+    for split in ("train", "valid", "test"):
+        path = tmp / f"{split}.jsonl"
+        if not path.is_file():
+            continue
+        if progress is not None:
+            progress(result.documents, result.documents, f"counting supervised tokens of {split}.jsonl")
+        with open(path, encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        fmt = supervision.row_format(rows[0]) if rows else "chat"  # prepare writes one format per folder
+        data = tokenize(rows, fmt, tokenizer, supervision.chat_cfg("assistant"))
+        found = supervision.of_rows(data, options.target_tokens)
+        result.supervision[split] = found.as_dict()
+        if split != "test":
+            token_store.write_rows(tmp, split, data)
+            stored[split] = data
+        if found.unstable:
+            result.warnings.append(f"{split}.jsonl: {found.unstable:,} of {found.rows:,} conversations render "
+                                   "differently turn by turn under the chat template (it rewrites earlier turns), "
+                                   "so only their last assistant turn is trained")
+    identity = token_store.tokenizer_identity(options.model_path)
+    return token_store.chat_manifest_entry(tmp, identity, "assistant", stored) if identity else {}
+
+
 def _manifest(options: PrepareOptions, counter: TokenCounter, result: PrepareResult, plan: _SplitPlan,
               files: list[Path], stamp: str) -> dict:
     return {
@@ -251,6 +300,8 @@ def _manifest(options: PrepareOptions, counter: TokenCounter, result: PrepareRes
                    "valid_records": result.valid_records, "train_tokens": result.train_tokens,
                    "valid_tokens": result.valid_tokens, "test_records": result.test_records,
                    "test_tokens": result.test_tokens, "tokens_counted": "message contents, no template"},
+        "supervision": {"train_on": "assistant", "max_seq_length": result.supervision_length,
+                        "splits": result.supervision} if result.supervision else None,
         "sources": [{"path": str(p), "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files],
         "bad_lines": [{"path": str(b.path), "line": b.line, "reason": b.reason} for b in result.bad_lines],
         "bad_line_count": result.bad_line_count, "warnings": result.warnings, "seconds": result.seconds,

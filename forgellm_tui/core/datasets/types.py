@@ -132,6 +132,9 @@ class PrepareResult:
     warnings: list[str] = field(default_factory=list)
     row_overhead: int = 1  # tokens mlx-lm adds to each text row (BOS the tokenizer adds + EOS)
     seconds: float = 0.0
+    #: IFT with a model that has a chat template: per split, ``Supervision.as_dict()`` (what the loss sees)
+    supervision: dict[str, dict] = field(default_factory=dict)
+    supervision_length: int = 0  # the max_seq_length the ``lost`` counts assume
 
     @property
     def general_share(self) -> float:

@@ -111,7 +111,7 @@ def _key(request: EvalRequest, target: Target, inputs: _Inputs) -> dict:
     if inputs.data_path is not None:
         data = {"path": str(inputs.data_path.resolve()), "sha256": res.sha256_file(inputs.data_path),
                 "rows": len(inputs.rows), "max_seq_length": inputs.cfg.max_seq_length,
-                "mask_prompt": inputs.cfg.effective_mask_prompt}
+                "mask_prompt": inputs.cfg.effective_mask_prompt, "train_on": inputs.cfg.effective_train_on}
     tasks = [{"name": t.name, "path": str(t.path.resolve()), "sha256": t.sha256, "items": len(t.items)}
              for t in inputs.tasks]
     return {"data": data, "tasks": tasks, "limit": request.limit, "model": res.model_identity(target.model_path)}

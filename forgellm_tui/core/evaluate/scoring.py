@@ -31,7 +31,7 @@ def split_loss(model, data: TokenRows, max_seq_length: int, batch_size: int,
                cancel: threading.Event | None = None, tick: Callable[[int], None] | None = None) -> tuple[float, int]:
     """``(sum of the token losses, loss-bearing tokens)`` over every row of ``data``.
 
-    The loss is training's (``masked_loss``: targets ``max(offset, 1) <= t < length``, so IFT rows
+    The loss is training's (``masked_loss`` over ``make_batch``'s targets, so IFT rows
     count their answer only); rows are grouped by length so little is padded, and none is dropped.
     """
     import mlx.core as mx

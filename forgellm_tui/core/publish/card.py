@@ -8,7 +8,8 @@ from forgellm_tui.core.runs import BEST_WORDS, RANK_WORDS, CheckpointScore, spli
 
 HYPER_KEYS = ("fine_tune_type", "num_layers", "batch_size", "learning_rate", "lr_schedule", "max_iterations",
               "iters", "max_seq_length", "warmup_steps", "grad_accumulation_steps", "optimizer", "lora_parameters",
-              "lora_rank", "lora_scale", "lora_dropout", "lora_keys", "packing", "mask_prompt", "seed", "epochs")
+              "lora_rank", "lora_scale", "lora_dropout", "lora_keys", "packing", "mask_prompt", "train_on", "seed",
+              "epochs")
 
 
 def _get(cfg: dict, *keys, default=None):

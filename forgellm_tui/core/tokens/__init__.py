@@ -5,6 +5,8 @@
 - ``stats.py``: text statistics (words, lines, tokens) with the token-counting priority chain
 - ``rows.py``: rows of training data as token ids, as mlx-lm makes them (``TokenRows``, ``tokenize``)
 - ``store.py``: token ids stored with prepared CPT data, so that a run starts without tokenizing again
+- ``turns.py``: the token spans of every assistant turn, from the chat template rendered turn by turn
+- ``supervision.py``: how many tokens of chat data the IFT loss sees (``Supervision``, ``count``)
 
 ``prepare`` writes the stored ids through ``store`` as a namespace (``from forgellm_tui.core.tokens
 import store as token_store``).
@@ -18,11 +20,12 @@ from forgellm_tui.core.tokens.stats import (WORDS_PER_PAGE, TokenCounter, count_
                                             has_tokenizer_files)
 
 __all__ = ["TokenCounter", "TokenRows", "WORDS_PER_PAGE", "count_lines", "count_words", "has_tokenizer_files",
-           "load_or_tokenize", "store", "tokenize"]
+           "load_or_tokenize", "store", "supervision", "tokenize"]
 
 #: Names served from modules that import numpy: loaded on first use, so that importing this package (as
 #: the app does at start, through the datasets package) stays cheap.
-_LAZY = {"TokenRows": "rows", "tokenize": "rows", "load_or_tokenize": "store", "store": None, "rows": None}
+_LAZY = {"TokenRows": "rows", "tokenize": "rows", "load_or_tokenize": "store", "store": None, "rows": None,
+         "supervision": None}
 
 
 def __getattr__(name: str):

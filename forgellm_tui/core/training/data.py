@@ -163,7 +163,12 @@ def pack(data: TokenRows, seq_len: int) -> TokenRows:
     count = len(order) // seq_len
     flat = order[: count * seq_len].astype(np.int32)
     starts = np.arange(count, dtype=np.int64) * seq_len
-    return TokenRows(flat, starts, np.full(count, seq_len, np.int64), np.zeros(count, np.int64))
+    mask = None
+    if data.mask is not None:  # the loss mask travels with its tokens
+        mask = data.mask if contiguous else np.concatenate([data.mask[s:s + n] for s, n in zip(data.starts,
+                                                                                                 data.lengths)])
+        mask = mask[: count * seq_len]
+    return TokenRows(flat, starts, np.full(count, seq_len, np.int64), np.zeros(count, np.int64), mask)
 
 
 # --------------------------------------------------------------------------- batches
@@ -188,26 +193,27 @@ def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> 
 
 
 def make_batch(data: TokenRows, idx: np.ndarray, max_seq_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(tokens[B, W] int32, lengths[B, 2] = (offset, length))`` zero-padded like mlx-lm."""
+    """``(tokens[B, W] int32, targets[B, W - 1] bool)`` zero-padded like mlx-lm; ``targets[b, j]``: the
+    loss counts token ``j + 1`` of row b (an answer token within its length)."""
     lens = np.minimum(data.lengths[idx], max_seq_length)
     width = min(1 + PAD_TO * ((int(lens.max()) + PAD_TO - 1) // PAD_TO), max_seq_length)
     out = np.zeros((len(idx), width), np.int32)
+    targets = np.zeros((len(idx), width), bool)
     for row, i in enumerate(idx):
         n = min(int(lens[row]), width)
         out[row, :n] = data.flat[data.starts[i]:data.starts[i] + n]
-        lens[row] = n
-    return out, np.stack([data.offsets[idx], lens], axis=1).astype(np.int32)
+        targets[row, :n] = data.row_mask(i, n)
+    return out, targets[:, 1:]
 
 
-def target_tokens(lengths: np.ndarray) -> int:
-    """Loss-bearing tokens of a batch (what ``masked_loss`` counts): ``length - max(offset, 1)`` per row."""
-    return int(np.maximum(lengths[:, 1] - np.maximum(lengths[:, 0], 1), 0).sum())
+def target_tokens(targets: np.ndarray) -> int:
+    """Loss-bearing tokens of a batch (what ``masked_loss`` counts)."""
+    return int(targets.sum())
 
 
 def loss_tokens(data: TokenRows, max_seq_length: int) -> int:
     """Loss-bearing tokens of every row once cut to ``max_seq_length`` (as ``target_tokens`` counts them)."""
-    lens = np.minimum(data.lengths, max_seq_length)
-    return int(np.maximum(lens - np.maximum(data.offsets, 1), 0).sum())
+    return int(data.supervised(max_seq_length).sum())
 
 
 def check_loss_tokens(cfg, data: TokenRows, path: Path) -> None:
@@ -246,6 +252,7 @@ class BatchStream:
         self.epoch, self.index, self.shard = epoch, index, shard
         self.last_tokens = 0
         self._order: list[np.ndarray] | None = None
+        self._row_targets: np.ndarray | None = None
         self.batches_per_epoch = len(data) // batch_size
 
     def position(self) -> dict:
@@ -263,8 +270,9 @@ class BatchStream:
         idx = self._order[self.index]
         self.index += 1
         if self.shard[1] > 1:
-            lens = np.minimum(self.data.lengths[idx], self.max_seq_length)
-            self.last_tokens = int(np.maximum(lens - np.maximum(self.data.offsets[idx], 1), 0).sum())
+            if self._row_targets is None:  # loss-bearing tokens per row, counted once
+                self._row_targets = self.data.supervised(self.max_seq_length)
+            self.last_tokens = int(self._row_targets[idx].sum())
             idx = idx[self.shard[0]::self.shard[1]]
         return make_batch(self.data, idx, self.max_seq_length)
 
@@ -317,6 +325,11 @@ def tokenized_data(cfg, plan, emit: Callable[[ev.Event], None]):
             raise ConfigFieldError({"batch_size": f"{cfg.batch_size} is larger than the {len(train)} packed rows of "
                                               f"{cfg.max_seq_length} tokens — lower batch_size or max_seq_length"},
                                path=cfg.source)
+    for level, line in _supervision_notes(cfg, plan.data_dir, train, valid):
+        if level == "info":
+            log(line)
+        else:
+            notes.append((level, line))
     for name, data in (("training", train), ("validation", valid)):
         long = int((data.lengths > cfg.max_seq_length).sum())
         if long:
@@ -328,3 +341,23 @@ def tokenized_data(cfg, plan, emit: Callable[[ev.Event], None]):
     if cfg.val_batches != 0:
         check_loss_tokens(cfg, valid, plan.data_dir / "valid.jsonl")
     return train, valid, notes
+
+
+def _supervision_notes(cfg, folder: Path, train: TokenRows, valid: TokenRows) -> list[tuple[str, str]]:
+    """What the loss sees of IFT data (a line per split), and a warning per file whose chat template is not
+    prefix-stable on some conversations (those train on their last assistant turn only)."""
+    if not cfg.is_ift:
+        return []
+    notes = []
+    for split, data in (("train", train), ("valid", valid)):
+        if not len(data):
+            continue
+        seen = loss_tokens(data, cfg.max_seq_length)
+        notes.append(("info", f"{split}.jsonl: the loss sees {seen:,} of {data.tokens:,} tokens "
+                              f"(train_on: {cfg.effective_train_on}, max_seq_length {cfg.max_seq_length:,})"))
+        if data.unstable:
+            notes.append(("warning", f"{folder / f'{split}.jsonl'}: {data.unstable:,} of {len(data):,} conversations "
+                                     "render differently turn by turn (the chat template rewrites earlier turns, "
+                                     "e.g. drops reasoning blocks), so only their last assistant turn is trained "
+                                     "— set train_on: last to silence this"))
+    return notes

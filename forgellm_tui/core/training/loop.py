@@ -33,15 +33,13 @@ from forgellm_tui.core.training.setup import (apply_fine_tune, build_optimizer, 
                              load_model, trainable_weights)
 
 
-def masked_loss(model, batch, lengths):
-    """Mean cross-entropy over target positions ``offset <= t < length`` (no pad target, unlike mlx-lm)."""
+def masked_loss(model, batch, mask):
+    """Mean cross-entropy over the targets ``mask`` marks (``make_batch``'s: answer tokens, never a pad)."""
     import mlx.core as mx
     import mlx.nn as nn
 
     inputs, targets = batch[:, :-1], batch[:, 1:]
     logits = model(inputs)
-    steps = mx.arange(1, targets.shape[1] + 1)
-    mask = mx.logical_and(steps >= lengths[:, 0:1], steps < lengths[:, 1:])
     ce = nn.losses.cross_entropy(logits, targets) * mask
     ntoks = mask.sum()
     return ce.astype(mx.float32).sum() / mx.maximum(ntoks, 1), ntoks

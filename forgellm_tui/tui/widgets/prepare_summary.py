@@ -48,16 +48,23 @@ class PrepareSummary(Static):
         """Show ``result``; paths inside ``workspace`` are shown relative to it."""
         unit = "chunks" if result.kind == "cpt" else "examples"
         sizes = {name: _file_size(Path(result.output_dir) / f"{name}.jsonl") for name in ("train", "valid")}
-        table = Table.grid(padding=(0, 2))
+        sup = getattr(result, "supervision", None) or {}
+        table = Table.grid(padding=(0, 1 if sup else 2))  # the supervised column must fit a half-width pane
         table.add_column(style="bold")
-        for _ in range(3):
+        for _ in range(3 + (1 if sup else 0)):
             table.add_column(justify="right")
-        table.add_row("", Text(unit, style="dim"), Text("tokens", style="dim"), Text("file", style="dim"))
-        table.add_row("train", grouped(result.train_records), grouped(result.train_tokens), human_size(sizes["train"]))
-        table.add_row("valid", grouped(result.valid_records), grouped(result.valid_tokens), human_size(sizes["valid"]))
-        table.add_row("total", grouped(result.train_records + result.valid_records),
-                      grouped(result.train_tokens + result.valid_tokens),
-                      human_size((sizes["train"] or 0) + (sizes["valid"] or 0)))
+
+        def row(name, records, tokens, size, found) -> None:
+            cells = [grouped(records), grouped(tokens)] + ([grouped(found.get("supervised"))] if sup else [])
+            table.add_row(name, *cells, human_size(size))
+
+        table.add_row("", Text(unit, style="dim"), Text("tokens", style="dim"),
+                      *([Text("supervised", style="dim")] if sup else []), Text("file", style="dim"))
+        row("train", result.train_records, result.train_tokens, sizes["train"], sup.get("train", {}))
+        row("valid", result.valid_records, result.valid_tokens, sizes["valid"], sup.get("valid", {}))
+        both = {"supervised": sum(sup.get(s, {}).get("supervised", 0) for s in ("train", "valid"))}
+        row("total", result.train_records + result.valid_records, result.train_tokens + result.valid_tokens,
+            (sizes["train"] or 0) + (sizes["valid"] or 0), both)
         head = Text.assemble(
             ("✓ prepared ", "bold green"), (result.kind.upper(), "bold"), " data in ",
             (rel_path(result.output_dir, workspace) if workspace else short_path(result.output_dir), "bold"), "\n",
@@ -69,6 +76,12 @@ class PrepareSummary(Static):
             if share:
                 head.append(f" ({share:.0%} of tokens)")
         parts = [head, Text(""), table]
+        if sup:
+            rendered = sum(sup.get(s, {}).get("tokens", 0) for s in ("train", "valid"))
+            lost = sum(sup.get(s, {}).get("lost", 0) for s in ("train", "valid"))
+            parts.append(Text(f"supervised: tokens the loss sees (every assistant turn) of {grouped(rendered)} "
+                              f"with the chat template; {grouped(lost)} lost past "
+                              f"{grouped(result.supervision_length)} tokens", style="dim"))
         for warning in getattr(result, "warnings", []) or []:
             parts.append(Text(f"⚠ {warning}", style="yellow"))
         skipped = _count(result.skipped)
