@@ -12,7 +12,7 @@ from . import settings_from
 
 
 def register(sub) -> None:
-    from forgellm_tui.core.export.settings import MODES, RECIPES
+    from forgellm_tui.core.export import MODES, RECIPES
 
     p = sub.add_parser("quantize", help="quantize a model into published/NAME, measuring the perplexity change")
     p.add_argument("source", help="a run folder (models/cpt/<run>), a published model or a base model")
@@ -36,9 +36,9 @@ def run(args) -> int:
     settings = settings_from(args)
     qs = quant_settings(args.bits, args.group_size, args.mode, args.recipe)
     try:
-        result = quantize(args.source, settings, qs, name=args.name, checkpoint=args.checkpoint, data=args.data, limit=args.limit,
-                          dequantize=args.dequantize, progress=lambda f, m: print(f"  [{100 * f:5.1f}%] {m}",
-                                                                                  flush=True))
+        result = quantize(args.source, settings, qs, name=args.name, checkpoint=args.checkpoint, data=args.data,
+                          limit=args.limit, dequantize=args.dequantize,
+                          progress=lambda f, m: print(f"  [{100 * f:5.1f}%] {m}", flush=True))
     finally:
         shutdown_mlx()
     print(f"quantized {result.name}: {summary(result.section)} -> {result.path}")

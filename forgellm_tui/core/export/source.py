@@ -52,6 +52,9 @@ def resolve_source(value: str | Path, settings, checkpoint: str | None, data: st
     src.data = workspace_path(chosen_data, settings)
     if not src.data.exists():
         raise DataError("data folder not found", path=src.data, hint="give --data DIR (prepared data) or FILE.jsonl")
+    if src.data.is_dir() and not (src.data / "test.jsonl").is_file():
+        raise DataError("no test split to measure the perplexity change on (test.jsonl is missing)", path=src.data,
+                        hint="give --data a prepared folder with test.jsonl, or a JSONL file")
     return src
 
 

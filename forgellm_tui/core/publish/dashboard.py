@@ -34,7 +34,8 @@ def render_dashboard(records: list[dict], title: str, marked_iteration: int | No
     if marked_iteration is not None and marked_iteration >= 0:
         ax_loss.axvline(marked_iteration, color="#7f7f7f", linestyle="--", linewidth=1, label="published")
     ax_loss.set(title="Loss", xlabel="iteration", ylabel="loss")
-    ax_loss.legend(fontsize=8)
+    if ax_loss.get_legend_handles_labels()[0]:  # a model without a run has no curves to label
+        ax_loss.legend(fontsize=8)
 
     def series(key: str) -> list[tuple[int, float]]:
         return [(r["iteration"], float(r[key])) for r in records
