@@ -39,43 +39,19 @@ def run(args) -> int:
     if not args.workspace:  # the run's own workspace: its base model and published/ live there
         settings = settings_near(run_dir)
     gguf = args.format == "gguf"
-    if gguf:
-        _check_gguf(run_dir, settings, args.dequantize)
     try:
-        result = publish(run_dir, settings.published_dir, checkpoint=args.checkpoint, name=args.name,
-                         dequantize=args.dequantize, settings=settings,
-                         progress=lambda m: print(f"  {m}", flush=True))
         if gguf:
-            _add_gguf(result.path, args.system)
+            from forgellm_tui.core.export import publish_gguf
+
+            result = publish_gguf(run_dir, settings.published_dir, checkpoint=args.checkpoint, name=args.name,
+                                  dequantize=args.dequantize, settings=settings, system=args.system,
+                                  progress=lambda m: print(f"  {m}", flush=True))
+        else:
+            result = publish(run_dir, settings.published_dir, checkpoint=args.checkpoint, name=args.name,
+                             dequantize=args.dequantize, settings=settings,
+                             progress=lambda m: print(f"  {m}", flush=True))
     finally:
         shutdown_mlx()
     print(f"published {result.name}: checkpoint {result.checkpoint_label} (iteration {result.checkpoint_iteration}) "
           f"-> {result.path}" + (" (with model.gguf and Modelfile)" if gguf else ""))
     return 0
-
-
-def _check_gguf(run_dir: Path, settings, dequantize: bool) -> None:
-    """Refuse before fusing when the base model cannot become a GGUF (one line, nothing written)."""
-    from forgellm_tui.core.export import check_gguf_source
-    from forgellm_tui.core.errors import ModelError
-    from forgellm_tui.core.runs import resolve_base_model
-
-    try:
-        check_gguf_source(resolve_base_model(run_dir, None, settings))
-    except ModelError as exc:
-        if not (dequantize and "unquantized" in exc.message):  # --dequantize fuses into an unquantized model
-            raise
-
-
-def _add_gguf(folder: Path, system: str | None) -> None:
-    """model.gguf and Modelfile into the new published model; on failure the model is removed again."""
-    import shutil
-
-    from forgellm_tui.core.export import export_gguf
-
-    print("  writing model.gguf and the Ollama Modelfile", flush=True)
-    try:
-        export_gguf(folder, system=system)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise

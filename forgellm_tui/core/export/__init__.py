@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from forgellm_tui.core.export.card import summary
 from forgellm_tui.core.export.gguf import (GGUF_ARCHITECTURES, GGUF_FILE, MODELFILE, GgufResult, check_gguf_source,
-                                           export_gguf)
+                                           export_gguf, publish_gguf)
 from forgellm_tui.core.export.ollama import Modelfile, build_modelfile, family_of
 from forgellm_tui.core.export.quantize import QuantizeResult, default_name, quantize
 from forgellm_tui.core.export.settings import (AFFINE_BITS, AFFINE_GROUPS, MODE_PAIRS, MODES, RECIPES, QuantSettings,
-                                               estimate_bytes, quant_settings)
+                                               estimate_bytes, quant_settings, size_estimate)
 
 __all__ = ["AFFINE_BITS", "AFFINE_GROUPS", "GGUF_ARCHITECTURES", "GGUF_FILE", "MODELFILE", "MODES", "MODE_PAIRS",
            "GgufResult", "Modelfile", "QuantSettings", "QuantizeResult", "RECIPES", "build_modelfile",
            "check_gguf_source", "default_name", "estimate_bytes", "export_gguf", "family_of", "quant_settings",
-           "quantize", "summary"]
+           "publish_gguf", "quantize", "size_estimate", "summary"]

@@ -91,3 +91,32 @@ def _update_card(model_dir: Path, modelfile: Modelfile, lines_for) -> None:
     text = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {model_dir.name}\n"
     fsio.atomic_write_text(readme, text.rstrip("\n") + "\n" + "\n".join(lines_for(model_dir.name, size, modelfile))
                            + "\n")
+
+
+def publish_gguf(run_dir: str | Path, published_dir: str | Path, *, checkpoint: str | int = "best",
+                 name: str | None = None, dequantize: bool = False, settings=None, system: str | None = None,
+                 progress=None):
+    """``publish`` a checkpoint, then add ``model.gguf`` and ``Modelfile``; nothing is left if either fails.
+
+    The base model is checked first, so an architecture mlx-lm cannot write is refused before fusing.
+    """
+    import shutil
+
+    from forgellm_tui.core.publish import publish
+    from forgellm_tui.core.runs import resolve_base_model
+
+    tell = progress or (lambda _m: None)
+    try:
+        check_gguf_source(resolve_base_model(Path(run_dir), None, settings))
+    except ModelError as exc:
+        if not (dequantize and "unquantized" in exc.message):  # --dequantize fuses into an unquantized model
+            raise
+    result = publish(run_dir, published_dir, checkpoint=checkpoint, name=name, dequantize=dequantize,
+                     settings=settings, progress=tell)
+    tell("writing model.gguf and the Ollama Modelfile")
+    try:
+        export_gguf(result.path, system=system)
+    except BaseException:
+        shutil.rmtree(result.path, ignore_errors=True)
+        raise
+    return result

@@ -7,7 +7,9 @@ affine takes 2, 3, 4, 5, 6 or 8 bits with groups of 32, 64 or 128; the float for
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from forgellm_tui.core.errors import ConfigError
 
@@ -89,3 +91,15 @@ def estimate_bytes(weight_bytes: int, bytes_per_param: float, settings: QuantSet
     params = weight_bytes / max(bytes_per_param, 1e-9)
     extra = (32 if settings.mode == "affine" else 8) / settings.group_size
     return int(params * (settings.mean_bits + extra) / 8)
+
+
+def size_estimate(model_dir: Path, settings: QuantSettings | None) -> tuple[int, int]:
+    """(weights on disk now, about how much after quantizing with ``settings``; the same without)."""
+    from forgellm_tui.core.models import tensor_shapes
+
+    files = sorted(Path(model_dir).glob("*.safetensors"))
+    size = sum(p.stat().st_size for p in files)
+    if settings is None or not size:
+        return size, size
+    params = sum(math.prod(shape) for p in files for shape in tensor_shapes(p).values())
+    return size, estimate_bytes(size, size / max(params, 1), settings)
