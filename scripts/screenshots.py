@@ -83,6 +83,8 @@ SHOTS = (  # (file name, keys pressed before the shot; "mode:NAME" switches mode
     (None, ["escape"]),  # training.svg: see training_mid_run
     ("chat.svg", [chat_conversation]),
     ("checkpoints.svg", ["mode:checkpoints"]),  # the chat prompt may hold the focus: "4" would type there
+    ("publish.svg", ["p", "tab", "enter", "down", "enter"]),  # the publish dialog: format "MLX quantized"
+    (None, ["escape"]),
     ("help.svg", ["mode:datasets", "question_mark"]),
     (None, ["escape", training_mid_run]),
 )

@@ -20,6 +20,9 @@ def register(sub) -> None:
     p.add_argument("--name", help="name of the published model (default: <run>-it<iteration>)")
     p.add_argument("--dequantize", action="store_true",
                    help="de-quantize a quantized base while fusing (keeps the adapter's full effect)")
+    p.add_argument("--format", default="mlx", choices=("mlx", "gguf"),
+                   help="mlx (default), or gguf: also model.gguf and an Ollama Modelfile (llama, mistral, mixtral)")
+    p.add_argument("--system", help="with --format gguf: a SYSTEM prompt for the Ollama Modelfile")
     p.set_defaults(handler=run)
 
 
@@ -35,12 +38,20 @@ def run(args) -> int:
         run_dir = settings.workspace / run_dir
     if not args.workspace:  # the run's own workspace: its base model and published/ live there
         settings = settings_near(run_dir)
+    gguf = args.format == "gguf"
     try:
-        result = publish(run_dir, settings.published_dir, checkpoint=args.checkpoint, name=args.name,
-                         dequantize=args.dequantize, settings=settings,
-                         progress=lambda m: print(f"  {m}", flush=True))
+        if gguf:
+            from forgellm_tui.core.export import publish_gguf
+
+            result = publish_gguf(run_dir, settings.published_dir, checkpoint=args.checkpoint, name=args.name,
+                                  dequantize=args.dequantize, settings=settings, system=args.system,
+                                  progress=lambda m: print(f"  {m}", flush=True))
+        else:
+            result = publish(run_dir, settings.published_dir, checkpoint=args.checkpoint, name=args.name,
+                             dequantize=args.dequantize, settings=settings,
+                             progress=lambda m: print(f"  {m}", flush=True))
     finally:
         shutdown_mlx()
     print(f"published {result.name}: checkpoint {result.checkpoint_label} (iteration {result.checkpoint_iteration}) "
-          f"-> {result.path}")
+          f"-> {result.path}" + (" (with model.gguf and Modelfile)" if gguf else ""))
     return 0

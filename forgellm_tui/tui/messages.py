@@ -147,9 +147,10 @@ class CompareLoaded(Message):
 
 @dataclass
 class PublishProgress(Message):
-    """A step of publishing (fusing, writing the model card, …)."""
+    """A step of publishing (fusing, writing the model card, …); ``fraction`` done (0..1) when known."""
 
     message: str
+    fraction: float | None = None
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, PublishProgress)

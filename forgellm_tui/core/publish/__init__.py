@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
-from forgellm_tui.core.publish.fuse import PublishResult, check_name, default_name, publish
+from forgellm_tui.core.publish.dashboard import render_dashboard
+from forgellm_tui.core.publish.fuse import PublishResult, check_name, default_name, free_bytes, publish
 
-__all__ = ["PublishResult", "check_name", "default_name", "publish"]
+__all__ = ["PublishResult", "check_name", "default_name", "free_bytes", "publish", "render_dashboard"]

@@ -9,8 +9,12 @@ from forgellm_tui.core import fsio
 from forgellm_tui.core.runs import split_series
 
 
-def render_dashboard(records: list[dict], title: str, marked_iteration: int | None = None) -> bytes:
-    """PNG bytes with four panels: loss/validation, learning rate, throughput, generalisation gap."""
+def render_dashboard(records: list[dict], title: str, marked_iteration: int | None = None,
+                     note: str | None = None) -> bytes:
+    """PNG bytes with four panels: loss/validation, learning rate, throughput, generalisation gap.
+
+    ``note`` is a line printed under the panels (a quantized model's size and perplexity change).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -30,7 +34,8 @@ def render_dashboard(records: list[dict], title: str, marked_iteration: int | No
     if marked_iteration is not None and marked_iteration >= 0:
         ax_loss.axvline(marked_iteration, color="#7f7f7f", linestyle="--", linewidth=1, label="published")
     ax_loss.set(title="Loss", xlabel="iteration", ylabel="loss")
-    ax_loss.legend(fontsize=8)
+    if ax_loss.get_legend_handles_labels()[0]:  # a model without a run has no curves to label
+        ax_loss.legend(fontsize=8)
 
     def series(key: str) -> list[tuple[int, float]]:
         return [(r["iteration"], float(r[key])) for r in records
@@ -62,7 +67,11 @@ def render_dashboard(records: list[dict], title: str, marked_iteration: int | No
         ax.grid(alpha=0.3)
         if not ax.lines and not ax.collections:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="#7f7f7f")
-    fig.tight_layout()
+    if note:
+        fig.text(0.5, 0.01, note, ha="center", va="bottom", fontsize=10)
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+    else:
+        fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

@@ -227,6 +227,19 @@ class PublishedInfo:
     run: str | None = None
     checkpoint_iteration: int | None = None
     published_at: str | None = None
+    bits: str | None = None               # "4" or a mixed recipe's "3/6" when quantized, else None
+    perplexity_change_pct: float | None = None   # test perplexity change of the quantization
+
+
+def _quantized(meta: dict) -> tuple[str | None, float | None]:
+    """Bits and perplexity change from metadata.json's ``quantization`` section (None, None when absent)."""
+    q = meta.get("quantization")
+    if not isinstance(q, dict):
+        return None, None
+    recipe = q.get("recipe")
+    bits = recipe.replace("mixed_", "").replace("_", "/") if isinstance(recipe, str) else q.get("bits")
+    change = q.get("perplexity_change_pct")
+    return (str(bits) if bits is not None else None), (float(change) if isinstance(change, (int, float)) else None)
 
 
 def published_models(settings) -> list[PublishedInfo]:
@@ -248,5 +261,6 @@ def published_models(settings) -> list[PublishedInfo]:
         meta = meta if isinstance(meta, dict) else {}
         it = meta.get("checkpoint_iteration")
         found.append(PublishedInfo(folder.name, folder, dir_size(folder), meta.get("run"),
-                                   it if isinstance(it, int) else None, meta.get("published_at")))
+                                   it if isinstance(it, int) else None, meta.get("published_at"),
+                                   *_quantized(meta)))
     return found

@@ -124,7 +124,7 @@ class CheckpointActions:
         chosen = self._selected_checkpoint()
         selected = "best" if chosen is None or chosen.label == "best" else str(chosen.iteration)
         dialog = PublishDialog(detail.run.name, choices, self.settings.published_dir, selected,
-                               quantized=_is_quantized(detail.base_model))
+                               quantized=_is_quantized(detail.base_model), base_model=detail.base_model)
         run_dir = detail.run.path
         self.app.push_screen(dialog, lambda req: req and self._start_publish(run_dir, req))
 
@@ -135,12 +135,25 @@ class CheckpointActions:
 
     @work(thread=True, group="publish", exit_on_error=False, description="Publishing a model")
     def _publish_worker(self, run_dir: Path, request: PublishRequest) -> None:
+        from forgellm_tui.core.export import publish_gguf, quant_settings, quantize
         from forgellm_tui.core.publish import publish
 
+        from ..dialogs.publish import APP_EVAL_ROWS
+
+        def line(text: str) -> None:
+            self.post_message(PublishProgress(text))
+
         try:
-            result = publish(run_dir, self.settings.published_dir, checkpoint=request.checkpoint,
+            if request.fmt == "mlx-q":
+                qs = quant_settings(request.bits, request.group_size, request.mode)
+                result = quantize(run_dir, self.settings, qs, name=request.name, checkpoint=request.checkpoint,
+                                  limit=APP_EVAL_ROWS, dequantize=request.dequantize,
+                                  progress=lambda f, m: self.post_message(PublishProgress(m, f)))
+            else:
+                how = publish_gguf if request.fmt == "gguf" else publish
+                result = how(run_dir, self.settings.published_dir, checkpoint=request.checkpoint,
                              name=request.name, dequantize=request.dequantize, settings=self.settings,
-                             progress=lambda line: self.post_message(PublishProgress(line)))
+                             progress=line)
         except ForgeError as exc:
             self.post_message(PublishFinished(error=str(exc)))
             return
@@ -148,7 +161,9 @@ class CheckpointActions:
 
     def on_publish_progress(self, event: PublishProgress) -> None:
         if event.message:
-            self.query_one("#publish-progress", JobProgress).advance(0, 0, event.message)
+            done = 0 if event.fraction is None else round(100 * event.fraction)
+            self.query_one("#publish-progress", JobProgress).advance(done, 0 if event.fraction is None else 100,
+                                                                     event.message)
 
     def on_publish_finished(self, event: PublishFinished) -> None:
         self.query_one("#publish-progress", JobProgress).stop()
@@ -156,9 +171,14 @@ class CheckpointActions:
             self.notify(event.error, title="Publish failed", severity="error", timeout=10)
             return
         r = event.result
-        self.notify(f"{r.name}: checkpoint {r.checkpoint_label} (iteration {r.checkpoint_iteration})"
-                    + (f"\n{len(r.warnings)} warning(s): see its README" if r.warnings else ""),
-                    title="Published")
+        if hasattr(r, "section"):  # quantized: say what it cost
+            from forgellm_tui.core.export import summary
+
+            self.notify(f"{r.name}: {summary(r.section)}", title="Published", timeout=10)
+        else:
+            self.notify(f"{r.name}: checkpoint {r.checkpoint_label} (iteration {r.checkpoint_iteration})"
+                        + (f"\n{len(r.warnings)} warning(s): see its README" if r.warnings else ""),
+                        title="Published")
         self.action_refresh()
 
     # ------------------------------------------------------------------ chat, resume, commands

@@ -338,15 +338,17 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
 
 
 class PublishedTable(KeyedTable):
-    """Published models: name, size, and the run and checkpoint they came from."""
+    """Published models: name, size, bits and perplexity change when quantized, and where they came from."""
 
-    COLUMNS = ("model", "size", "from")
+    COLUMNS = ("model", "bits", "Δppl", "size", "from")
 
     def show(self, rows: list) -> None:
         current = self.current_key()
         self.clear()
         for row in rows:
             source = f"{row.run} @ {row.checkpoint_iteration}" if row.run else "—"
-            self.add_row(row.name, Text(human_size(row.size), justify="right"), source, key=str(row.path))
+            change = "—" if row.perplexity_change_pct is None else f"{row.perplexity_change_pct:+.1f}%"
+            self.add_row(row.name, row.bits or "full", Text(change, justify="right"),
+                         Text(human_size(row.size), justify="right"), source, key=str(row.path))
         if current in [str(r.path) for r in rows]:
             self.move_cursor(row=[str(r.path) for r in rows].index(current))
