@@ -10,6 +10,7 @@ import textual
 from rich.console import Console
 
 from textual.notifications import Notification, Notify
+from textual.worker import WorkerCancelled
 
 from forgellm_tui.settings import Settings
 from forgellm_tui.tui.app import ForgeApp
@@ -29,8 +30,22 @@ def make_app(workspace: Path, env: dict | None = None, detect_device: bool = Fal
 async def settle(app, pilot, rounds: int = 3) -> None:
     """Wait until workers, and the workers their results start, are done."""
     for _ in range(rounds):
-        await app.workers.wait_for_complete()
+        await _workers_done(app)
         await pilot.pause()
+
+
+async def _workers_done(app, tries: int = 10) -> None:
+    """Every worker finished. A cancelled one counts as finished: an exclusive worker (reading a run) is
+    cancelled when a newer read replaces it, and waiting on it raises WorkerCancelled."""
+    for _ in range(tries):
+        running = [w for w in app.workers if not w.is_cancelled]
+        if not running:
+            return
+        try:
+            await app.workers.wait_for_complete(running)
+            return
+        except WorkerCancelled:  # cancelled while we waited: wait for the others again
+            continue
 
 
 async def settle_without_notifications(pilot) -> None:

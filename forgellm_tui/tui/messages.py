@@ -165,6 +165,28 @@ class PublishFinished(Message):
 
 
 @dataclass
+class EvalProgress(Message):
+    """Evaluation progress: ``done`` of ``total`` rows and task items, and what is being measured."""
+
+    done: int
+    total: int
+    detail: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EvalProgress)
+
+
+@dataclass
+class EvalFinished(Message):
+    """An evaluation ended: ``label`` of the checkpoint, ``error`` a one-line message, or ``cancelled``."""
+
+    run_dir: str
+    label: str
+    error: str | None = None
+    cancelled: bool = False
+
+
+@dataclass
 class DeleteFinished(Message):
     """A checkpoint, run or published model was deleted (``what``), or ``error`` says why not."""
 

@@ -28,8 +28,9 @@ from forgellm_tui.core.runs.analysis import (SORT_KEYS, all_runs, compare_runs, 
 from forgellm_tui.core.runs.detach import request_stop
 from forgellm_tui.core.runs.export import (EXPORT_DIR, eval_rows, find_run, markdown_report, metrics_rows, to_csv,
                                            write_exports)
-from forgellm_tui.core.runs.evals import (EVAL_DIR, EVAL_FORMAT, EVAL_VERSION, EvalScore, eval_scores,
-                                          evaluation_summary, read_eval_results)
+from forgellm_tui.core.runs.evals import (EVAL_DIR, EVAL_FORMAT, EVAL_VERSION, EvalScore, EvalSummary,
+                                          eval_of, eval_scores, evaluation_summary, read_eval_results,
+                                          read_evals)
 from forgellm_tui.core.runs.checkpoints import ADAPTERS, STATE, latest_checkpoint, read_state, resumable
 from forgellm_tui.core.runs.checkpoints import damage as checkpoint_damage
 from forgellm_tui.core.runs.folder import (CONFIG, METRICS, RUN_JSON, TRAIN_LOG, RunFolder, choose_run_dir,
@@ -48,13 +49,16 @@ from forgellm_tui.core.runs.reader import (UNREADABLE, is_run_folder, list_runs,
 __all__ = [
     "ADAPTERS", "BEST_WORDS", "EXPORT_DIR", "eval_rows", "find_run", "markdown_report", "metrics_rows", "to_csv",
     "write_exports", "CONFIG", "Checkpoint", "CheckpointScore", "EVAL_DIR", "EVAL_FORMAT", "EVAL_VERSION",
-    "EvalScore", "METRICS", "RANK_WORDS", "RUN_JSON", "RunFolder", "RunLock", "RunLocked", "SORT_KEYS", "STATE",
+    "EvalScore", "EvalSummary", "METRICS", "RANK_WORDS", "RUN_JSON", "RunFolder", "RunLock", "RunLocked", "SORT_KEYS",
+    "STATE",
     "TRAIN_LOG", "UNREADABLE", "all_runs", "best_checkpoint", "check_adapter", "check_free", "checkpoint_damage",
     "checkpoints", "choose_run_dir", "compare_runs", "delete_checkpoint", "delete_published", "delete_run",
-    "eval_scores", "evaluation_summary", "failure_reason", "filter_runs", "headless_commands", "is_overfitting",
+    "eval_of", "eval_scores", "evaluation_summary", "failure_reason", "filter_runs", "headless_commands",
+    "is_overfitting",
     "is_run_folder", "latest_checkpoint", "list_checkpoints", "list_runs", "metrics_warnings", "missing_folders",
     "overfitting_reason", "process_alive", "published_models", "rank_checkpoints", "ranked_checkpoints",
-    "read_eval_results", "read_log", "read_metrics", "read_run", "read_run_config", "read_run_json", "read_state",
+    "read_eval_results", "read_evals", "read_log", "read_metrics", "read_run", "read_run_config", "read_run_json",
+    "read_state",
     "register", "remove_leftovers", "request_stop", "resolve_base_model", "resumable", "run_detail", "run_roots",
     "SAMPLES", "at_iteration", "nearest", "newest_per_prompt", "read_samples", "sample_iterations", "truncate_samples",
     "select_checkpoint", "settings_near", "sort_runs", "split_series", "stop_cause", "utc_now",

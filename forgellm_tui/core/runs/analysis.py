@@ -12,7 +12,7 @@ from pathlib import Path
 
 from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import ForgeError
-from forgellm_tui.core.runs.evals import EvalScore
+from forgellm_tui.core.runs.evals import EvalScore, EvalSummary, read_evals
 from forgellm_tui.core.runs.ranking import OverfitSignal, detect_overfitting, split_series
 from forgellm_tui.core.runs.admin import protected_reason
 from forgellm_tui.core.runs.lookup import (best_checkpoint, incomplete_checkpoints, list_checkpoints, ranked_checkpoints,
@@ -51,6 +51,7 @@ class RunDetail:
     base_model: Path | None
     problems: list[str] = field(default_factory=list)
     settings: str = ""                 # the hyper-parameters in one line (the run's name no longer holds them)
+    evals: dict[str, EvalSummary] = field(default_factory=dict)  # eval/<checkpoint>.json by checkpoint label
 
 
 def _orphan(path: Path) -> RunInfo:
@@ -138,7 +139,7 @@ def run_detail(run: RunInfo, settings=None) -> RunDetail:
     from forgellm_tui.core.runs.lookup import read_run_config
 
     return RunDetail(run, rows, train, val, detect_overfitting(records), read_config_text(path), base, problems,
-                     settings_line(read_run_config(path)))
+                     settings_line(read_run_config(path)), read_evals(path))
 
 
 def settings_line(cfg: dict) -> str:

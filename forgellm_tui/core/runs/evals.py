@@ -96,3 +96,35 @@ def evaluation_summary(run_dir: str | Path, label: str, iteration: int) -> dict 
                                                    "chance")}
                       for name, v in (result.get("tasks") or {}).items() if isinstance(v, dict)},
             "checkpoint": result.get("checkpoint"), "evaluated_at": result.get("created_at")}
+
+
+@dataclass(frozen=True)
+class EvalSummary:
+    """What the Checkpoints table shows for one evaluated checkpoint (None: not measured)."""
+
+    perplexity: float | None
+    change_pct: float | None      # perplexity against the base model, in percent (negative: better)
+    accuracy: float | None        # mean ``acc`` over the task files (0..1)
+    iteration: int | None = None  # of the evaluated weights (best/ shares it with the numbered copy)
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def read_evals(run_dir: str | Path) -> dict[str, EvalSummary]:
+    """Each evaluated checkpoint of the run by its label (``best``, ``0000012``), as the table shows it."""
+    out = {}
+    for label, result in read_eval_results(run_dir).items():
+        tasks = result.get("tasks") if isinstance(result.get("tasks"), dict) else {}
+        accs = [a for a in (_number(t.get("acc")) for t in tasks.values() if isinstance(t, dict)) if a is not None]
+        out[label] = EvalSummary(_number((result.get("perplexity") or {}).get("perplexity")),
+                                 _number((result.get("change") or {}).get("perplexity_pct")),
+                                 sum(accs) / len(accs) if accs else None, result.get("iteration"))
+    return out
+
+
+def eval_of(evals: dict[str, EvalSummary], label: str, iteration: int) -> EvalSummary | None:
+    """The checkpoint's own result, else that of the same weights under the other name: ``best/`` is a
+    copy of the numbered checkpoint of its iteration, so evaluating either one measures both."""
+    return evals.get(label) or next((e for e in evals.values() if e.iteration == iteration), None)

@@ -1,5 +1,6 @@
-"""Actions of the Checkpoints screen: mark/compare, publish (thread worker, group "publish"), chat with a
-checkpoint, resume a run, delete, export the metrics, and the headless commands. The screen class mixes this in.
+"""Actions of the Checkpoints screen: mark/compare, publish (thread worker, group "publish"), evaluate
+(thread worker, group "eval"), chat with a checkpoint, resume a run, delete, export the metrics, and the
+headless commands. The screen class mixes this in.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from textual.widgets import TabbedContent
 
 from forgellm_tui.core.errors import ForgeError
 from ..dialogs import CommandsDialog, ConfirmDialog, PublishDialog, PublishRequest
-from ..messages import (CompareLoaded, DeleteFinished, OpenInChat, PublishFinished, PublishProgress,
-                        ResumeRun)
+from ..messages import (CompareLoaded, DeleteFinished, EvalFinished, EvalProgress, OpenInChat, PublishFinished,
+                        PublishProgress, ResumeRun)
 from ..widgets.job_progress import JobProgress
 
 
@@ -179,6 +180,71 @@ class CheckpointActions:
             self.notify(f"{r.name}: checkpoint {r.checkpoint_label} (iteration {r.checkpoint_iteration})"
                         + (f"\n{len(r.warnings)} warning(s): see its README" if r.warnings else ""),
                         title="Published")
+        self.action_refresh()
+
+    # ------------------------------------------------------------------ evaluate
+
+    def _busy(self) -> bool:
+        """A publish or an evaluation holds the progress row."""
+        return any(w.group in ("publish", "eval") and not w.is_finished for w in self.app.workers)
+
+    def action_evaluate(self) -> None:
+        """Measure the selected checkpoint (and the base model) on the run's test split, in a thread worker."""
+        if self._busy():
+            self.notify("a publish or an evaluation is running; wait for it to finish", severity="warning")
+            return
+        detail = self._current_detail()
+        if detail is None:
+            return
+        ckpt = self._selected_checkpoint()
+        if ckpt is None:
+            self.notify("this run has no complete checkpoint to evaluate", severity="error")
+            return
+        which = "best" if ckpt.label == "best" else str(ckpt.iteration)
+        self.query_one("#publish-progress", JobProgress).start("Evaluating", f"checkpoint {ckpt.label} (esc stops)")
+        self._eval_worker(detail.run.path, which, ckpt.label)
+        self.refresh_bindings()  # "Stop eval" (esc) in the footer
+
+    @work(thread=True, group="eval", exit_on_error=False, description="Evaluating a checkpoint")
+    def _eval_worker(self, run_dir: Path, which: str, label: str) -> None:
+        from textual.worker import get_current_worker
+
+        from forgellm_tui.core.evaluate import EvalCancelled, EvalRequest, evaluate
+
+        worker = get_current_worker()
+        folder = self.settings.workspace / "tasks"  # the workspace's multiple-choice task files are scored too
+        tasks = tuple(sorted(folder.glob("*.jsonl"))) if folder.is_dir() else ()
+        try:
+            evaluate(EvalRequest(run_dir, checkpoint=which, tasks=tasks), self.settings,
+                     progress=lambda done, total, what: self.post_message(EvalProgress(done, total, what)),
+                     cancel=worker.cancelled_event)
+        except EvalCancelled:
+            self.post_message(EvalFinished(str(run_dir), label, cancelled=True))
+            return
+        except ForgeError as exc:
+            self.post_message(EvalFinished(str(run_dir), label, error=str(exc)))
+            return
+        self.post_message(EvalFinished(str(run_dir), label, cancelled=worker.is_cancelled))
+
+    def action_cancel_eval(self) -> None:
+        """Stop the evaluation; nothing is written."""
+        for worker in self.app.workers:
+            if worker.group == "eval" and not worker.is_finished:
+                worker.cancel()
+        self.query_one("#publish-progress", JobProgress).advance(0, 0, "stopping…")
+
+    def on_eval_progress(self, event: EvalProgress) -> None:
+        self.query_one("#publish-progress", JobProgress).advance(event.done, event.total, event.detail)
+
+    def on_eval_finished(self, event: EvalFinished) -> None:
+        self.query_one("#publish-progress", JobProgress).stop()
+        self.call_after_refresh(self.refresh_bindings)  # the worker is finished by then: esc leaves the footer
+        if event.error:
+            self.notify(event.error, title="Not evaluated", severity="error", timeout=10)
+        elif event.cancelled:
+            self.notify(f"evaluation of checkpoint {event.label} stopped: nothing written")
+        else:
+            self.notify(f"checkpoint {event.label}: see ppl, Δ% and acc in the table", title="Evaluated")
         self.action_refresh()
 
     # ------------------------------------------------------------------ chat, resume, commands

@@ -15,15 +15,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Markdown, Static, TabbedContent, TabPane, TextArea
 
-from forgellm_tui.core.runs import (BEST_WORDS, RANK_WORDS, SORT_KEYS, all_runs, filter_runs, published_models, run_detail,
-                                    sort_runs)
+from forgellm_tui.core.runs import (BEST_WORDS, RANK_WORDS, SORT_KEYS, all_runs, eval_of, filter_runs, published_models,
+                                    run_detail, sort_runs)
 from forgellm_tui.format import human_size
 from ..listing import read_text
 from ..messages import ListingLoaded, RunDetailLoaded, ShowRun
 from ..widgets.job_progress import JobProgress
 from ..widgets.loss_plot import LossPlot
 from ..widgets.run_tables import CheckpointTable, CompareTable, KeyedTable, RunsTable
-from .base import ForgeScreen
+from .base import LEAVE_FIELD, ForgeScreen
 from .checkpoint_actions import CheckpointActions
 from .listing_worker import ListingMixin
 
@@ -36,6 +36,13 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
     SCREEN_TITLE = "Checkpoints"
     BINDINGS = [
         Binding("p", "publish", "Publish", tooltip="Publish the selected checkpoint as a standalone model."),
+        Binding("v", "evaluate", "Eval",
+                tooltip="Evaluate the selected checkpoint and the base: perplexity, accuracy."),
+        # Both Esc bindings live here (a screen's binding for a key replaces its base class's): Textual tries
+        # them in turn and each one's check_action disables it when it does not apply, so Esc leaves a text
+        # field first and stops an evaluation only while one runs.
+        LEAVE_FIELD,
+        Binding("escape", "cancel_eval", "Stop eval", tooltip="Stop the evaluation (nothing is written)."),
         Binding("o", "chat", "Chat", tooltip="Chat with the selected checkpoint or published model."),
         Binding("space", "mark", "Mark", show=False, tooltip="Mark or unmark the selected run for comparison."),
         Binding("c", "compare", "Compare", tooltip="Compare the marked runs: validation curves and a summary."),
@@ -94,6 +101,11 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
                     with VerticalScroll(id="published-readme-pane"):
                         yield Markdown("", id="published-readme")
         yield JobProgress("Publishing", id="publish-progress")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "cancel_eval":  # Esc stops a running evaluation; otherwise it leaves a text field
+            return any(w.group == "eval" and not w.is_finished for w in self.app.workers)
+        return super().check_action(action, parameters)
 
     def on_mount(self) -> None:
         self.query_one("#ckpt-runs", RunsTable).focus()
@@ -203,7 +215,7 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             self._show_samples(None)
             return
         previous = table.current_key()
-        table.show(detail.checkpoints)
+        table.show(detail.checkpoints, detail.evals)
         keys = [str(c.path) for c in detail.checkpoints]
         if previous in keys:
             table.move_cursor(row=keys.index(previous))
@@ -259,6 +271,12 @@ class CheckpointsScreen(CheckpointActions, ListingMixin, ForgeScreen):
             text.append("\n")
             if row.protected:
                 text.append("protected: cannot be deleted\n", style="dim")
+            found = eval_of(detail.evals, row.label, row.iteration)
+            if found is not None and found.perplexity is not None:
+                text.append(f"test perplexity {found.perplexity:.3f}"
+                            + ("" if found.change_pct is None else f" ({found.change_pct:+.1f}% vs base)")
+                            + ("" if found.accuracy is None else f" · task accuracy {100 * found.accuracy:.0f}%")
+                            + "\n", style="cyan")
         sign = detail.overfit
         text.append("⚠ overfitting: " if sign.overfitting else "✓ ", style="bold yellow" if sign.overfitting else "green")
         text.append(sign.message, style="yellow" if sign.overfitting else "dim")

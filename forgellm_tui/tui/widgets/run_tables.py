@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable
 
+from forgellm_tui.core.runs import eval_of
 from ...format import distinct_labels, middle
 
 STATUS_STYLE = {"running": "bold green", "paused": "yellow", "finished": "cyan", "stopped": "yellow",
@@ -43,6 +44,27 @@ def short_reason(reason: str) -> str:
     return " · ".join(p for p in parts if p)  # "best/" says it is a copy; the notes say of which
 
 
+def compact_number(value: float | None, width: int) -> str:
+    """``value`` in at most ``width`` characters (``12.34``, ``123.4``, ``1234``, ``12k``); "—" when unknown."""
+    if value is None:
+        return "—"
+    for text in (f"{value:.2f}", f"{value:.1f}", f"{value:.0f}"):
+        if len(text) <= width:
+            return text
+    return f"{value / 1000:.0f}k" if value < 1e6 else "≫"
+
+
+def eval_cells(found) -> tuple[Text, Text, Text]:
+    """Test perplexity, its change against the base (green when lower) and task accuracy in percent."""
+    if found is None:
+        return tuple(Text("—", style="dim", justify="right") for _ in range(3))
+    pct = found.change_pct
+    delta = Text("—" if pct is None else f"{pct:+.0f}", justify="right",
+                 style="" if pct is None else ("green" if pct < 0 else "red"))
+    acc = "—" if found.accuracy is None else f"{100 * found.accuracy:.0f}"
+    return (Text(compact_number(found.perplexity, 5), justify="right"), delta, Text(acc, justify="right"))
+
+
 class KeyedTable(DataTable):
     """A row-cursor table whose rows are keyed by a path; columns come from ``COLUMNS``.
 
@@ -54,11 +76,19 @@ class KeyedTable(DataTable):
     WIDTHS: dict[str, int] = {}
     """Fixed widths of some columns (the others grow with their content)."""
 
+    CELL_PADDING = 1
+    """Blank cells on each side of every column."""
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
+        self.cell_padding = self.CELL_PADDING
         for label in self.COLUMNS:
-            self.add_column(label, key=label or "mark", width=self.WIDTHS.get(label))
+            self.add_column(self.header(label), key=label or "mark", width=self.WIDTHS.get(label))
+
+    def header(self, label: str) -> str | Text:
+        """The column's header as drawn."""
+        return label
 
     def current_key(self) -> str | None:
         """The key of the row under the cursor, or None (empty table or a placeholder row)."""
@@ -93,6 +123,10 @@ class RunsTable(KeyedTable):
             self.move_cursor(row=self.get_row_index(current))
 
 
+REASON_GAP = "  "
+"""Between the rank and the reason of a checkpoint (the reason is left-aligned after a right-aligned rank)."""
+
+
 class CheckpointTable(KeyedTable):
     """A run's checkpoints: ``best/`` (lowest validation loss) first, then the newest numbered ones.
 
@@ -100,14 +134,26 @@ class CheckpointTable(KeyedTable):
     (lowest validation loss).
     """
 
-    COLUMNS = ("ckpt", "iter", "val", "#", "why")
+    COLUMNS = ("ckpt", "iter", "val", "ppl", "Δ%", "acc", "#", "why")
     """Short headers and no gap column (the notes under the table give it): at 80 columns the reason
-    ("why") must fit beside the loss chart."""
-    WIDTHS = {"ckpt": 7, "iter": 6, "val": 6, "#": 2}
+    ("why") must fit beside the loss chart. ``ppl`` (test perplexity), ``Δ%`` (its change against the
+    base model) and ``acc`` (task accuracy) come from ``eval/<checkpoint>.json``; "—" until evaluated."""
+    WIDTHS = {"ckpt": 8, "iter": 5, "val": 7, "ppl": 6, "Δ%": 5, "acc": 4, "#": 3}
+    """Widths with the gap between columns included: the table has no cell padding (two cells between
+    every pair of columns left the reason four characters at 80 columns), so the numbers, right-aligned
+    under right-aligned headers, keep one space before them and the label column one after it."""
+    NUMERIC = ("iter", "val", "ppl", "Δ%", "acc", "#")
 
-    def show(self, rows: list) -> None:
+    CELL_PADDING = 0
+
+    def header(self, label: str) -> Text:
+        if label in self.NUMERIC:
+            return Text(label, justify="right")
+        return Text(REASON_GAP + label if label == "why" else label)  # the reason keeps two spaces from the rank
+
+    def show(self, rows: list, evals: dict | None = None) -> None:
         self.clear()
-        room = self.size.width - sum(self.WIDTHS.values()) - 2 * len(self.COLUMNS) - 1
+        room = self.size.width - sum(self.WIDTHS.values()) - 1
         why = self.columns.get(next((k for k in self.columns if k.value == "why"), None))
         if why is not None and room >= 12:  # the reason fills what is left, cut with "…" if longer
             why.width, why.auto_width = room, False
@@ -115,10 +161,11 @@ class CheckpointTable(KeyedTable):
             style = "bold green" if row.label == "best" else ""
             rank = Text(str(row.rank) if row.rank else "—", justify="right",
                         style="bold" if row.rank == 1 else "")
+            found = eval_of(evals or {}, row.label, row.iteration)
+            reason = Text(REASON_GAP + short_reason(row.reason), style="dim", no_wrap=True, overflow="ellipsis")
             self.add_row(Text(row.label + ("/" if row.label == "best" else ""), style=style),
                          Text(str(row.iteration), justify="right"), loss_text(row.validation_loss, style),
-                         rank, Text(short_reason(row.reason), style="dim", no_wrap=True, overflow="ellipsis"),
-                         key=str(row.path))
+                         *eval_cells(found), rank, reason, key=str(row.path))
 
 
 class CompareTable(KeyedTable):
