@@ -10,7 +10,7 @@ the field before pydantic validates. Rules between fields are the ``model_valida
 from __future__ import annotations
 
 from dataclasses import field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, AliasPath, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic.dataclasses import dataclass
