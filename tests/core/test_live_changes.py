@@ -1,0 +1,84 @@
+"""Live changes to a running run: every live key changed between steps, recorded in run.json, log.jsonl
+and the metrics; refused changes; exact resume replays the changes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from forgellm_tui.core import events as ev
+from forgellm_tui.core.config import ConfigFieldError
+from forgellm_tui.core.training.control import TrainingControl
+from forgellm_tui.core.training.engine import train
+from forgellm_tui.core.training.live import check_changes, live_keys
+
+from train_helpers import Recorder, make_cfg, metrics_lines, run_json
+
+pytestmark = pytest.mark.slow
+
+CHANGES = {"lr_scale": 0.5, "steps_per_report": 1, "steps_per_eval": 2, "save_every": 4,
+           "early_stopping_patience": 7, "min_loss_improvement": 0.01, "overfitting_threshold": 2.0,
+           "max_iterations": 10}
+
+
+def _change_at(control: TrainingControl, iteration: int, values: dict):
+    """An event hook asking for ``values`` once the run reports ``iteration`` (from the training thread,
+    as a request from another thread would arrive: applied at the next turn between steps)."""
+    def hook(event):
+        if isinstance(event, ev.Metrics) and event.iteration == iteration and not hook.done:
+            hook.done = True
+            control.change(values)
+    hook.done = False
+    return hook
+
+
+def test_every_live_key_changes_a_running_run(workspace):
+    control = TrainingControl()
+    values = {k: v for k, v in CHANGES.items() if k in live_keys()}
+    if "sample_every" in live_keys():
+        values["sample_every"] = 3
+    rec = Recorder(_change_at(control, 2, values))
+    result = train(make_cfg(workspace, name="live-all", max_iterations=6, steps_per_report=2, steps_per_eval=3,
+                            save_every=3, lr_schedule="constant", early_stopping=False), rec, control)
+    assert result.status == "finished" and result.iteration == 10           # the new length
+    info = run_json(result.run_dir)
+    changes = {c["key"]: c for c in info["changes"]}
+    assert set(changes) == set(values)
+    assert all(c["iteration"] == 2 for c in changes.values())
+    assert changes["steps_per_eval"]["old"] == 3 and changes["steps_per_eval"]["new"] == 2
+    assert changes["lr_scale"]["old"] == 1.0 and changes["lr_scale"]["new"] == 0.5
+    records = metrics_lines(result.run_dir)
+    lr = {r["iteration"]: r["learning_rate"] for r in records if r["training_loss"] is not None}
+    assert lr[2] == pytest.approx(1e-3) and lr[3] == pytest.approx(5e-4)   # the schedule x 0.5 from step 3
+    # steps_per_report 1 from iteration 3 on; validations every 2 steps; checkpoints every 4
+    assert [r["iteration"] for r in records if r["training_loss"] is not None] == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert [r["iteration"] for r in records if r["validation_loss"] is not None] == [0, 4, 6, 8, 10]
+    assert sorted(p.name for p in (result.run_dir / "checkpoints").iterdir()) == ["0000004", "0000008", "0000010"]
+    logged = (result.run_dir / "log.jsonl").read_text()
+    assert "changed steps_per_eval 3 -> 2 at iteration 2" in logged
+    assert [e.key for e in rec.by_type["SettingChanged"]] == list(values)
+    state = json.loads((result.run_dir / "checkpoints" / "0000004" / "state.json").read_text())
+    assert state["live"]["steps_per_eval"] == 2 and state["changes_applied"] == len(values)
+
+
+def test_a_bad_change_is_refused_with_one_line_naming_the_key():
+    with pytest.raises(ConfigFieldError) as err:
+        check_changes({"steps_per_eval": 0})
+    assert str(err.value).startswith("steps_per_eval: must be an integer ≥ 1") and "\n" not in str(err.value)
+    with pytest.raises(ConfigFieldError, match="batch_size: cannot change while the run trains"):
+        check_changes({"batch_size": 4})
+    with pytest.raises(ConfigFieldError, match="lr_scale: must be a number > 0"):
+        check_changes({"lr_scale": -1})
+    with pytest.raises(ConfigFieldError, match="did you mean 'steps_per_eval'"):
+        check_changes({"stepz_per_eval": 3})
+    assert check_changes({"eval_every": "5", "lr_scale": 2}) == {"steps_per_eval": 5, "lr_scale": 2.0}
+
+
+def test_a_refused_change_leaves_the_run_as_it_was(workspace):
+    control = TrainingControl()
+    rec = Recorder(_change_at(control, 2, {"steps_per_eval": 0}))
+    result = train(make_cfg(workspace, name="live-bad", max_iterations=4), rec, control)
+    assert result.status == "finished"
+    assert run_json(result.run_dir)["changes"] == []
+    assert "change refused: steps_per_eval: must be an integer" in (result.run_dir / "log.jsonl").read_text()
