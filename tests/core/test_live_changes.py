@@ -82,3 +82,97 @@ def test_a_refused_change_leaves_the_run_as_it_was(workspace):
     assert result.status == "finished"
     assert run_json(result.run_dir)["changes"] == []
     assert "change refused: steps_per_eval: must be an integer" in (result.run_dir / "log.jsonl").read_text()
+
+
+KILLED_RUN = """
+import sys, time
+from forgellm_tui.core import events as ev
+from forgellm_tui.core.config.model import load_config
+from forgellm_tui.core.training.control import TrainingControl
+from forgellm_tui.core.training.engine import train
+from forgellm_tui.settings import Settings
+
+control = TrainingControl()
+
+def change(event):
+    if isinstance(event, ev.Metrics) and event.iteration == 5 and event.training_loss is not None:
+        control.change({"lr_scale": 0.25, "steps_per_report": 2, "steps_per_eval": 3, "save_every": 4})
+
+def hang(iteration):
+    if iteration == 11:          # checkpoint 8 is on disk, the change of iteration 5 is in it
+        print("HANGING", flush=True)
+        time.sleep(600)
+
+train(load_config(sys.argv[1], settings=Settings.load(sys.argv[2])), change, control, fault_hook=hang)
+"""
+
+
+def _resume_config(ws, name):
+    import yaml
+
+    from train_helpers import small_cpt
+
+    small_cpt(ws)
+    raw = {"model": "models/base/forge-tiny", "data": "data/cpt-small", "name": name, "max_iterations": 14,
+           "batch_size": 2, "max_seq_length": 128, "learning_rate": 1e-3, "lr_schedule": "cosine",
+           "warmup_steps": 2, "lora_parameters": {"rank": 4, "scale": 20.0, "dropout": 0.1},
+           "steps_per_report": 1, "steps_per_eval": 5, "val_batches": 2, "save_every": 5, "early_stopping": False,
+           "seed": 3}
+    path = ws / "configs" / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _same_run(straight, other) -> None:
+    import mlx.core as mx
+
+    a = mx.load(str(straight / "adapters.safetensors"))
+    b = mx.load(str(other / "adapters.safetensors"))
+    assert a.keys() == b.keys() and all(mx.array_equal(a[k], b[k]).item() for k in a)   # bit-identical
+    rec_a, rec_b = metrics_lines(straight), metrics_lines(other)
+    assert [r["iteration"] for r in rec_a] == [r["iteration"] for r in rec_b]
+    for x, y in zip(rec_a, rec_b):
+        for key in ("training_loss", "validation_loss", "learning_rate", "gradient_norm"):
+            assert x[key] == y[key], (x["iteration"], key)
+    strip = [{k: v for k, v in c.items() if k != "time"} for c in run_json(straight)["changes"]]
+    assert [{k: v for k, v in c.items() if k != "time"} for c in run_json(other)["changes"]] == strip
+
+
+def test_resume_after_a_live_change_equals_the_run_never_killed(workspace, capsys):
+    """Changed at iteration 5, killed at 10: resumed from checkpoint 8 (the change is in it) and again from
+    checkpoint 5 (the change is replayed at iteration 5), both bit-identical to the run never killed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from forgellm_tui import cli
+    from forgellm_tui.core.config.model import load_config
+    from forgellm_tui.settings import Settings
+
+    settings = Settings.load(workspace)
+    control = TrainingControl()
+    changes = {"lr_scale": 0.25, "steps_per_report": 2, "steps_per_eval": 3, "save_every": 4}
+    hook = _change_at(control, 5, changes)
+    straight = train(load_config(_resume_config(workspace, "straight"), settings=settings), hook, control)
+    assert straight.status == "finished" and len(run_json(straight.run_dir)["changes"]) == 4
+
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(_resume_config(workspace, "killed")),
+                             str(workspace)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "HANGING" in line, proc.stderr.read()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed = workspace / "models" / "cpt" / "killed"
+    assert sorted(p.name for p in (killed / "checkpoints").iterdir()) == ["0000005", "0000008"]
+    assert cli.main(["--workspace", str(workspace), "train", "--resume", str(killed)]) == 0
+    _same_run(straight.run_dir, killed)
+
+    assert cli.main(["--workspace", str(workspace), "train", "--resume", str(killed / "checkpoints" / "0000005")]) == 0
+    assert "lr_scale 1.0 -> 0.25 at iteration 5 (replayed)" in (killed / "log.jsonl").read_text()
+    _same_run(straight.run_dir, killed)
+    capsys.readouterr()
