@@ -47,7 +47,7 @@ def _run_dir(text: str, args) -> Path:
 def run(args) -> int:
     from forgellm_tui.core.config import parse_overrides
     from forgellm_tui.core.errors import ForgeError
-    from forgellm_tui.core.training.live import ask, folder_values
+    from forgellm_tui.core.training import ask, folder_values
 
     run_dir = _run_dir(args.run, args)
     if args.overrides and args.action:

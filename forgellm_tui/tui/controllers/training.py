@@ -227,7 +227,7 @@ class TrainingController:
     def live(self) -> None:
         """Change the running run's live settings (learning-rate scale, report/eval/save steps, early
         stopping, length) in a dialog showing their current values."""
-        from forgellm_tui.core.training.live import folder_values
+        from forgellm_tui.core.training import folder_values
         from ..dialogs.live import LiveSettingsDialog
 
         view = self.view

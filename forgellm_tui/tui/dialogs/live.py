@@ -57,7 +57,7 @@ class LiveSettingsDialog(ModalScreen[dict | None]):
     @on(Input.Submitted)
     def action_submit(self) -> None:
         from forgellm_tui.core.config import ConfigFieldError
-        from forgellm_tui.core.training.live import check_changes
+        from forgellm_tui.core.training import check_changes
 
         try:
             checked = check_changes(self.edited())

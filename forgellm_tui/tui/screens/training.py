@@ -59,8 +59,7 @@ class TrainingScreen(ForgeScreen):
         Binding("x", "stop", "Stop", tooltip="Stop the run (asks first); it saves a checkpoint."),
         Binding("k", "checkpoint", "Ckpt", tooltip="Save a checkpoint after the current step."),
         Binding("e", "extend", "Extend", tooltip="Add iterations to the run (or continue an ended one)."),
-        Binding("l", "live", "Live", tooltip="Change the running run's settings between two steps (learning-rate "
-                "scale, report/eval/save steps, early stopping, length)."),
+        Binding("l", "live", "Live", tooltip="Change the running run's settings between two steps."),
         Binding("f", "follow", "Follow", tooltip="Follow a run folder live (also headless runs)."),
         Binding("o", "open_checkpoints", "Open", tooltip="Open this run on the Checkpoints screen."),
         Binding("r", "refresh", "Refresh", show=False, tooltip="Read the configs and runs again."),
