@@ -176,3 +176,13 @@ def test_resume_after_a_live_change_equals_the_run_never_killed(workspace, capsy
     assert "lr_scale 1.0 -> 0.25 at iteration 5 (replayed)" in (killed / "log.jsonl").read_text()
     _same_run(straight.run_dir, killed)
     capsys.readouterr()
+
+
+def test_headless_train_prints_each_change():
+    import io
+
+    from forgellm_tui.commands.train_progress import Printer
+
+    out = io.StringIO()
+    Printer(out)(ev.SettingChanged(30, "steps_per_eval", 50, 25))
+    assert out.getvalue() == "changed steps_per_eval 50 -> 25 at iteration 30\n"
