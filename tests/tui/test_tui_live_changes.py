@@ -55,7 +55,8 @@ async def test_l_changes_every_live_key_of_the_run_trained_here(workspace):
         await pilot_wait_until(pilot, lambda: screen.view.state == "paused", 60)
         at = screen.view.iteration
         run_dir = screen.view.run_dir
-        values = {**NEW, "max_iterations": str(at + 8), **({"sample_every": "5"} if "sample_every" in live_keys() else {})}
+        values = {**NEW, "max_iterations": str(at + 8),
+                  **({"sample_every": "5"} if "sample_every" in live_keys() else {})}
         await _change_in_dialog(app, pilot, values)
         await pilot_wait_until(pilot, lambda: len(run_json(run_dir).get("changes") or []) == len(values), 30)
         changes = run_json(run_dir)["changes"]

@@ -69,7 +69,7 @@ def _check_one(key: str, raw) -> tuple[str, object]:
     canonical = next(iter(norm.values), key)
     if canonical not in live_keys():
         raise ConfigFieldError({key: "cannot change while the run trains (the model, the data or the optimizer "
-                                     "depend on it) — stop the run, then resume it with --set"})
+                                     "depend on it; stop the run, then resume it with --set)"})
     try:
         cfg = from_dict({key: raw}, require=())
     except ConfigFieldError as exc:
@@ -251,7 +251,8 @@ def ask(run_dir, action: str, values: dict | None = None, timeout: float = 30.0)
     checked = check_changes(values or {}) if action == "set" else {}
     info = read_run_json(run_dir)
     if info is None:
-        raise ForgeError("not a run folder (no run.json)", path=run_dir, hint="give a run folder under models/cpt or models/ift")
+        raise ForgeError("not a run folder (no run.json)", path=run_dir,
+                         hint="give a run folder under models/cpt or models/ift")
     status, pid = info.get("status"), info.get("pid")
     if status not in ("running", "paused") or process_alive(pid, info.get("host")) is False:
         raise ForgeError(f"the run is not training now (status {status})", path=run_dir,
