@@ -186,3 +186,13 @@ def test_headless_train_prints_each_change():
     out = io.StringIO()
     Printer(out)(ev.SettingChanged(30, "steps_per_eval", 50, 25))
     assert out.getvalue() == "changed steps_per_eval 50 -> 25 at iteration 30\n"
+
+
+def test_sample_every_changes_when_the_run_samples(workspace):
+    control = TrainingControl()
+    rec = Recorder(_change_at(control, 2, {"sample_every": 2}))
+    result = train(make_cfg(workspace, name="live-samples", max_iterations=6, steps_per_eval=100,
+                            sample_prompts=["The"], sample_every=100, sample_max_tokens=2), rec, control)
+    assert result.status == "finished"
+    lines = (result.run_dir / "samples.jsonl").read_text().splitlines()
+    assert sorted({json.loads(line)["iteration"] for line in lines}) == [0, 4, 6]   # every 2 from iteration 2 on

@@ -61,7 +61,8 @@ __all__ = [
     "overfitting_reason", "process_alive", "published_models", "rank_checkpoints", "ranked_checkpoints",
     "read_eval_results", "read_evals", "read_log", "read_metrics", "read_run", "read_run_config", "read_run_json",
     "read_state",
-    "register", "remove_leftovers", "request_stop", "requests", "resolve_base_model", "resumable", "run_detail", "run_roots",
+    "register", "remove_leftovers", "request_stop", "requests", "resolve_base_model", "resumable", "run_detail",
+    "run_roots",
     "SAMPLES", "at_iteration", "nearest", "newest_per_prompt", "read_samples", "sample_iterations", "truncate_samples",
     "select_checkpoint", "settings_near", "sort_runs", "split_series", "stop_cause", "utc_now",
 ]

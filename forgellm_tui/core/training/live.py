@@ -202,6 +202,9 @@ class LiveChanges:
         session.ctx.cfg = with_value(session.ctx.cfg, key, value)
         if key in TRACKER:
             setattr(session.tracker, TRACKER[key], value)
+        sampler = getattr(session, "sampler", None)
+        if sampler is not None:  # it keeps its interval (sample_every, or steps_per_eval when unset)
+            sampler.every = session.ctx.cfg.effective_sample_every
 
     def state(self) -> dict:
         """What a checkpoint records: the live values and how many recorded changes they include."""
