@@ -14,7 +14,7 @@ import sys
 from . import __version__
 
 #: sub-command modules, in the order shown by --help
-COMMANDS = ("demo", "prepare", "stats", "train", "eval", "runs", "publish", "quantize", "export", "doctor")
+COMMANDS = ("demo", "prepare", "stats", "train", "control", "eval", "runs", "publish", "quantize", "export", "doctor")
 
 
 def _quiet_libraries() -> None:

@@ -120,6 +120,9 @@ class Printer(ev.EventHandler):
         if event.kind == "oom":  # a failing error ends the run: summary() prints it
             self._print(f"recovered: {event.message}")
 
+    def on_setting_changed(self, event: ev.SettingChanged) -> None:
+        self._print(f"changed {event.key} {event.old!r} -> {event.new!r} at iteration {event.iteration}")
+
     def on_max_iterations_changed(self, event: ev.MaxIterationsChanged) -> None:
         self._print(f"max_iterations is now {event.max_iterations}")
 

@@ -167,6 +167,17 @@ class MaxIterationsChanged(Event):
     time: float = field(default_factory=_now)
 
 
+@dataclass(frozen=True)
+class SettingChanged(Event):
+    """A live change applied between steps (``core.training.live``); ``iteration``: steps done when applied."""
+
+    iteration: int
+    key: str
+    old: Any
+    new: Any
+    time: float = field(default_factory=_now)
+
+
 EventCallback = Callable[[Event], None]
 
 
@@ -208,6 +219,9 @@ class EventHandler:
     def on_max_iterations_changed(self, event: MaxIterationsChanged) -> None:
         pass
 
+    def on_setting_changed(self, event: SettingChanged) -> None:
+        pass
+
     def on_other(self, event: Event) -> None:
         """An event of a kind not listed above: ignored (a newer engine may emit kinds this code predates)."""
 
@@ -237,5 +251,7 @@ def dispatch(event: Event, handler: EventHandler) -> None:
             handler.on_error(event)
         case MaxIterationsChanged():
             handler.on_max_iterations_changed(event)
+        case SettingChanged():
+            handler.on_setting_changed(event)
         case _:
             handler.on_other(event)

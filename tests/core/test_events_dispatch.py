@@ -55,7 +55,7 @@ class FutureEvent(ev.Event):
 
 def test_every_event_kind_reaches_its_own_handler_method():
     kinds = event_kinds()
-    assert len(kinds) == 11  # RunStarted, Metrics, Validation, CheckpointSaved, Samples, StateChanged, ...
+    assert len(kinds) == 12  # RunStarted, Metrics, Validation, CheckpointSaved, Samples, SettingChanged, ...
     recorder = Recorder()
     for cls in kinds:
         ev.dispatch(sample(cls), recorder)

@@ -14,14 +14,16 @@
 - ``stop_cause.py``: why a run stopped, as ``run.json`` records it (``stop_cause``)
 - ``detach.py``: stop a run in a background process by its run folder
 - ``export.py``: a run's metrics and evaluations as CSV and Markdown (``runs RUN --csv``, the Checkpoints export key)
+- ``requests.py``: requests to a running run through its folder (``control.json``) and the loop's answers
 
 Code that writes checkpoints uses ``checkpoints`` as a namespace (``from forgellm_tui.core.runs import
-checkpoints as ck``); the stop causes are read as ``stop_cause.USER`` and the like.
+checkpoints as ck``); the stop causes are read as ``stop_cause.USER`` and the like; the folder requests
+as ``requests.send`` and the like.
 """
 
 from __future__ import annotations
 
-from forgellm_tui.core.runs import checkpoints, stop_cause
+from forgellm_tui.core.runs import checkpoints, requests, stop_cause
 from forgellm_tui.core.runs.admin import delete_checkpoint, delete_published, delete_run
 from forgellm_tui.core.runs.analysis import (SORT_KEYS, all_runs, compare_runs, filter_runs, headless_commands,
                                              published_models, run_detail, sort_runs)
@@ -59,7 +61,8 @@ __all__ = [
     "overfitting_reason", "process_alive", "published_models", "rank_checkpoints", "ranked_checkpoints",
     "read_eval_results", "read_evals", "read_log", "read_metrics", "read_run", "read_run_config", "read_run_json",
     "read_state",
-    "register", "remove_leftovers", "request_stop", "resolve_base_model", "resumable", "run_detail", "run_roots",
+    "register", "remove_leftovers", "request_stop", "requests", "resolve_base_model", "resumable", "run_detail",
+    "run_roots",
     "SAMPLES", "at_iteration", "nearest", "newest_per_prompt", "read_samples", "sample_iterations", "truncate_samples",
     "select_checkpoint", "settings_near", "sort_runs", "split_series", "stop_cause", "utc_now",
 ]

@@ -1,8 +1,9 @@
 """Stop a run in a background process by its run folder (starting one is ``core.training.start_detached``).
 
-A run is stopped from outside by SIGTERM to the pid ``run.json`` names (the trainer while it trains,
-the supervisor while it restarts one, rank 0 of a distributed run): the trainer finishes its step,
-saves a checkpoint and records ``stopped``, as for Ctrl-C in its terminal.
+A run whose loop trains (``running`` or ``paused`` in ``run.json``) is asked through its folder
+(``requests.py``): the loop reads the request between steps, saves a checkpoint and records
+``stopped``. Before the loop reads requests (the process is still loading, or a supervisor restarts
+the trainer) the pid ``run.json`` names gets SIGTERM, which does the same, as Ctrl-C in its terminal.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import os
 import signal
 from pathlib import Path
 
+from forgellm_tui.core.errors import ForgeError
+from forgellm_tui.core.runs import requests
 from forgellm_tui.core.runs.reader import process_alive, read_run_json
 
 #: statuses of a run whose process may still be told to stop
 STOPPABLE = ("queued", "starting", "running", "paused", "stopping")
+#: statuses in which the training loop reads the folder's requests between steps
+READING = ("running", "paused")
 
 
 def request_stop(run_dir: Path) -> int | None:
@@ -27,6 +32,14 @@ def request_stop(run_dir: Path) -> int | None:
     pid = info.get("pid")
     if info.get("status") not in STOPPABLE or not isinstance(pid, int) or not process_alive(pid, info.get("host")):
         return None
+    if info.get("status") in READING:
+        try:
+            requests.send(Path(run_dir), "stop")
+            return pid
+        except ForgeError:  # a request already waits: the signal does not queue behind it
+            pass
+        except OSError:  # the folder cannot be written: the signal still reaches the process
+            pass
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:  # it ended just now

@@ -1,13 +1,16 @@
-"""Thread-safe control of a running training loop (stop, pause, resume, save now, change length).
+"""Thread-safe control of a running training loop (stop, pause, resume, save now, change settings).
 
 Any thread (a UI, a signal handler) calls the public methods; the training loop polls between
-steps, so each request takes effect within one step.
+steps, so each request takes effect within one step. Other processes ask through the run folder
+(``core.runs.requests``): the loop hands each request it finds to ``read_requests``.
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
+from forgellm_tui.core.runs import requests
 from forgellm_tui.core.runs import stop_cause as causes
 
 
@@ -20,6 +23,7 @@ class TrainingControl:
         self._save = False
         self._max_iterations: int | None = None
         self._extend = 0
+        self._changes: list[tuple[str | None, dict]] = []
         self.stop_reason = ""
         self.stop_cause = causes.USER
 
@@ -59,6 +63,11 @@ class TrainingControl:
         with self._lock:
             self._extend += int(n)
 
+    def change(self, values: dict) -> None:
+        """Change live settings (``core.training.live``) between the next two steps."""
+        with self._lock:
+            self._changes.append((None, dict(values)))
+
     # ------------------------------------------------------------------ state (any thread)
     @property
     def stop_requested(self) -> bool:
@@ -85,3 +94,35 @@ class TrainingControl:
             value += self._extend
             self._max_iterations, self._extend = None, 0
             return value
+
+    def take_changes(self) -> list[tuple[str | None, dict]]:
+        """The settings changes asked for since the last call: ``(folder request id or None, {key: value})``."""
+        with self._lock:
+            taken, self._changes = self._changes, []
+            return taken
+
+    def read_requests(self, run_dir: Path) -> None:
+        """Take the request another process left in the run folder (``control.json``), if any.
+
+        Stop, pause, resume and save are answered at once; a settings change is queued for
+        ``take_changes`` and answered once applied.
+        """
+        request = requests.take(run_dir)
+        if request is None:
+            return
+        rid, action = request["id"], request.get("action")
+        if requests.expired(request):
+            requests.answer(run_dir, rid, False, "the request expired before the run read it")
+            return
+        if action == "set":
+            with self._lock:
+                self._changes.append((rid, dict(request.get("set") or {})))
+            return
+        done = {"stop": (lambda: self.stop(), "stopping after this step (a checkpoint is saved)"),
+                "pause": (self.pause, "pausing after this step"), "resume": (self.resume, "resuming"),
+                "save": (self.save_now, "saving a checkpoint after this step")}.get(action)
+        if done is None:
+            requests.answer(run_dir, rid, False, f"unknown request {action!r}")
+            return
+        done[0]()
+        requests.answer(run_dir, rid, True, done[1])

@@ -87,6 +87,7 @@ class _Context:
         self.resuming = False  # --resume: from the newest checkpoint, or from 0 when the run has none
         self.state = ev.STARTING
         self.session = None  # the live training Session (loop.py), once built
+        self.resume_keys: set[str] | None = None  # keys the resume changed (live.py computes them once)
 
     def emit(self, event: ev.Event) -> None:
         _emit_to(self._on_event, event)

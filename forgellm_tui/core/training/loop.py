@@ -24,6 +24,7 @@ from forgellm_tui.core.runs import checkpoints as ck
 from forgellm_tui.core.runs import stop_cause
 from forgellm_tui.core import events as ev
 from forgellm_tui.core.training.early_stopping import BestTracker
+from forgellm_tui.core.training.live import LiveChanges
 from forgellm_tui.core.runs import utc_now
 from forgellm_tui.core.training.data import BatchStream, target_tokens, validation_batches
 from forgellm_tui.core.training.report import Window as _Window
@@ -64,7 +65,10 @@ class Session:
         self.ctx = ctx
         state = ck.read_state(checkpoint) if checkpoint else {}
         self._build(checkpoint)
+        self.live = LiveChanges(self)
+        self.live.install_scale()  # before the step is compiled: the scale is one of its inputs
         self._restore(state)
+        self.live.restore(state)
         self._compile_step()
         self.model.train()
 
@@ -248,7 +252,7 @@ class Session:
                 "training_loss": self.last_train_loss, "validation_loss": validation_loss,
                 "tracker": self.tracker.state(), "watchdog": self.watchdog.state(), "report_window": self.window.state(), "batch_size": cfg.batch_size,
                 "grad_accumulation_steps": cfg.grad_accumulation_steps, "shape": self.ctx.shape,
-                "world_size": self.world.size,
+                "world_size": self.world.size, **self.live.state(),
                 "reason": reason, "timestamp": utc_now()}
 
     def save(self, reason: str, validation_loss: float | None = None) -> Path:
@@ -297,16 +301,17 @@ class Session:
         if self.iteration == 0 and self.sampler is not None:
             self._sample()  # what the base model says, the start of the story
         while True:
+            self._take_requests()
             if self.world.size > 1 and not control.take_fresh():
                 control.sync(ctx.max_iterations)  # every rank takes rank 0's decisions
             new_max = control.take_max_iterations(ctx.max_iterations)
             if new_max != ctx.max_iterations:
-                ctx.set_max_iterations(max(new_max, self.iteration))
+                self.live.apply("max_iterations", new_max)
             if control.paused and not control.stop_requested:
                 ctx.set_state(ev.PAUSED, self.iteration)
                 ctx.log("info", f"paused at iteration {self.iteration}")
                 while not control.wait_while_paused(0.2):
-                    pass
+                    self._take_requests()  # a paused run still answers (resume, changes, stop)
                 if not control.stop_requested:
                     ctx.log("info", f"resumed at iteration {self.iteration}")
                     ctx.set_state(ev.RUNNING, self.iteration)
@@ -338,6 +343,12 @@ class Session:
             outcome = self._after_step(window, step_times)
             if outcome is not None:
                 return outcome
+
+    def _take_requests(self) -> None:
+        """Rank 0 reads the run folder's request; then due replays and asked-for changes are applied."""
+        if self.world.is_main:
+            getattr(self.ctx.control, "local", self.ctx.control).read_requests(self.ctx.run.path)
+        self.live.apply_pending()
 
     def _after_step(self, window: "_Window", step_times: list[float]) -> Outcome | None:
         cfg, it, ctx = self.ctx.cfg, self.iteration, self.ctx

@@ -56,8 +56,11 @@ class RunPanes:
         """The points of the sessions before a resume, on the charts and in the status."""
         from forgellm_tui.core.runs import read_metrics
 
+        from forgellm_tui.core.runs import read_run_json
+
         records, _ = read_metrics(run_dir)
         self.charts.add(records)
+        self.charts.set_changes([c.get("iteration") for c in (read_run_json(run_dir) or {}).get("changes") or []])
         for rec in records:
             view.apply_record(rec)
 
@@ -101,6 +104,10 @@ class EngineBatch(ev.EventHandler):
     def on_max_iterations_changed(self, event: ev.MaxIterationsChanged) -> None:
         self.panes.charts.set_max_iterations(event.max_iterations)
         self.notify(f"the run now has {event.max_iterations:,} iterations")
+
+    def on_setting_changed(self, event: ev.SettingChanged) -> None:
+        self.panes.charts.add_change(event.iteration)
+        self.notify(f"{event.key}: {event.old} → {event.new} (from iteration {event.iteration + 1})")
 
     def on_checkpoint_saved(self, event: ev.CheckpointSaved) -> None:
         if event.reason == "manual":

@@ -132,7 +132,12 @@ class TrainingController:
 
     # ------------------------------------------------------------------ control keys
     def pause(self) -> None:
-        """Pause or resume the run trained in this app."""
+        """Pause or resume the run (trained here, or followed: asked through its folder)."""
+        if self.followed_active():
+            paused = self.view.state == "paused"
+            if self._ask_folder("resume" if paused else "pause"):
+                self.pending = "resuming…" if paused else "pausing after this step…"
+            return
         if not self._controllable("pause"):
             return
         if self.control.paused:
@@ -181,6 +186,10 @@ class TrainingController:
 
     def checkpoint(self) -> None:
         """Save a checkpoint after the current step."""
+        if self.followed_active():
+            if self._ask_folder("save"):
+                self.screen.notify("saving a checkpoint after this step…")
+            return
         if self._controllable("save a checkpoint"):
             self.control.save_now()
             self.screen.notify("saving a checkpoint after this step…")
@@ -191,7 +200,7 @@ class TrainingController:
         if view is None or view.run_dir is None:
             self.screen.notify("no run to extend", severity="warning")
             return
-        if view.is_active and not self._controllable("extend"):
+        if view.is_active and not self.followed_active() and not self._controllable("extend"):
             return
         total = view.max_iterations or 0
         default = str(max(total // 2, 10))
@@ -206,17 +215,64 @@ class TrainingController:
             if self.run_active_here():
                 self.control.extend(n)
                 self.screen.notify(f"adding {n:,} iterations…")
+            elif self.followed_active():
+                if self._ask_folder("set", {"max_iterations": total + n}):
+                    self.screen.notify(f"adding {n:,} iterations…")
             else:
                 self.resume_run(view.run_dir, extra_iterations=n)
 
         self.screen.app.push_screen(AskDialog("Extend the run", prompt, default, positive_int,
                                               restrict=POSITIVE_CHARS), answered)
 
+    def live(self) -> None:
+        """Change the running run's live settings (learning-rate scale, report/eval/save steps, early
+        stopping, length) in a dialog showing their current values."""
+        from forgellm_tui.core.training import folder_values
+        from ..dialogs.live import LiveSettingsDialog
+
+        view = self.view
+        here = self.run_active_here()
+        if not (here or self.followed_active()):
+            self.screen.notify("no running run to change: start one (ctrl+r) or follow one (f)", severity="warning")
+            return
+        if view.run_dir is None:
+            self.screen.notify("the run is still starting: try again in a moment", severity="warning")
+            return
+        try:
+            values = folder_values(view.run_dir)
+        except Exception as exc:  # noqa: BLE001 - a damaged config.yaml: say so instead of failing the key
+            self.screen.notify(f"cannot read the run's settings: {exc}", severity="error")
+            return
+
+        def answered(changes: dict | None) -> None:
+            if not changes:
+                return
+            if self.run_active_here():
+                self.control.change(changes)
+            elif not self._ask_folder("set", changes):
+                return
+            self.screen.notify("changing " + ", ".join(f"{k} → {v}" for k, v in changes.items()) + " after this step")
+
+        self.screen.app.push_screen(LiveSettingsDialog(view.name or view.run_dir.name, values), answered)
+
+    def _ask_folder(self, action: str, values: dict | None = None) -> bool:
+        """Leave a request in the followed run's folder (its loop takes it between steps and logs it)."""
+        from forgellm_tui.core.errors import ForgeError
+        from forgellm_tui.core.runs import requests
+
+        try:
+            requests.send(self.view.run_dir, action, values)
+        except (ForgeError, OSError) as exc:
+            self.screen.notify(f"cannot ask the run: {exc}", severity="error")
+            return False
+        self.status_dirty = True
+        return True
+
     def _controllable(self, what: str) -> bool:
         if self.run_active_here():
             return True
         if self.followed_active():
-            self.screen.notify(f"cannot {what} a run of another process from here (only stop it, x)",
+            self.screen.notify(f"cannot {what} a run of another process from here",
                                severity="warning")
         else:
             self.screen.notify(f"no run to {what}: start one (ctrl+r)", severity="warning")
@@ -322,6 +378,8 @@ class TrainingController:
         else:
             self.panes.samples.add(event.samples)
         self.panes.charts.set_max_iterations(view.max_iterations)
+        if event.info is not None:
+            self.panes.charts.set_changes([c.get("iteration") for c in event.info.get("changes") or []])
         self.panes.charts.add(event.records)
         if event.error:
             view.state, view.error = "unknown", event.error

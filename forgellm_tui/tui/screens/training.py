@@ -59,6 +59,7 @@ class TrainingScreen(ForgeScreen):
         Binding("x", "stop", "Stop", tooltip="Stop the run (asks first); it saves a checkpoint."),
         Binding("k", "checkpoint", "Ckpt", tooltip="Save a checkpoint after the current step."),
         Binding("e", "extend", "Extend", tooltip="Add iterations to the run (or continue an ended one)."),
+        Binding("l", "live", "Live", tooltip="Change the running run's settings between two steps."),
         Binding("f", "follow", "Follow", tooltip="Follow a run folder live (also headless runs)."),
         Binding("o", "open_checkpoints", "Open", tooltip="Open this run on the Checkpoints screen."),
         Binding("r", "refresh", "Refresh", show=False, tooltip="Read the configs and runs again."),
@@ -219,9 +220,10 @@ class TrainingScreen(ForgeScreen):
             return self.controller.pending
         if run is not None and run.source == "app" and self.controller.run_active_here():
             pause = "p resume" if run.state == "paused" else "p pause"
-            return f"{pause} · x stop · k checkpoint · e extend"
+            return f"{pause} · x stop · k ckpt · e extend · l live"
         if run is not None and run.is_active:
-            return "x stop · f follow another run"
+            pause = "p resume" if run.state == "paused" else "p pause"
+            return f"{pause} · x stop · k ckpt · e extend · l live"
         if run is not None and run.run_dir is not None:
             return "e continue · o open in Checkpoints · f follow"
         return "^r start · f follow a run folder"
@@ -290,6 +292,10 @@ class TrainingScreen(ForgeScreen):
     def action_extend(self) -> None:
         """Add iterations: to the running run, or continue an ended one (resume)."""
         self.controller.extend()
+
+    def action_live(self) -> None:
+        """Change the running run's settings between two steps (a dialog with their current values)."""
+        self.controller.live()
 
     def action_follow(self) -> None:
         """Follow a run folder live (also runs started with forgellm-tui train)."""

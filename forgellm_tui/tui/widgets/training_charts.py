@@ -1,4 +1,5 @@
 """Live charts of a run (textual-plotext): loss (train + validation, best marked), learning rate, tokens/s.
+A setting changed while the run trained is a vertical line at its iteration on every chart.
 
 :meth:`TrainingCharts.add` keeps every metrics record it is given (``records``) and only marks the
 charts dirty; a timer redraws them at most ``REDRAW_HZ`` times a second, and only while they are on
@@ -118,6 +119,8 @@ class TrainingCharts(Vertical):
         self.lr: Points = []
         self.tps: Points = []
         self.max_iterations: int | None = None
+        self.changes: list[int] = []
+        """Iterations at which a setting changed while the run trained (a vertical line on each chart)."""
         self.dirty = False
 
     def compose(self) -> ComposeResult:
@@ -133,6 +136,7 @@ class TrainingCharts(Vertical):
     # ------------------------------------------------------------------ data
     def reset(self, max_iterations: int | None = None) -> None:
         self.records, self.train, self.val, self.lr, self.tps = [], [], [], [], []
+        self.changes = []
         self.max_iterations = max_iterations
         self.dirty = True
 
@@ -140,6 +144,16 @@ class TrainingCharts(Vertical):
         if value != self.max_iterations:
             self.max_iterations = value
             self.dirty = True
+
+    def set_changes(self, iterations: list[int]) -> None:
+        """The iterations of the run's live changes (``run.json``'s ``changes``), replacing the known ones."""
+        marks = sorted({int(i) for i in iterations if isinstance(i, int)})
+        if marks != self.changes:
+            self.changes = marks
+            self.dirty = True
+
+    def add_change(self, iteration: int) -> None:
+        self.set_changes([*self.changes, iteration])
 
     def add(self, records: list[dict]) -> None:
         """Append metrics records (metrics.jsonl lines); the next timer tick redraws."""
@@ -180,9 +194,15 @@ class TrainingCharts(Vertical):
             loss.marks([best], f"best {best[1]:.3f} @ {best[0]}", "green", "◆")
         if not self.train and not self.val:
             loss.plt.title("loss: waiting for the first metrics")
+        self._mark_changes(loss)
         loss.finish()
         for chart_id, points, color in (("#chart-lr", self.lr, "magenta"), ("#chart-tps", self.tps, "green")):
             chart = self.query_one(chart_id, SeriesPlot)
             chart.begin(x_max)
             chart.line(points, None, color)
+            self._mark_changes(chart)
             chart.finish()
+
+    def _mark_changes(self, chart: SeriesPlot) -> None:
+        for iteration in self.changes:
+            chart.plt.vline(iteration, "yellow")
