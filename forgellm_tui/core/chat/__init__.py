@@ -9,7 +9,7 @@ Typical use (any thread; MLX work runs on core's single MLX thread)::
         ...                                         # chat.stop() from another thread ends it
     chat.regenerate(); chat.edit_last_user("Hi"); chat.clear()
 
-- ``model_cache.py``: one loaded (model, adapter) pair at a time, on one long-lived MLX thread
+- ``model_cache.py``: loaded (model, adapter) pairs (one, or a few with ``capacity``), on one long-lived MLX thread
 - ``session.py``: a conversation: streaming replies that reuse the KV prompt cache
 - ``types.py``: sampling settings, messages, streamed chunks and per-reply stats
 - ``prompt_format.py``: chat templates for instruct models, plain text for base models, ``<think>`` split
@@ -19,7 +19,8 @@ Typical use (any thread; MLX work runs on core's single MLX thread)::
 
 from __future__ import annotations
 
-from forgellm_tui.core.chat.export import apply_record, export_json, export_markdown, load_json, record_of
+from forgellm_tui.core.chat.export import (apply_record, export_json, export_markdown, load_json, model_info, record_of,
+                                          settings_line)
 from forgellm_tui.core.chat.session import ChatSession
 from forgellm_tui.core.chat.types import ChatMessage, Chunk, ReplyStats, SamplingSettings
 from forgellm_tui.core.chat.model_cache import LoadedModel, MLXThread, ModelCache, check_adapter, mlx_thread
@@ -29,6 +30,6 @@ from forgellm_tui.core.chat.prompt_format import (JinjaTemplate, PromptFormatter
 __all__ = [
     "ChatMessage", "ChatSession", "Chunk", "JinjaTemplate", "LoadedModel", "MLXThread", "ModelCache",
     "PromptFormatter", "ReplyStats", "SamplingSettings", "ThinkParts", "apply_record", "check_adapter",
-    "export_json", "export_markdown", "format_base", "load_json", "merge_system", "mlx_thread", "probe_system_mode",
-    "record_of", "split_think",
+    "export_json", "export_markdown", "format_base", "load_json", "merge_system", "mlx_thread", "model_info",
+    "probe_system_mode", "record_of", "settings_line", "split_think",
 ]

@@ -31,15 +31,23 @@ class ChatRecord:
 def record_of(session) -> ChatRecord:
     """Snapshot a ChatSession (history, system prompt, settings, the loaded model)."""
     loaded = session.cache.current
-    model = None
-    if loaded is not None:
-        ref = loaded.ref
-        model = {"name": ref.name, "kind": ref.kind, "path": str(ref.path), "base_path": str(ref.base_path),
-                 "adapter_path": str(ref.adapter_path) if ref.adapter_path else None}
+    model = model_info(loaded.ref) if loaded is not None else None
     return ChatRecord(messages=list(session.history), system_prompt=session.system_prompt,
                       sampling=SamplingSettings.from_dict(session.sampling.to_dict()), model=model,
                       prompt_format="instruct" if session.is_instruct else "base",
                       exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def model_info(ref) -> dict:
+    """A ModelRef as exports record it: name, kind, path, base_path, adapter_path."""
+    return {"name": ref.name, "kind": ref.kind, "path": str(ref.path), "base_path": str(ref.base_path),
+            "adapter_path": str(ref.adapter_path) if ref.adapter_path else None}
+
+
+def settings_line(s: SamplingSettings) -> str:
+    """The sampling settings as one Markdown list item."""
+    return (f"- Settings: temperature {s.temperature}, top-p {s.top_p}, min-p {s.min_p}, top-k {s.top_k}, "
+            f"repetition penalty {s.repetition_penalty}, max tokens {s.max_tokens}, seed {s.seed}")
 
 
 def apply_record(session, record: ChatRecord) -> None:
@@ -67,8 +75,7 @@ def to_markdown(record: ChatRecord) -> str:
             lines.append(f"- Adapter: `{model['adapter_path']}`")
     if record.prompt_format:
         lines.append(f"- Prompt format: {record.prompt_format}")
-    lines.append(f"- Settings: temperature {s.temperature}, top-p {s.top_p}, min-p {s.min_p}, top-k {s.top_k}, "
-                 f"repetition penalty {s.repetition_penalty}, max tokens {s.max_tokens}, seed {s.seed}")
+    lines.append(settings_line(s))
     if record.exported_at:
         lines.append(f"- Exported: {record.exported_at}")
     if record.system_prompt.strip():

@@ -1,4 +1,4 @@
-"""One loaded (model, adapter) pair at a time, on one long-lived MLX thread.
+"""Loaded (model, adapter) pairs, one or a few at a time, on one long-lived MLX thread.
 
 MLX streams are thread-local, and MLX arrays made in a short-lived thread can crash the process
 at exit. So every MLX call of the chat (load, generate, free) runs on a single
@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,28 +185,40 @@ def _friendly(exc: Exception, ref: ModelRef) -> ModelError:
 
 
 class ModelCache:
-    """Keeps one (model, adapter) pair loaded; switching unloads the previous one and frees memory.
+    """Keeps up to ``capacity`` (model, adapter) pairs loaded; one of them is :attr:`current`.
 
-    On a failed load the previous model is loaded again, so the app stays usable.
+    Loading another pair when the cache is full unloads the least recently used one first and frees
+    its memory; loading a pair that is already in the cache only makes it current. With the default
+    capacity of 1, switching unloads the previous model. On a failed load the models unloaded to make
+    room are loaded again, so the app stays usable.
     """
 
-    def __init__(self, thread: MLXThread | None = None, settings: Settings | None = None):
+    def __init__(self, thread: MLXThread | None = None, settings: Settings | None = None, capacity: int = 1):
+        if capacity < 1:
+            raise ValueError("a model cache holds at least one model")
         self.thread = thread or mlx_thread()
         self.settings = settings
+        self.capacity = capacity
         self._current: LoadedModel | None = None
-        self._staged: Path | None = None
+        self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()  # least recently used first
+        self._staged: dict[tuple, Path] = {}  # temporary adapter folders, removed with their model
         self._listeners: dict[str, list[weakref.ref]] = {"switch": [], "unload": []}
 
     @property
     def current(self) -> LoadedModel | None:
         return self._current
 
+    @property
+    def models(self) -> list[LoadedModel]:
+        """Every model in memory, the least recently used first."""
+        return list(self._models.values())
+
     def on_unload(self, method: Callable[[], None]) -> None:
-        """Call a bound method (held weakly) on the MLX thread whenever the current model is unloaded."""
+        """Call a bound method (held weakly) on the MLX thread whenever a model is unloaded."""
         self._listeners["unload"].append(weakref.WeakMethod(method))
 
     def on_switch(self, method: Callable[[], None]) -> None:
-        """Call a bound method (held weakly) in the caller's thread before another model is loaded."""
+        """Call a bound method (held weakly) in the caller's thread before another model becomes current."""
         self._listeners["switch"].append(weakref.WeakMethod(method))
 
     def _notify(self, event: str) -> None:
@@ -217,7 +230,7 @@ class ModelCache:
                 method()
 
     def load(self, ref: ModelRef | str | Path, progress: Progress | None = None) -> LoadedModel:
-        """Load ``ref`` (a ModelRef or any folder path) unless it is already loaded. Blocks."""
+        """Make ``ref`` (a ModelRef or any folder path) current, loading it unless it is in the cache. Blocks."""
         if not isinstance(ref, ModelRef):
             ref = inspect_path(ref, self.settings)
         if ref.error or ref.base_path is None:
@@ -236,44 +249,57 @@ class ModelCache:
         return self.thread.call(self._switch, ref, key, progress)
 
     def unload(self) -> None:
-        """Free the current model (and the prompt caches of sessions using it)."""
+        """Free every model in the cache (and the prompt caches of sessions using them)."""
         self._notify("switch")
-        self.thread.call(self._unload_here)
+        self.thread.call(self._evict, 0)
 
     # ----------------------------------------------------------------- on the MLX thread
 
     def _switch(self, ref: ModelRef, key: tuple, progress: Progress) -> LoadedModel:
-        previous = self._current.ref if self._current is not None else None
-        self._unload_here()
+        if key in self._models:
+            self._models.move_to_end(key)
+            self._current = self._models[key]
+            progress("ready")
+            return self._current
+        previous = self._current.key if self._current is not None else None
+        evicted = self._evict(self.capacity - 1)
         try:
-            self._current = self._load_here(ref, key, progress)
+            loaded = self._load_here(ref, key, progress)
         except Exception as exc:
             error = _friendly(exc, ref)
-            self._unload_here()
-            if previous is not None:
-                progress("restoring the previous model")
-                try:
-                    self._current = self._load_here(previous, _key(previous), lambda _m: None)
-                except Exception:
-                    self._unload_here()
+            self._remove_staged(key)
+            _free_memory()
+            self._restore(evicted, previous, progress)
             raise error from exc
+        self._models[key] = self._current = loaded
         progress("ready")
-        return self._current
+        return loaded
 
-    def _stage(self, ref: ModelRef) -> Path | None:
+    def _restore(self, evicted: list[ModelRef], previous: tuple | None, progress: Progress) -> None:
+        """After a failed load: load again what was unloaded to make room; the previous model is current again."""
+        for ref in evicted:
+            key = _key(ref)
+            progress("restoring the previous model")
+            try:
+                self._models[key] = self._load_here(ref, key, lambda _m: None)
+            except Exception:
+                self._remove_staged(key)
+        self._current = self._models.get(previous) if previous is not None else None
+
+    def _stage(self, ref: ModelRef, key: tuple) -> Path | None:
         adapter = ref.adapter_path
         if adapter is None:
             return None
         if adapter.is_dir() and (adapter / mf.ADAPTER_CONFIG).is_file():
             return adapter
         weights, config = check_adapter(ref.base_path, adapter)
-        self._staged = Path(tempfile.mkdtemp(prefix="forgellm-adapter-"))
-        shutil.copyfile(config, self._staged / mf.ADAPTER_CONFIG)
+        staged = self._staged[key] = Path(tempfile.mkdtemp(prefix="forgellm-adapter-"))
+        shutil.copyfile(config, staged / mf.ADAPTER_CONFIG)
         try:
-            os.symlink(weights.resolve(), self._staged / mf.ADAPTER_FILE)
+            os.symlink(weights.resolve(), staged / mf.ADAPTER_FILE)
         except OSError:
-            shutil.copyfile(weights, self._staged / mf.ADAPTER_FILE)
-        return self._staged
+            shutil.copyfile(weights, staged / mf.ADAPTER_FILE)
+        return staged
 
     def _load_here(self, ref: ModelRef, key: tuple, progress: Progress) -> LoadedModel:
         from mlx_lm.tuner.utils import load_adapters
@@ -282,7 +308,7 @@ class ModelCache:
         t0 = time.perf_counter()
         progress(f"loading {ref.base_path.name}")
         model, config = load_model(Path(ref.base_path))
-        adapter_dir = self._stage(ref)
+        adapter_dir = self._stage(ref, key)
         if adapter_dir is not None:
             progress(f"applying adapter {ref.name}")
             model = load_adapters(model, str(adapter_dir))
@@ -293,12 +319,29 @@ class ModelCache:
                            load_seconds=time.perf_counter() - t0,
                            context_length=ref.context_length or mf.context_length(Path(ref.base_path)))
 
-    def _unload_here(self) -> None:
-        self._current = None
-        self._notify("unload")
-        if self._staged is not None:
-            shutil.rmtree(self._staged, ignore_errors=True)
-            self._staged = None
-        gc.collect()
-        if "mlx.core" in sys.modules:
-            sys.modules["mlx.core"].clear_cache()
+    def _evict(self, keep: int) -> list[ModelRef]:
+        """Unload the least recently used models until ``keep`` are left; the refs of those unloaded."""
+        evicted: list[ModelRef] = []
+        while len(self._models) > keep:
+            key, loaded = self._models.popitem(last=False)
+            if self._current is loaded:
+                self._current = None
+            evicted.append(loaded.ref)
+            del loaded
+            self._notify("unload")
+            self._remove_staged(key)
+        if evicted:
+            _free_memory()
+        return evicted
+
+    def _remove_staged(self, key: tuple) -> None:
+        staged = self._staged.pop(key, None)
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
+
+
+def _free_memory() -> None:
+    """Collect the Python objects of unloaded models, then hand their MLX buffers back (on the MLX thread)."""
+    gc.collect()
+    if "mlx.core" in sys.modules:
+        sys.modules["mlx.core"].clear_cache()
