@@ -54,7 +54,18 @@ def command_table(app: App) -> list[Command]:
             title = f"{screen_cls.SCREEN_TITLE}: {binding.tooltip or binding.description}".rstrip(".")
             commands.append(Command(title, f"key {app.get_key_display(binding)} on {screen_cls.SCREEN_TITLE}",
                                     partial(app.run_in_mode, mode, binding.action), binding.key))
+        for sub in getattr(screen_cls, "SUB_SCREENS", ()):
+            commands += _sub_commands(app, mode, screen_cls, sub)
     return commands
+
+
+def _sub_commands(app: App, mode: str, screen_cls, sub) -> list[Command]:
+    """A screen opened from a mode's screen (the Arena from Chat): its action runs there, opening it first."""
+    where = f"{sub.SCREEN_TITLE} ({screen_cls.SCREEN_TITLE})"
+    return [Command(f"{sub.SCREEN_TITLE}: {binding.tooltip or binding.description}".rstrip("."),
+                    f"key {app.get_key_display(binding)} in the {where}",
+                    partial(app.run_in_mode, mode, f"{sub.OPEN_ACTION}({binding.action!r})"), binding.key)
+            for binding in bindings_of(sub)]
 
 
 def _app_title(binding: Binding) -> str:

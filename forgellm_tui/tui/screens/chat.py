@@ -25,6 +25,7 @@ from ..widgets.chat_log import AssistantMessage, ChatLog
 from ..widgets.chat_settings import ChatSettings
 from ..widgets.job_progress import JobProgress
 from ..widgets.prompt_input import PromptInput
+from .arena import ArenaScreen
 from .base import ForgeScreen
 from .chat_actions import ChatActions
 from .chat_workers import ChatWorkers, ReplyBuffer
@@ -51,7 +52,11 @@ class ChatScreen(ChatActions, ChatWorkers, ForgeScreen):
         Binding("ctrl+n", "clear", "New", show=False, tooltip="Clear the conversation and start a new chat."),
         Binding("ctrl+f", "import_chat", "Import", show=False, tooltip="Load a chat saved as JSON."),
         Binding("i", "focus_prompt", "Type", show=False, tooltip="Move to the prompt to type a message."),
+        Binding("ctrl+g", "arena", "Arena", tooltip="Open the arena: two models answer one prompt, you vote."),
     ]
+
+    SUB_SCREENS = (ArenaScreen,)
+    """Screens opened from this one: their keys are listed in help and the command palette."""
 
     generating = reactive(False, bindings=True)
     """True while a reply is being generated."""
@@ -130,6 +135,11 @@ class ChatScreen(ChatActions, ChatWorkers, ForgeScreen):
                 self.load(target)
 
         self.app.push_screen(ModelPickerDialog(self.refs, self.settings.workspace, current), chosen)
+
+    def action_arena(self, then: str = "") -> None:
+        """Open the arena with this chat's system prompt and sampling settings (``then``: an arena action)."""
+        self.app.push_screen(ArenaScreen(self.refs, self.session.system_prompt, self.session.sampling,
+                                         self.session.instruct_override, then=then))
 
     def load(self, target, adapter=None) -> None:
         """Load a ``ModelRef`` or folder (with ``adapter`` on it); the current reply is stopped."""
@@ -288,7 +298,8 @@ class ChatScreen(ChatActions, ChatWorkers, ForgeScreen):
             return Text.assemble("Chatting with ", (current.ref.name, "bold"),
                                  ". Type below; enter sends, ctrl+j starts a new line.\n"
                                  "ctrl+t settings · ctrl+o another model · ctrl+f load a saved chat\n"
-                                 "ctrl+r regenerates a reply · ctrl+b edits your last message · ctrl+s exports")
+                                 "ctrl+r regenerates a reply · ctrl+b edits your last message · ctrl+s exports\n"
+                                 "ctrl+g opens the arena: two models, one prompt, you vote")
         text = Text.assemble(("No model loaded. ", "bold"), "ctrl+o chooses one")
         usable = [r for r in self.refs if not r.error]
         if usable:

@@ -54,6 +54,9 @@ class HelpScreen(ModalScreen[None]):
         sections = [key_table("Everywhere", self._rows(type(self.app)) + GENERAL_KEYS)]
         for number, screen_cls in enumerate(MODE_SCREENS.values(), start=1):
             sections.append(key_table(f"{number} · {screen_cls.SCREEN_TITLE}", self._rows(screen_cls)))
+            for sub in getattr(screen_cls, "SUB_SCREENS", ()):
+                title = f"{number} · {screen_cls.SCREEN_TITLE} · {sub.SCREEN_TITLE}"
+                sections.append(key_table(title, self._rows(sub)))
         sections.append(key_table("Dialogs and questions", QUESTION_KEYS))
         return Group(*sections)
 
