@@ -92,3 +92,49 @@ async def test_two_models_reply_to_one_prompt_and_the_vote_is_saved_and_tallied(
         await pilot.press("escape", "escape")  # leave the prompt, then close the arena
         await settle(app, pilot)
         assert isinstance(app.screen, ChatScreen)
+
+
+async def test_bad_input_is_one_line_and_the_same_model_twice_is_allowed_but_said(arena_ws):
+    (arena_ws / "arena.jsonl").write_text("not json\n")
+    app, messages = make_app(arena_ws), []
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+        arena = await open_arena(app, pilot, temperature=0, max_tokens=4)
+        assert said(messages, "line 1 is not an arena vote")  # the tally is left out, the arena works
+        await pilot.press(*"Hello", "enter")
+        await pilot.pause()
+        assert said(messages, "choose the left and right model first (ctrl+l)")
+        await pick(app, pilot, "ctrl+l", "tiny")
+        await pick(app, pilot, "ctrl+r", "tiny")
+        assert said(messages, "both sides are forge-tiny: the replies differ only by sampling")
+        assert "(same model)" in screen_text(app) and len(arena.cache.models) == 1
+        await pilot.press("l")  # no round yet: typed into the prompt, nothing voted
+        assert not (arena_ws / "arena.jsonl").read_text().count("\n") > 1
+        await pilot.press("backspace", "enter")
+        await settle(app, pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        lines = (arena_ws / "arena.jsonl").read_text().splitlines()
+        assert len(lines) == 2 and json.loads(lines[1])["vote"] == "tie"
+        assert "tally forge-tiny (left) 0 · forge-tiny (right) 0 · tie 1" in screen_text(app)
+
+
+async def test_arena_keys_are_in_help_and_the_palette_opens_the_arena(small_workspace):
+    app = make_app(small_workspace)
+    async with app.run_test(size=(100, 120)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "3 · Chat · Arena" in text and "Open the arena: two models answer one prompt" in text
+        for binding in ArenaScreen.BINDINGS:
+            assert binding.tooltip.rstrip(".") in text
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"choose the model on the left")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ModelPickerDialog"  # the arena opened, then its ctrl+l ran
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ArenaScreen)
