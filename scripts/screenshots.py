@@ -24,6 +24,7 @@ from forgellm_tui.core.runtime import backend as runtime  # noqa: E402
 SIZE = (80, 24)
 CHAT_SYSTEM = "You answer questions about the Python standard library in one short paragraph."
 CHAT_TURNS = ("What does os.path.join do?", "And how is pathlib different?")
+ARENA_PROMPT = "What does the json module do?"
 
 
 async def chat_conversation(app, pilot) -> None:
@@ -47,6 +48,23 @@ async def chat_conversation(app, pilot) -> None:
         screen.query_one("#prompt").load_text(turn)
         await pilot.press("end", "enter")
         await settle()
+
+
+async def arena_round(app, pilot) -> None:
+    """Arena (ctrl+g on the Chat screen, with its settings): the base model against the run's best
+    checkpoint on one prompt, both replies in, waiting for the vote."""
+    async def settle() -> None:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.2)
+
+    await pilot.press("ctrl+g")
+    await settle()
+    for key, query in (("ctrl+l", "forge-tiny"), ("ctrl+r", "short best")):
+        await pilot.press(key, *query, "enter")
+        await settle()
+    await pilot.press(*ARENA_PROMPT, "enter")
+    await settle()
 
 
 async def training_mid_run(app, pilot) -> None:
@@ -82,6 +100,8 @@ SHOTS = (  # (file name, keys pressed before the shot; "mode:NAME" switches mode
     ("prepare.svg", ["p"]),
     (None, ["escape"]),  # training.svg: see training_mid_run
     ("chat.svg", [chat_conversation]),
+    ("arena.svg", [arena_round]),
+    (None, ["escape"]),  # back to the chat (the vote is left to you)
     ("checkpoints.svg", ["mode:checkpoints"]),  # the chat prompt may hold the focus: "4" would type there
     ("publish.svg", ["p", "tab", "enter", "down", "enter"]),  # the publish dialog: format "MLX quantized"
     (None, ["escape"]),

@@ -60,3 +60,8 @@ def test_training_screen(snap_compare, snap_workspace):
 def test_help_screen(snap_compare, snap_workspace):
     run_before = after_keys("question_mark")
     assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_arena_screen(snap_compare, snap_workspace):
+    run_before = after_keys("3", "ctrl+g")  # the Arena from Chat: two stacked panes at 80 columns, no models yet
+    assert snap_compare(make_app(snap_workspace), terminal_size=(80, 24), run_before=run_before)

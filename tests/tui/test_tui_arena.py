@@ -51,6 +51,8 @@ async def open_arena(app, pilot, **sampling) -> ArenaScreen:
 async def pick(app, pilot, key: str, query: str) -> None:
     await pilot.press(key)
     await pilot.pause()
+    side = "left" if key == "ctrl+l" else "right"
+    assert f"Arena, {side} side: choose a model" in screen_text(app)  # the chat's model picker, titled
     await pilot.press(*query, "enter")
     await settle(app, pilot)
 

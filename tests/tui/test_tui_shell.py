@@ -69,7 +69,7 @@ async def test_number_keys_switch_screens(small_workspace):
 
 async def test_help_lists_every_key(small_workspace):
     app = make_app(small_workspace)
-    async with app.run_test(size=(100, 110)) as pilot:  # tall enough for every key without scrolling
+    async with app.run_test(size=(100, 130)) as pilot:  # tall enough for every key without scrolling
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)

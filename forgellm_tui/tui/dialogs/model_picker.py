@@ -54,8 +54,9 @@ class ModelPickerDialog(ModalScreen):
         Binding("ctrl+o", "open_path", "Folder", tooltip="Open a model, run or checkpoint folder by path."),
     ]
 
-    def __init__(self, refs: list, workspace: Path, current=None) -> None:
+    def __init__(self, refs: list, workspace: Path, current=None, title: str = "Chat with…") -> None:
         super().__init__()
+        self._title = title
         self.refs = list(refs)
         self._workspace = workspace
         self._current = current
@@ -63,7 +64,7 @@ class ModelPickerDialog(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -wide", id="picker-dialog"):
-            yield Label("Chat with…", classes="dialog-title")
+            yield Label(self._title, classes="dialog-title")
             yield Input(placeholder="type to filter, or a folder path", id="picker-filter", compact=True)
             yield OptionList(id="picker-list")
             yield Static("", id="picker-detail", markup=False)

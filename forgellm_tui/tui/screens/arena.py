@@ -154,7 +154,8 @@ class ArenaScreen(ArenaWorkers, ForgeScreen):
                 self._set_status(side, "loading…")
                 self._load_target_worker(side, target)
 
-        self.app.push_screen(ModelPickerDialog(self.refs, self.settings.workspace, self.targets[side]), chosen)
+        self.app.push_screen(ModelPickerDialog(self.refs, self.settings.workspace, self.targets[side],
+                                               title=f"Arena, {side} side: choose a model"), chosen)
 
     def on_target_loaded(self, event: TargetLoaded) -> None:
         if event.error:
