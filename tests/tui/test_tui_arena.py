@@ -13,6 +13,7 @@ from forgellm_tui.tui.screens.arena import ArenaScreen
 from forgellm_tui.tui.widgets.chat_log import AssistantMessage
 from forgellm_tui.tui.widgets.prompt_input import PromptInput
 from tui_helpers import SIZE, make_app, notifications, screen_text, settle
+from wait_helpers import pilot_wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]  # generation runs on the MLX thread
 
@@ -140,3 +141,22 @@ async def test_arena_keys_are_in_help_and_the_palette_opens_the_arena(small_work
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ArenaScreen)
+
+
+async def test_esc_stops_the_round_and_the_other_side_does_not_start(arena_ws):
+    app, messages = make_app(arena_ws), []
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+        arena = await open_arena(app, pilot, temperature=0, max_tokens=1500)
+        await pick(app, pilot, "ctrl+l", "tiny")
+        await pick(app, pilot, "ctrl+r", "0000010")
+        await pilot.press(*"Go on and on", "enter")
+        await pilot_wait_until(pilot, lambda: "tokens · esc stops" in screen_text(app), 60, 0.02)
+        assert "esc Stop" in screen_text(app).splitlines()[-1]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "stopped before it started" in text and "l left is better" not in text
+        assert said(messages, "a side did not reply — send the prompt again to vote")
+        await pilot.press("l")  # no vote without both replies
+        await pilot.pause()
+        assert not (arena_ws / "arena.jsonl").exists() and not arena.voting

@@ -238,7 +238,7 @@ class ArenaScreen(ArenaWorkers, ForgeScreen):
         for side in SIDES:
             if side not in self.round.replies:  # never started: the round was stopped before it
                 self.round.replies[side] = ""
-                self._set_status(side, "stopped")
+                self._replies[side].set_status("stopped before it started")
         self.rounds.append(self.round)
         if all(self.round.replies[side].strip() for side in SIDES):
             self.voting = True
