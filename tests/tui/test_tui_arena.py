@@ -75,6 +75,7 @@ async def test_two_models_reply_to_one_prompt_and_the_vote_is_saved_and_tallied(
         assert left.text.strip() and right.text.strip() and left.text != right.text  # the adapter changes the reply
         text = screen_text(app)
         assert text.count("tok/s") == 2 and "l left is better" in text and "t Tie" in text
+        assert "reading the prompt" not in text and "esc stops" not in text  # no progress line left behind
         assert left.region.y < right.region.y and left.region.x == right.region.x  # stacked at 80 columns
         assert {m.ref.name for m in arena.cache.models} == {"forge-tiny", "cpt/run1 @ 10"}  # both stay loaded
         await pilot.press("l")

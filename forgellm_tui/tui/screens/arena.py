@@ -324,7 +324,7 @@ class ArenaScreen(ArenaWorkers, ForgeScreen):
     def _set_status(self, side: str, line: str) -> None:
         """``line`` under the reply of ``side`` during a round, else on its pane's border."""
         reply = self._replies.get(side)
-        if self.generating and reply is not None and reply.is_mounted:
+        if self.generating and reply is not None:  # its line exists before the reply is mounted
             reply.set_status(line)
         else:
             self.query_one(f"#arena-{side}", ChatLog).border_subtitle = line
