@@ -176,7 +176,9 @@ def pack(data: TokenRows, seq_len: int) -> TokenRows:
 def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
     """The batches of one epoch: shuffled, length-sorted within buckets, then shuffled again.
 
-    A pure function of ``(seed, epoch)``. Rows left over (fewer than a batch) differ per epoch.
+    A pure function of ``(seed, epoch)``. Rows left over (fewer than a batch) differ per epoch. The
+    first epoch starts with its widest batch (the rest keep their order), so a run that cannot fit
+    in memory fails at its first step, not hours in.
     """
     n = len(lengths)
     rng = np.random.RandomState((seed * 1_000_003 + epoch * 7919) % (2**32))
@@ -189,7 +191,16 @@ def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> 
         chunk = perm[i:i + bucket]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
         batches.extend(chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
+    order = [batches[i] for i in rng.permutation(len(batches))]
+    return widest_first(order, lengths) if epoch == 0 else order
+
+
+def widest_first(batches: list[np.ndarray], lengths: np.ndarray) -> list[np.ndarray]:
+    """The batch holding the longest row first, then the others in their order."""
+    if not batches:
+        return batches
+    widest = int(np.argmax([int(lengths[b].max()) for b in batches]))
+    return [batches[widest], *batches[:widest], *batches[widest + 1:]]
 
 
 def make_batch(data: TokenRows, idx: np.ndarray, max_seq_length: int) -> tuple[np.ndarray, np.ndarray]:
