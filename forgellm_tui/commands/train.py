@@ -1,4 +1,4 @@
-"""``forgellm-tui train CONFIG [--name NAME] [--set KEY=VALUE ...] [--resume RUN_DIR] [--detach]``.
+"""``forgellm-tui train CONFIG [--name NAME] [--set KEY=VALUE ...] [--resume RUN_DIR] [--detach] [--dry-run]``.
 
 Trains in this process and prints one line per report. SIGINT/SIGTERM/SIGHUP stop the run after
 the current step with a checkpoint (status ``stopped``); a second Ctrl-C aborts. ``--detach`` starts
@@ -10,7 +10,8 @@ from Python), a single-process run trains in a child process under ``core/superv
 killed for memory (SIGKILL, SIGSEGV) is recorded and restarts at half the batch size from its newest
 checkpoint; ``FORGELLM_NO_SUPERVISOR=1`` trains in this process instead. A config with a ``distributed:`` section
 (or ``--hosts a,b`` / ``--hostfile PATH``) trains data-parallel on several machines through
-``mlx.launch`` (``train_distributed.py``, docs/distributed.md).
+``mlx.launch`` (``train_distributed.py``, docs/distributed.md). ``--dry-run`` checks the config and prints the
+estimate (data, steps, expected peak memory next to this machine's) without training or writing.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def register(sub) -> None:
     p.add_argument("--detach", action="store_true", help="run in the background; print the run folder and return")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="also print what the model says at each sampling point (config key sample_prompts)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the config and print the estimate (steps, expected peak memory); train nothing")
     p.add_argument("--hosts", metavar="H1,H2,...",
                    help="train data-parallel, one rank per host (short for distributed.hosts; "
                         "127.0.0.1,127.0.0.1 runs two ranks here)")
@@ -91,6 +94,8 @@ def run(args) -> int:
 
         settings = settings_for_run(resume_target(Path(args.resume)))
     cfg = load_config_of(args, settings)
+    if args.dry_run:
+        return _dry_run(cfg)
     if args.detach:
         return _detach(args, cfg, settings)
     if cfg.distributed:
@@ -103,6 +108,15 @@ def run(args) -> int:
         return _train(args, cfg, settings.notify)
     finally:
         runtime.shutdown_mlx()
+
+
+def _dry_run(cfg) -> int:
+    """The pre-run estimate on stdout; exit 0 even when it will not fit (the warning says what to change)."""
+    from forgellm_tui.core.training import estimate
+
+    for line in estimate(cfg).lines():
+        print(line)
+    return 0
 
 
 def _train(args, cfg, notify: str = "off") -> int:

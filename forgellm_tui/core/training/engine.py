@@ -36,6 +36,7 @@ from forgellm_tui.core.errors import ForgeError
 from forgellm_tui.core.runs import CONFIG, RunFolder, latest_checkpoint, resumable, truncate_samples
 from forgellm_tui.core.training.control import TrainingControl
 from forgellm_tui.core.training.data import tokenized_data
+from forgellm_tui.core.training.memory_report import announce_estimate, record_peak
 from forgellm_tui.core.training.prepare import (Plan, initial_weights, open_distributed, open_run, record_resume,
                                                 run_length)
 from forgellm_tui.core.training.setup import adapter_config
@@ -230,6 +231,7 @@ def _train_until_done(ctx: _Context, checkpoint: Path | None, result: RunResult)
 def _sum_up(ctx: _Context, result: RunResult, started: float) -> None:
     """The session's figures into the result; then the session is freed and MLX's work finished."""
     session, ctx.session = ctx.session, None
+    record_peak(ctx)
     result.seconds = time.perf_counter() - started
     result.max_iterations = ctx.max_iterations
     if session is not None:
@@ -276,6 +278,7 @@ def _load_data(ctx: _Context, checkpoint: Path | None) -> None:
         ctx.log("warning", "no validation data: no validation loss, best checkpoint or early stopping")
     ctx.max_iterations, ctx.schedule_steps = run_length(cfg, len(train), checkpoint)
     ctx.initial_weights = initial_weights(cfg, plan, checkpoint)
+    announce_estimate(ctx)
 
 
 def _started(ctx: _Context, session, checkpoint: Path | None) -> None:

@@ -1,5 +1,5 @@
-"""The pre-run estimate: what a run will cover (rows, tokens, steps, epochs, checkpoints), from the
-config and the data alone (no model is built)."""
+"""The pre-run estimate: what a run will cover (rows, tokens, steps, epochs, checkpoints) and the
+memory it will need, from the config, the data and the model's files (no model is built)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from dataclasses import dataclass
 
 from forgellm_tui.core.config import TrainingConfig
 from forgellm_tui.core.distributed import world_size as ranks_for
+from forgellm_tui.core.errors import ForgeError
+from forgellm_tui.core.memory import MemoryEstimate, estimate_for
 from forgellm_tui.core.tokens import load_or_tokenize
 from forgellm_tui.core.training.data import pack
+from forgellm_tui.core.training.memory_report import widest
 from forgellm_tui.core.training.preflight import Plan, iterations_for, preflight
 from forgellm_tui.core.training.setup import load_tokenizer
 
@@ -31,6 +34,7 @@ class Estimate:
     validations: int
     truncated_rows: int          # rows longer than max_seq_length (cut)
     world_size: int = 1          # ranks of a distributed run (each trains batch_size / world_size rows)
+    memory: MemoryEstimate | None = None   # expected peak memory (None when the model cannot be read)
 
     def lines(self) -> list[str]:
         ranks = ([f"ranks: {self.world_size} (data-parallel), {self.tokens_per_iteration / self.world_size:,.0f} "
@@ -38,7 +42,8 @@ class Estimate:
         return ranks + [f"data: {self.train_examples:,} training rows ({self.data_format}), {self.valid_examples:,} validation",
                 f"tokens: {self.train_tokens:,} train, {self.valid_tokens:,} valid{'' if self.tokens_exact else ' (from metadata)'}",
                 f"steps per epoch: {self.steps_per_epoch:,.1f}; {self.max_iterations:,} iterations = {self.epochs:.2f} epochs",
-                f"checkpoints: {self.checkpoints}; validations: {self.validations}"]
+                f"checkpoints: {self.checkpoints}; validations: {self.validations}"] \
+            + (self.memory.lines() if self.memory is not None else [])
 
 
 def count_events(every: int, total: int, at_start: bool = False) -> int:
@@ -46,7 +51,7 @@ def count_events(every: int, total: int, at_start: bool = False) -> int:
 
 
 def make_estimate(plan: Plan, train_rows: int, valid_rows: int, train_tokens: int, valid_tokens: int,
-                  exact: bool, truncated: int) -> Estimate:
+                  exact: bool, truncated: int, width: int | None = None) -> Estimate:
     cfg = plan.cfg
     per_epoch = (train_rows // cfg.batch_size) / cfg.grad_accumulation_steps
     iters = iterations_for(cfg, train_rows)
@@ -55,7 +60,16 @@ def make_estimate(plan: Plan, train_rows: int, valid_rows: int, train_tokens: in
     return Estimate(plan.scan.format, train_rows, valid_rows, train_tokens, valid_tokens, exact, per_epoch, iters,
                     iters / per_epoch if per_epoch else 0.0, avg * cfg.effective_batch,
                     count_events(cfg.save_every, iters), count_events(cfg.steps_per_eval, iters, True) if has_val else 0,
-                    truncated, ranks_for(cfg))
+                    truncated, ranks_for(cfg), memory_of(plan, width))
+
+
+def memory_of(plan: Plan, width: int | None) -> MemoryEstimate | None:
+    """The memory estimate for the widest batch (``width``; None: ``max_seq_length``), or None when
+    the model's files do not say enough (the rest of the estimate stands)."""
+    try:
+        return estimate_for(plan.cfg, plan.model_path, width, ranks_for(plan.cfg))
+    except (ForgeError, OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def estimate(config: TrainingConfig) -> Estimate:
@@ -70,4 +84,5 @@ def estimate(config: TrainingConfig) -> Estimate:
     truncated = int((train.lengths > cfg.max_seq_length).sum())
     if cfg.packing:
         train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)
-    return make_estimate(plan, len(train), len(valid), train.tokens, valid.tokens, True, truncated)
+    return make_estimate(plan, len(train), len(valid), train.tokens, valid.tokens, True, truncated,
+                         widest(train.lengths, cfg.max_seq_length))

@@ -150,7 +150,8 @@ def estimate(post: Callable, key: str, cfg) -> None:
 
 
 def estimate_lines(est) -> list[str]:
-    """The estimate in three short lines (plus a warning when rows will be cut)."""
+    """The estimate in three short lines (plus a warning when rows will be cut), then the expected
+    peak memory next to the machine's (plus a warning with the first fix when it will not fit)."""
     lines = [f"tokens {est.train_tokens:,} train · {est.valid_tokens:,} valid"
              + ("" if est.tokens_exact else " (metadata)"),
              f"{est.steps_per_epoch:,.1f} steps/epoch · {est.max_iterations:,} iterations = {est.epochs:.2f} epochs",
@@ -162,6 +163,8 @@ def estimate_lines(est) -> list[str]:
                         f"per iteration ({est.tokens_per_iteration:,.0f} in all)")
     if est.truncated_rows:
         lines.append(f"⚠ {est.truncated_rows:,} rows are longer than max_seq_length and will be cut")
+    if getattr(est, "memory", None) is not None:
+        lines += est.memory.short_lines()
     return lines
 
 
