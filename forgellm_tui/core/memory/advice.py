@@ -20,7 +20,7 @@ def _smaller_batches(cfg) -> Iterator[tuple[object, str]]:
         batch, accum = batch // 2, accum * 2
         yield (dataclasses.replace(cfg, batch_size=batch, grad_accumulation_steps=accum),
                f"batch_size {cfg.batch_size} → {batch} with grad_accumulation_steps {accum} "
-               f"(same {cfg.effective_batch} rows per step)")
+               f"(same {cfg.effective_batch} rows per optimizer update)")
 
 
 def _checkpointing(cfg) -> Iterator[tuple[object, str]]:
@@ -33,11 +33,11 @@ def _shorter(cfg) -> Iterator[tuple[object, str]]:
     while length > 64:
         length //= 2
         yield (dataclasses.replace(cfg, max_seq_length=length),
-               f"max_seq_length {cfg.max_seq_length} → {length} (longer rows are cut)")
+               f"max_seq_length {cfg.max_seq_length} → {length} (longer rows are truncated)")
 
 
 def _fewer_layers(cfg, layers: int) -> Iterator[tuple[object, str]]:
-    count = layers if cfg.num_layers < 0 else min(cfg.num_layers, layers)
+    count = layers if cfg.num_layers <= 0 else min(cfg.num_layers, layers)
     while count > 1:
         count //= 2
         yield dataclasses.replace(cfg, num_layers=count), f"num_layers {count} (of {layers}; trains fewer blocks)"

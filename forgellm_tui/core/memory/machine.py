@@ -39,7 +39,7 @@ def _meminfo() -> Machine | None:
         available = int(fields.get("MemAvailable", fields["MemTotal"]).split()[0]) * 1024
     except (OSError, KeyError, ValueError, IndexError):
         return None
-    return Machine(total, available, "RAM (/proc/meminfo)")
+    return Machine(total, available, "RAM")
 
 
 def _unified() -> Machine | None:
@@ -52,13 +52,13 @@ def _unified() -> Machine | None:
         usable = int(info.get("max_recommended_working_set_size", total))
     except Exception:  # noqa: BLE001 - no Metal device (or an MLX without device info): unknown
         return None
-    return Machine(total, min(usable, total), "unified memory (Metal)")
+    return Machine(total, min(usable, total), "unified memory")
 
 
 def machine_memory() -> Machine | None:
     """The memory a run can count on; None when it cannot be read (the estimate then says so)."""
     if (forced := os.environ.get(MEMORY_VAR)) and (size := parse_size(forced)) is not None:
-        return Machine(size, size, f"{MEMORY_VAR}={forced}")
+        return Machine(size, size, f"({MEMORY_VAR}={forced})")
     if sys.platform == "darwin":
         return _unified()
     return _meminfo()

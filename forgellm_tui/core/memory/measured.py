@@ -21,4 +21,5 @@ def measured_peak() -> dict:
     import mlx.core as mx
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"mlx_peak": int(mx.get_peak_memory()), "process_peak_rss": int(rss if sys.platform == "darwin" else rss * 1024)}
+    rss_bytes = rss if sys.platform == "darwin" else rss * 1024
+    return {"mlx_peak": int(mx.get_peak_memory()), "process_peak_rss": int(rss_bytes)}
