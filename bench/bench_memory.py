@@ -28,6 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from forgellm_tui.core.runtime import backend as runtime  # noqa: E402
+
+runtime.maybe_reexec_with_blas()  # as the app does: MLX's CPU matrix products through OpenBLAS on Linux
+
 BIG = "llama-100m"
 #: ~102 M parameters: 12 blocks of hidden 768 (the demo's 4,096-token vocabulary, tied embeddings)
 BIG_CONFIG = {"hidden_size": 768, "num_hidden_layers": 12, "intermediate_size": 2560, "num_attention_heads": 12,
