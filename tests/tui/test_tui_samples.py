@@ -34,15 +34,16 @@ async def test_samples_pane_shows_the_newest_and_pages_back_at_80x24(workspace):
         await settle(app, pilot)
         assert "s samples" in screen_text(app)              # the run view's key line says how to see them
         await pilot.press("s")
-        await pilot.pause()
-        pane = screen.samples
+        pane = screen.samples                               # a busy machine may need more than one frame
+        await pilot_wait_until(pilot, lambda: pane.display and all(p in screen_text(app) for p in PROMPTS), 10,
+                               describe=lambda: screen_text(app))
         records, _ = read_samples(screen.view.run_dir)
         assert pane.records == records and [r["iteration"] for r in records] == [0, 0, 3, 3, 6, 6]
         text = screen_text(app)
         assert "what it says now · it 6" in text and "3/3 · [ older" in text
         assert all(p in text for p in PROMPTS) and "s log" in text and app.focused is pane
         await pilot.press("left_square_bracket")
-        await pilot.pause()
+        await pilot_wait_until(pilot, lambda: "samples · it 3" in screen_text(app), 10, describe=lambda: screen_text(app))
         text = screen_text(app)
         assert pane.iteration == 3 and "samples · it 3" in text and "2/3 · [ older · ] newer" in text
         assert _shown_texts(pane) == [r["text"] for r in records if r["iteration"] == 3]
@@ -50,7 +51,8 @@ async def test_samples_pane_shows_the_newest_and_pages_back_at_80x24(workspace):
         await pilot.pause()
         assert pane.iteration == 0 and "these are the earliest samples" in [n.message for n in app._notifications]
         await pilot.press("right_square_bracket", "right_square_bracket")
-        await pilot.pause()
+        await pilot_wait_until(pilot, lambda: "what it says now · it 6" in screen_text(app), 10,
+                               describe=lambda: screen_text(app))
         assert pane.iteration == 6 and "what it says now · it 6" in screen_text(app)
         await pilot.press("s")                              # the log again, in the same place
         await pilot.pause()
