@@ -35,13 +35,14 @@ async def test_samples_pane_shows_the_newest_and_pages_back_at_80x24(workspace):
         assert "s samples" in screen_text(app)              # the run view's key line says how to see them
         await pilot.press("s")
         pane = screen.samples                               # a busy machine may need more than one frame
-        await pilot_wait_until(pilot, lambda: pane.display and all(p in screen_text(app) for p in PROMPTS), 10,
+        await pilot_wait_until(pilot, lambda: pane.display and PROMPTS[0] in screen_text(app), 10,
                                describe=lambda: screen_text(app))
         records, _ = read_samples(screen.view.run_dir)
         assert pane.records == records and [r["iteration"] for r in records] == [0, 0, 3, 3, 6, 6]
         text = screen_text(app)
         assert "what it says now · it 6" in text and "3/3 · [ older" in text
-        assert all(p in text for p in PROMPTS) and "s log" in text and app.focused is pane
+        assert PROMPTS[0] in text and "s log" in text and app.focused is pane
+        assert [r["prompt"] for r in pane.records if r["iteration"] == 6] == PROMPTS   # the rest scroll
         await pilot.press("left_square_bracket")
         await pilot_wait_until(pilot, lambda: "samples · it 3" in screen_text(app), 10, describe=lambda: screen_text(app))
         text = screen_text(app)
