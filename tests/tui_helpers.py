@@ -78,3 +78,14 @@ def screen_text(app) -> str:
                       legacy_windows=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+async def open_checkpoints(app, pilot):
+    """The Checkpoints screen, once the app has settled and ``4`` has switched to it."""
+    from forgellm_tui.tui.screens.checkpoints import CheckpointsScreen
+
+    await settle(app, pilot)
+    await pilot.press("4")
+    await settle(app, pilot)
+    assert isinstance(app.screen, CheckpointsScreen)
+    return app.screen

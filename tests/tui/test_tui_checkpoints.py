@@ -11,7 +11,7 @@ from forgellm_tui.tui.screens import ChatScreen, CheckpointsScreen, TrainingScre
 
 from publish_helpers import RUN, leftovers, run_dir, write_fake_run
 from wait_helpers import pilot_wait_until
-from tui_helpers import make_app, notifications, screen_text, settle
+from tui_helpers import make_app, notifications, screen_text, settle, open_checkpoints
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]  # publishing runs MLX in a thread worker
 SIZE = (100, 32)
@@ -23,14 +23,6 @@ def ws(ws):
     write_fake_run(ws, "baseline", val={0: 9.0, 10: 8.5, 20: 8.1}, train={10: 8.6, 20: 8.0}, checkpoints=(10, 20),
                    best=20, started="2000-01-01T00:00:00Z", model="models/base/forge-tiny")
     return ws
-
-
-async def _open(app, pilot):
-    await settle(app, pilot)
-    await pilot.press("4")
-    await settle(app, pilot)
-    assert isinstance(app.screen, CheckpointsScreen)
-    return app.screen
 
 
 def _posted(messages: list, cls) -> list:
@@ -45,7 +37,7 @@ def _tab(screen) -> str:
 async def test_browse_sort_and_filter(ws):
     app = make_app(ws)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _open(app, pilot)
+        screen = await open_checkpoints(app, pilot)
         text = screen_text(app)
         assert text.index(RUN) < text.index("baseline")  # newest first
         assert "best/" in text and "0000012" in text and "0000004" in text and "lowest val" in text
@@ -76,7 +68,7 @@ async def test_browse_sort_and_filter(ws):
 async def test_compare_two_runs(ws):
     app = make_app(ws)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _open(app, pilot)
+        screen = await open_checkpoints(app, pilot)
         await pilot.press("c")
         await settle(app, pilot)
         assert _tab(screen) == "tab-ckpts"  # nothing marked: a hint instead
@@ -94,7 +86,7 @@ async def test_publish_from_the_keyboard(ws):
     app = make_app(ws)
     messages = []
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        screen = await _open(app, pilot)
+        screen = await open_checkpoints(app, pilot)
         await pilot.press("enter", "down", "down")  # into the checkpoints table: best/, 0000012, 0000008
         await pilot.press("p")
         await pilot.pause()
@@ -125,7 +117,7 @@ async def test_chat_with_checkpoint_and_resume(ws):
     app = make_app(ws)
     messages = []
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        await _open(app, pilot)
+        await open_checkpoints(app, pilot)
         await pilot.press("o")
         await settle(app, pilot)
         assert app.current_mode == "chat" and isinstance(app.screen, ChatScreen)
@@ -151,7 +143,7 @@ async def test_delete_checkpoint_and_protected_items(ws):
     app = make_app(ws)
     messages = []
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        await _open(app, pilot)
+        await open_checkpoints(app, pilot)
         await pilot.press("enter", "d")  # best/ is protected: refused before asking
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmDialog)
@@ -174,7 +166,7 @@ async def test_broken_run_shows_problems_and_publish_error(ws):
     app = make_app(ws)
     messages = []
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        await _open(app, pilot)
+        await open_checkpoints(app, pilot)
         text = screen_text(app)
         assert "metrics.jsonl is missing" in text and "no longer present" in text
         await pilot.press("p")
@@ -227,7 +219,7 @@ async def test_export_key_writes_csv_and_markdown_into_the_run_folder(ws):
     messages: list = []
     app = make_app(ws)
     async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
-        screen = await _open(app, pilot)
+        screen = await open_checkpoints(app, pilot)
         assert screen.detail.run.name == RUN
         assert "m Export" in screen_text(app).splitlines()[-1].replace("\xa0", " ")
         await pilot.press("m")

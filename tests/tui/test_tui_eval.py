@@ -10,10 +10,9 @@ import threading
 import pytest
 
 from forgellm_tui.core.evaluate import runner
-from forgellm_tui.tui.screens import CheckpointsScreen
 
 from publish_helpers import run_dir
-from tui_helpers import make_app, notifications, screen_text, settle
+from tui_helpers import make_app, notifications, screen_text, settle, open_checkpoints
 from wait_helpers import pilot_wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mlx_exit")]  # evaluating runs MLX in a thread worker
@@ -36,19 +35,11 @@ def ws(ws):
     return ws
 
 
-async def _open(app, pilot):
-    await settle(app, pilot)
-    await pilot.press("4")
-    await settle(app, pilot)
-    assert isinstance(app.screen, CheckpointsScreen)
-    return app.screen
-
-
 async def test_v_evaluates_the_selected_checkpoint_and_the_table_shows_it(ws):
     app = make_app(ws)
     messages: list = []
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        screen = await _open(app, pilot)
+        screen = await open_checkpoints(app, pilot)
         assert "Eval" in screen_text(app)  # in the footer
         assert "ppl" in screen_text(app) and "Δ%" in screen_text(app)
         await pilot.press("v")
@@ -84,7 +75,7 @@ async def test_esc_stops_an_evaluation_and_nothing_is_written(ws, monkeypatch):
     app = make_app(ws)
     messages: list = []
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        screen = await _open(app, pilot)
+        screen = await open_checkpoints(app, pilot)
         assert "Stop eval" not in screen_text(app)  # no dead Esc in the footer while nothing is evaluated
         await pilot.press("v")
         await pilot_wait_until(pilot, started.is_set, timeout=60, describe="the evaluation measures the base")
@@ -103,7 +94,7 @@ async def test_missing_test_split_is_one_line(ws):
     app = make_app(ws)
     messages: list = []
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
-        await _open(app, pilot)
+        await open_checkpoints(app, pilot)
         await pilot.press("v")
 
         def errors():
