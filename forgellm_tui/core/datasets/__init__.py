@@ -6,6 +6,7 @@
 - ``scan.py``: per-file size, words, lines and tokens, totals per category (with a cache)
 - ``cpt.py``: CPT preparation: clean, chunk by the model's tokens, split by document, mix general text
 - ``ift.py``: IFT preparation: validate chat JSONL, report bad lines by file and line
+- ``preference.py``: preference pairs (DPO, ORPO): the accepted line formats and their checks
 - ``write.py``: seeded document-level splits and a shuffled JSONL writer in bounded memory
 - ``types.py``: options and results of preparation (shared by CPT and IFT)
 
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
 #: Names served from modules that import pydantic or the tokenizer code: loaded on first use, so that the
 #: app's first frame (whose widgets only need ``printable``) does not pay for them.
 _LAZY = {"document_chunks": "cpt", "list_documents": "cpt", "prepare_cpt": "cpt", "ROLES": "ift",
-         "check_record": "ift", "prepare_ift": "ift", "jsonl_supervision": "ift", "CategoryTotals": "scan", "DatasetScan": "scan",
+         "check_record": "ift", "prepare_ift": "ift", "PreferenceRecord": "preference", "check_preference": "preference",
+         "is_preference_line": "preference", "read_preference_file": "preference", "iter_preference_file": "preference",
+         "jsonl_supervision": "ift", "CategoryTotals": "scan", "DatasetScan": "scan",
          "FileEntry": "scan", "file_stats": "scan", "scan_dataset": "scan", "MANIFEST_FORMAT": "types",
          "BadLine": "types", "PrepareCancelled": "types", "PrepareOptions": "types", "PrepareResult": "types",
          "Progress": "types"}
@@ -48,8 +51,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "BadLine", "CategoryTotals", "DatasetScan", "FileEntry", "PrepareCancelled", "PrepareOptions",
-    "PrepareResult", "ROLES", "ROOT_CATEGORY", "SkippedFile", "check_record", "check_replaceable", "document_chunks",
-    "file_stats", "jsonl_supervision", "list_documents", "normalize_text", "prepare", "printable", "read_manifest", "read_preview",
+    "PrepareResult", "PreferenceRecord", "ROLES", "ROOT_CATEGORY", "SkippedFile", "check_preference", "check_record", "check_replaceable", "document_chunks",
+    "file_stats", "is_preference_line", "iter_preference_file", "jsonl_supervision", "list_documents", "normalize_text", "prepare", "printable", "read_manifest", "read_preference_file", "read_preview",
     "scan_dataset",
 ]
 
