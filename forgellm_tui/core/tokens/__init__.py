@@ -9,7 +9,7 @@
 - ``supervision.py``: how many tokens of chat data the IFT loss sees (``Supervision``, ``count``)
 
 ``prepare`` writes the stored ids through ``store`` as a namespace (``from forgellm_tui.core.tokens
-import store as token_store``).
+import store as token_store``); preference pairs render prompts and answers through ``turns`` likewise.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from forgellm_tui.core.tokens.stats import (WORDS_PER_PAGE, TokenCounter, count_
                                             has_tokenizer_files)
 
 __all__ = ["TokenCounter", "TokenRows", "WORDS_PER_PAGE", "count_lines", "count_words", "has_tokenizer_files",
-           "load_or_tokenize", "store", "supervision", "tokenize"]
+           "load_or_tokenize", "store", "supervision", "tokenize", "turns"]
 
 #: Names served from modules that import numpy: loaded on first use, so that importing this package (as
 #: the app does at start, through the datasets package) stays cheap.
 _LAZY = {"TokenRows": "rows", "tokenize": "rows", "load_or_tokenize": "store", "store": None, "rows": None,
-         "supervision": None}
+         "supervision": None, "turns": None}
 
 
 def __getattr__(name: str):
