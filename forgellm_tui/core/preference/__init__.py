@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import importlib
 
-_LAZY = {"PairSet": "pairs", "tokenize_pairs": "pairs"}
+_LAZY = {"PairSet": "pairs", "tokenize_pairs": "pairs", "PairStream": "batches", "pair_batches": "batches",
+         "make_pair_batch": "batches"}
 
 __all__ = sorted(_LAZY)
 
