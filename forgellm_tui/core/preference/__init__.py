@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {"PairSet": "pairs", "tokenize_pairs": "pairs", "PairStream": "batches", "pair_batches": "batches",
-         "make_pair_batch": "batches"}
+         "make_pair_batch": "batches", "sequence_logps": "losses", "dpo_loss": "losses", "orpo_loss": "losses"}
 
 __all__ = sorted(_LAZY)
 
