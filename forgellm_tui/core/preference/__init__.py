@@ -16,7 +16,9 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {"PairSet": "pairs", "tokenize_pairs": "pairs", "PairStream": "batches", "pair_batches": "batches",
-         "make_pair_batch": "batches", "sequence_logps": "losses", "dpo_loss": "losses", "orpo_loss": "losses"}
+         "make_pair_batch": "batches", "sequence_logps": "losses", "dpo_loss": "losses", "orpo_loss": "losses",
+         "compute_reference": "reference", "save_reference": "reference", "load_reference": "reference",
+         "reference_identity": "reference", "file_hash": "reference"}
 
 __all__ = sorted(_LAZY)
 
