@@ -81,3 +81,16 @@ def test_validation_batches_cover_every_pair_once_and_are_fixed(pairs):
 def test_a_batch_larger_than_the_pairs_is_a_clear_error(pairs):
     with pytest.raises(DataError, match="batch_size 64 is larger than the 30 training pairs"):
         PairStream(pairs, 64, seed=0)
+
+
+def test_validation_shards_split_every_group():
+    from forgellm_tui.core.preference.pairs import PairSet
+
+    tiny = PairSet([np.array([1, 2], np.int32)] * 5, [np.array([3], np.int32)] * 5, [np.array([4], np.int32)] * 5, 8)
+    whole = pair_batches(tiny, 2)
+    ranks = [pair_batches(tiny, 2, shard=(rank, 2)) for rank in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == len(whole) == 3
+    assert ranks[1][-1] is None  # the last group has one pair: rank 1 has nothing to score there
+    for k, batch in enumerate(whole):
+        got = [r[k][2].tolist() for r in ranks if r[k] is not None]
+        assert sorted(sum(got, [])) == sorted(batch[2].tolist())

@@ -110,6 +110,14 @@ def pair_groups(pairs: PairSet, batch_size: int, limit: int | None = None) -> li
     return [order[i:i + size] for i in range(0, len(order), size)]
 
 
-def pair_batches(pairs: PairSet, batch_size: int, limit: int | None = None) -> list:
-    """Validation batches: the same pairs in the same groups every time, so losses compare across a run."""
-    return [make_pair_batch(pairs, group) for group in pair_groups(pairs, batch_size, limit)]
+def pair_batches(pairs: PairSet, batch_size: int, limit: int | None = None,
+                 shard: tuple[int, int] = (0, 1)) -> list:
+    """Validation batches: the same pairs in the same groups every time, so losses compare across a run.
+
+    With ``shard=(rank, size)`` each group keeps pairs ``rank::size`` (None where that leaves none), so
+    every rank has the same number of entries.
+    """
+    groups = pair_groups(pairs, batch_size, limit)
+    if shard[1] > 1:
+        groups = [g[shard[0]::shard[1]] for g in groups]
+    return [make_pair_batch(pairs, g) if len(g) else None for g in groups]
