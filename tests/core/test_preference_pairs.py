@@ -93,3 +93,38 @@ def test_a_prompt_with_no_room_for_an_answer_names_its_line(demo_model):
     prompt = tokenize_pairs(long[2:], tok, 1024, "x").prompts[0]
     assert str(err.value) == (f"data/p/train.jsonl: line 3: the prompt is {len(prompt)} tokens, max_seq_length is "
                               f"{limit}: both answers are truncated away — raise max_seq_length or shorten the prompt")
+
+
+#: a reasoning model's rule: the generation prompt opens a thinking block that the rendered answer does not have
+OPENS_THINKING = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
+                  "{% if add_generation_prompt %}<|assistant|><think>{% endif %}")
+
+
+class CharTemplate:
+    """A tokenizer with one id per character, rendering a given chat template."""
+
+    has_chat_template = True
+
+    def __init__(self, template: str):
+        from forgellm_tui.core.chat.prompt_format import JinjaTemplate
+
+        self.render = JinjaTemplate(template)
+
+    def apply_chat_template(self, messages, tools=None, add_generation_prompt=False, return_dict=False):
+        return [ord(c) for c in self.render(messages, add_generation_prompt)]
+
+    def decode(self, ids) -> str:
+        return "".join(chr(i) for i in ids)
+
+
+def test_a_prompt_that_is_not_a_prefix_of_the_answer_is_cut_where_the_renderings_agree():
+    tok = CharTemplate(OPENS_THINKING)
+    pairs = tokenize_pairs(records(2), tok, 512, "train.jsonl")
+    assert pairs.unstable == 2
+    assert tok.decode(pairs.prompts[0].tolist()) == f"<|user|>{PROMPTS[0]}<|end|><|assistant|>"
+    assert tok.decode(pairs.chosen[0].tolist()) == CHOSEN[0] + "<|end|>"
+    assert tok.decode(pairs.rejected[1].tolist()) == REJECTED[1] + "<|end|>"
+    # answers that start alike keep their common start: it is not taken for prompt
+    alike = tokenize_pairs([PreferenceRecord(({"role": "user", "content": "Hi"},), "The adapter.", "The cheque.")],
+                           tok, 512, "train.jsonl")
+    assert tok.decode(alike.chosen[0].tolist()) == "The adapter.<|end|>"

@@ -3,8 +3,9 @@
 The prompt is the conversation rendered with the generation prompt (what a model is given before it
 answers); an answer is everything the template renders after that prompt once the assistant's reply is
 added: its content and end-of-turn token(s). When a template does not render the prompt as a token
-prefix of the whole conversation (some rewrite the turn before the answer), the prompt is the longest
-prefix the three renderings share, so the two answers are still scored from the same tokens.
+prefix of the whole conversation (some open a reasoning block in the generation prompt only), the prompt
+is the longest part of its rendering that both answered renderings start with, so the two answers are
+still scored after the same tokens and each answer keeps every token the template renders for it.
 
 A tokenizer without a chat template gets the plain text: the messages' contents (a bare prompt is just
 the user's text), and each answer as its own text followed by the end-of-sequence token.
@@ -74,10 +75,10 @@ class PairSet:
         return np.concatenate([self.prompts[i], answer]), len(self.prompts[i])
 
 
-def _common_prefix(*seqs: list[int]) -> int:
+def _common_prefix(a: list[int], b: list[int]) -> int:
     n = 0
-    for column in zip(*seqs):
-        if any(t != column[0] for t in column[1:]):
+    for x, y in zip(a, b):
+        if x != y:
             break
         n += 1
     return n
@@ -96,7 +97,7 @@ def _templated(tokenizer, messages: list[dict], chosen: str, rejected: str) -> t
     if full[0][:len(prompt)] == prompt and full[1][:len(prompt)] == prompt:
         cut, stable = len(prompt), True
     else:
-        cut, stable = _common_prefix(prompt, *full), False
+        cut, stable = min(_common_prefix(prompt, full[0]), _common_prefix(prompt, full[1])), False
     return full[0][:cut], full[0][cut:], full[1][cut:], stable
 
 
