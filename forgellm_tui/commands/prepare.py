@@ -1,7 +1,7 @@
 """``forgellm-tui prepare``: turn ``dataset/`` into training data under ``data/NAME``.
 
 Exit status: 0 done (files that are not text — images, archives, dangling links … — are skipped
-and listed with the reason: that is normal); 1 done, but lines of the IFT input were invalid and
+and listed with the reason: that is normal); 1 done, but lines of the IFT or preference input were invalid and
 left out (listed); 2 nothing written (a one-line error says what to fix).
 """
 
@@ -14,15 +14,18 @@ from . import ProgressLines, settings_from
 
 EPILOG = ("CPT chunks text by the model's tokens: rows are <= target tokens + EOS (+ BOS when the tokenizer "
           "adds one), so set the training max_seq_length to target + that overhead (printed at the end). "
-          "Exit status: 0 ok (skipped files are listed with the reason), 1 done but invalid IFT lines were left out, "
+          "Preference: JSONL lines {\"prompt\" (or \"messages\"), \"chosen\", \"rejected\"}, split by prompt. "
+          "Exit status: 0 ok (skipped files are listed with the reason), 1 done but invalid IFT or preference lines "
+          "were left out, "
           "2 error (nothing written).")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("prepare", help="prepare CPT or IFT training data from the dataset folder",
-                       description="Prepare CPT text chunks or IFT conversations into data/NAME "
+    p = sub.add_parser("prepare", help="prepare CPT, IFT or preference training data from the dataset folder",
+                       description="Prepare CPT text chunks, IFT conversations or preference pairs into data/NAME "
                                    "(train.jsonl, valid.jsonl, test.jsonl, manifest.json).", epilog=EPILOG)
-    p.add_argument("--kind", choices=("cpt", "ift"), default="cpt", help="cpt: raw text (default); ift: chat JSONL")
+    p.add_argument("--kind", choices=("cpt", "ift", "preference"), default="cpt",
+                   help="cpt: raw text (default); ift: chat JSONL; preference: chosen/rejected pairs (DPO, ORPO)")
     p.add_argument("--name", help="output folder name under the data folder (default: the kind)")
     p.add_argument("--model", metavar="PATH", help="model folder (or name under models/base) whose tokenizer to use")
     p.add_argument("--target-tokens", type=int, default=512, metavar="N",
@@ -36,7 +39,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=42, help="split and shuffle seed (default 42)")
     p.add_argument("--dataset", metavar="DIR", help="raw dataset folder (default: the workspace's dataset/)")
     p.add_argument("--general", metavar="DIR", help="general text for mixing (default: DATASET/general)")
-    p.add_argument("--input", metavar="PATH", help="IFT JSONL file or folder (default: DATASET/ift)")
+    p.add_argument("--input", metavar="PATH",
+                   help="IFT or preference JSONL file or folder (default: DATASET/ift or DATASET/preference)")
     p.set_defaults(handler=run)
 
 
@@ -71,14 +75,16 @@ def run(args) -> int:
     settings = settings_from(args)
     dataset = Path(args.dataset).expanduser() if args.dataset else settings.dataset_dir
     model = resolve_model(args.model, settings, required=args.kind == "cpt")
+    given = Path(args.input) if args.input else None
     options = PrepareOptions(
         kind=args.kind, dataset_dir=dataset, output_dir=settings.data_dir / name, model_path=model,
         target_tokens=args.target_tokens, valid_fraction=args.valid_fraction,
         test_fraction=args.test_fraction, seed=args.seed,
         mix_ratio=args.mix_ratio, general_dir=Path(args.general) if args.general else None,
-        ift_input=Path(args.input) if args.input else None)
+        ift_input=given if args.kind == "ift" else None, preference_input=given if args.kind == "preference" else None)
     check_replaceable(options.output_dir)  # before any output: a refused run prints one line only
-    print(f"preparing {args.kind.upper()} data from {options.ift_path if args.kind == 'ift' else dataset}"
+    source = {"ift": options.ift_path, "preference": options.preference_path}.get(args.kind, dataset)
+    print(f"preparing {args.kind.upper()} data from {source}"
           + (f" with the tokenizer of {model}" if model else ""), flush=True)
     result = prepare(options, progress=ProgressLines())
     print(summary(result, options))
@@ -92,13 +98,14 @@ def run(args) -> int:
 def summary(result, options) -> str:
     from forgellm_tui.core.datasets import printable
 
+    unit = "pairs" if result.kind == "preference" else "records"
     lines = [f"prepared {result.kind.upper()} data in {result.output_dir} ({result.seconds:.1f} s, "
              f"tokenizer {result.tokenizer_used})",
-             f"  train: {result.train_records:,} records, {result.train_tokens:,} tokens",
-             f"  valid: {result.valid_records:,} records, {result.valid_tokens:,} tokens"]
+             f"  train: {result.train_records:,} {unit}, {result.train_tokens:,} tokens",
+             f"  valid: {result.valid_records:,} {unit}, {result.valid_tokens:,} tokens"]
     if result.test_records:
-        lines.append(f"  test: {result.test_records:,} records, {result.test_tokens:,} tokens")
-    lines += supervision_lines(result)
+        lines.append(f"  test: {result.test_records:,} {unit}, {result.test_tokens:,} tokens")
+    lines += supervision_lines(result) + pair_lines(result)
     if result.kind == "cpt":
         lines.insert(1, f"  documents: {result.documents:,}")
         if result.general_records:
@@ -134,4 +141,16 @@ def supervision_lines(result) -> list[str]:
         total = {k: total[k] + found[k] for k in total}
     lines.append(f"    {'total':<12} {total['supervised']:>11,} of {total['tokens']:>11,} tokens, "
                  f"{total['lost']:,} lost to truncation")
+    return lines
+
+
+def pair_lines(result) -> list[str]:
+    """Preference data: pairs and prompt / chosen / rejected tokens per split file."""
+    splits = getattr(result, "pair_tokens", None) or {}
+    if not splits:
+        return []
+    lines = ["  pairs and tokens per split (prompt / chosen / rejected):"]
+    for split, found in splits.items():
+        lines.append(f"    {split + '.jsonl':<12} {found['pairs']:>7,} pairs  {found['prompt_tokens']:>10,} / "
+                     f"{found['chosen_tokens']:>10,} / {found['rejected_tokens']:>10,} tokens")
     return lines

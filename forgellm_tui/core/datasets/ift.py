@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Iterator
 
 from forgellm_tui.core import fsio
+from forgellm_tui.core.datasets.kinds import refuse_other_kind
+from forgellm_tui.core.datasets.preference import is_preference_line
 from forgellm_tui.core.datasets.types import MANIFEST_FORMAT, MANIFEST_VERSION, BadLine, PrepareCancelled, PrepareOptions, \
     PrepareResult, Progress
 from forgellm_tui.core.datasets.write import ShuffledJsonl, seeded_unit
@@ -33,6 +35,8 @@ def check_record(obj) -> tuple[str | None, str | None]:
     """``(format, None)`` for a usable record (format "messages" or "completions"), else ``(None, reason)``."""
     if not isinstance(obj, dict):
         return None, f"expected a JSON object, got {type(obj).__name__}"
+    if is_preference_line(obj):
+        return None, 'a preference pair ("chosen"/"rejected"), not a conversation — prepare pairs with --kind preference'
     if "messages" in obj:
         msgs = obj["messages"]
         if not isinstance(msgs, list) or not msgs:
@@ -147,6 +151,8 @@ def prepare_ift(options: PrepareOptions, progress: Progress | None = None,
     start = time.perf_counter()
     options.validate()
     files = ift_files(options.ift_path)
+    for path in files:  # a file of preference pairs is refused whole: its every line would be "bad"
+        refuse_other_kind(path, "ift", ("preference",))
     fsio.ensure_writable_dir(options.output_dir.parent)
     counter = TokenCounter(tokenizer=options.tokenizer, model_path=options.model_path,
                            strict=options.model_path is not None)

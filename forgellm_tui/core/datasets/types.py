@@ -1,4 +1,4 @@
-"""Options and results of dataset preparation (shared by the CPT and IFT paths)."""
+"""Options and results of dataset preparation (shared by the CPT, IFT and preference paths)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _expand(path: Path) -> Path:
 UserPath = Annotated[Path, AfterValidator(_expand)]
 #: messages for a value out of range: field -> (problem, fix)
 _PROBLEMS = {
-    "kind": ("unknown kind {value!r}", "use cpt or ift"),
+    "kind": ("unknown kind {value!r}", "use cpt, ift or preference"),
     "target_tokens": ("target_tokens {value} is too small", "use at least 8 (e.g. 512)"),
     "valid_fraction": ("valid_fraction {value} is out of range", "use 0 <= f < 1 (e.g. 0.1)"),
     "test_fraction": ("test_fraction {value} is out of range", "use 0 <= f < 1 (e.g. 0.05; 0 = no test split)"),
@@ -55,7 +55,8 @@ _PROBLEMS = {
 class PrepareOptions:
     """What to prepare and how; checked when made (DataError naming the value and the fix)."""
 
-    kind: Literal["cpt", "ift"] = Field(description="cpt: text cut into rows; ift: conversations")
+    kind: Literal["cpt", "ift", "preference"] = Field(
+        description="cpt: text cut into rows; ift: conversations; preference: chosen/rejected answer pairs")
     dataset_dir: UserPath = Field(description="the dataset folder (CPT text by category, general/, ift/)")
     output_dir: UserPath = Field(description="the prepared data folder to write")
     model_path: UserPath | None = Field(None, description="model whose tokenizer counts the tokens")
@@ -68,7 +69,9 @@ class PrepareOptions:
                                                               "the rest (1 - mix_ratio); 1.0 = no general text")
     general_dir: UserPath | None = Field(None, description="general text folder (default <dataset_dir>/general)")
     ift_input: UserPath | None = Field(None, description="IFT: JSONL file or folder (default <dataset_dir>/ift)")
-    exclude: tuple[str, ...] = Field(("general", "ift"),
+    preference_input: UserPath | None = Field(
+        None, description="preference: JSONL file or folder (default <dataset_dir>/preference)")
+    exclude: tuple[str, ...] = Field(("general", "ift", "preference"),
                                      description="top-level folders that are not CPT domain text")
     tokenizer: Any = Field(None, description="an already loaded tokenizer (wins over model_path)")
 
@@ -98,6 +101,10 @@ class PrepareOptions:
     def ift_path(self) -> Path:
         return self.ift_input or self.dataset_dir / "ift"
 
+    @property
+    def preference_path(self) -> Path:
+        return self.preference_input or self.dataset_dir / "preference"
+
     def settings(self) -> dict:
         """What the manifest records (and what decides whether a preparation can be reused)."""
         base = {"kind": self.kind, "dataset_dir": str(self.dataset_dir), "valid_fraction": float(self.valid_fraction),
@@ -105,6 +112,8 @@ class PrepareOptions:
         if self.kind == "cpt":
             base.update(target_tokens=int(self.target_tokens), mix_ratio=float(self.mix_ratio),
                         general_dir=str(self.general_path), exclude=list(self.exclude))
+        elif self.kind == "preference":
+            base.update(preference_input=str(self.preference_path))
         else:
             base.update(ift_input=str(self.ift_path))
         if self.test_fraction > 0:  # only then: data prepared without a test split stays reusable as it was
@@ -135,6 +144,8 @@ class PrepareResult:
     #: IFT with a model that has a chat template: per split, ``Supervision.as_dict()`` (what the loss sees)
     supervision: dict[str, dict] = field(default_factory=dict)
     supervision_length: int = 0  # the max_seq_length the ``lost`` counts assume
+    #: preference data: per split, ``{"pairs", "prompt_tokens", "chosen_tokens", "rejected_tokens"}``
+    pair_tokens: dict[str, dict] = field(default_factory=dict)
 
     @property
     def general_share(self) -> float:
