@@ -49,6 +49,7 @@ class DemoResult:
     files: int = 0
     corpus_bytes: int = 0
     qa_pairs: int = 0
+    preference_pairs: int = 0
     vocab_size: int = 0
     parameters: int = 0
     steps: list[str] = field(default_factory=list)
@@ -202,6 +203,9 @@ def build_demo(folder: str | Path = "forgellm-demo", seed: int = 0, progress: Pr
         (folder / sub).mkdir(parents=True, exist_ok=True)
     result = DemoResult(folder=folder, model_dir=folder / "models" / "base" / MODEL_NAME)
     result.files, result.corpus_bytes, result.qa_pairs = build_corpus(folder, progress)
+    from forgellm_tui.core.demo.preference import build_preference_set
+
+    result.preference_pairs = build_preference_set(folder, progress)
     result.model_dir, result.vocab_size, result.parameters = build_model_folder(folder, seed, progress)
     from forgellm_tui.core.demo.configs import write_demo_configs
 

@@ -1,4 +1,4 @@
-"""Prepared data of the demo workspace: ``data/cpt-demo`` and ``data/ift-demo``.
+"""Prepared data of the demo workspace: ``data/cpt-demo``, ``data/ift-demo`` and ``data/demo-preference``.
 
 CPT chunks hold at most ``DEMO_CPT_TARGET`` = 127 forge-tiny tokens; mlx-lm appends EOS (forge-tiny
 adds no BOS), so every row is at most 128 tokens = the demo config's ``max_seq_length``: rows are
@@ -42,6 +42,9 @@ def prepare_demo(folder: str | Path, progress: Callable[[str], None]) -> None:
                                     seed=42, mix_ratio=0.8)),
         ("ift-demo", PrepareOptions("ift", dataset, folder / "data" / "ift-demo", model_path=model,
                                     valid_fraction=0.1, test_fraction=DEMO_TEST_FRACTION, seed=42)),
+        ("demo-preference", PrepareOptions("preference", dataset, folder / "data" / "demo-preference",
+                                           model_path=model, target_tokens=DEMO_MAX_SEQ_LENGTH, valid_fraction=0.1,
+                                           test_fraction=DEMO_TEST_FRACTION, seed=42)),
     ]
     for name, options in jobs:
         if _is_current(options.output_dir, options, counter.key):
@@ -49,6 +52,7 @@ def prepare_demo(folder: str | Path, progress: Callable[[str], None]) -> None:
             continue
         result = prepare(options)
         extra = f", {result.general_share:.0%} general text" if options.kind == "cpt" else ""
+        unit = "pairs" if options.kind == "preference" else "records"
         progress(f"data: {name}: {result.train_records} train / {result.valid_records} valid / "
-                 f"{result.test_records} test records, "
+                 f"{result.test_records} test {unit}, "
                  f"{result.train_tokens + result.valid_tokens:,} tokens{extra} ({result.seconds:.1f} s)")
