@@ -1,5 +1,10 @@
 """``forgellm-tui stats PATH...``: words, lines, pages and tokens of files and folders.
 
+A ``.jsonl`` file listed is labelled with the kind of data it holds (cpt, ift, preference); a preference
+file also gets its pairs and prompt / chosen / rejected tokens (under the chat template with a ``--model``
+that has one). A folder that ``prepare`` wrote (it has our ``manifest.json``) also gets its kind and
+per-split counts from the manifest.
+
 Folders are scanned recursively (with the workspace's token cache). ``.gz`` files count as their
 text, HTML as its readable text; files that are not text (binary, not UTF-8 without a byte-order
 mark, dangling links …) are listed as skipped with the reason. Exit status: 0 (also when files were
@@ -13,6 +18,8 @@ import sys
 from pathlib import Path
 
 from . import settings_from
+
+PAIR_KEYS = ("pairs", "bad_lines", "prompt_tokens", "chosen_tokens", "rejected_tokens")
 
 
 def register(sub) -> None:
@@ -71,14 +78,18 @@ def run(args) -> int:
     sup = _supervision(rows, model, args.max_seq_length) if model is not None else {}
     if sup:
         total["supervision"] = _sum(sup.values())
+    extra, prepared = _data_kinds(rows, model, counter), _prepared(paths)
+    prefs = {name: e["preference"] for name, e in extra.items() if "preference" in e}
+    if prefs:
+        total["preference"] = {k: sum(f[k] for f in prefs.values()) for k in PAIR_KEYS}
     if args.json:
         print(json.dumps({
             "tokenizer": counter.name, "note": counter.note,
             "files": [{"path": name, "size": r.size, "words": r.words, "tokens": r.tokens, "lines": r.lines,
-                       "pages": round(r.words / WORDS_PER_PAGE, 2), **({"supervision": sup[name]} if name in sup
-                                                                        else {})} for name, r in rows],
+                       "pages": round(r.words / WORDS_PER_PAGE, 2), **extra.get(name, {}),
+                       **({"supervision": sup[name]} if name in sup else {})} for name, r in rows],
             "skipped": [{"path": printable(str(s.path)), "reason": s.reason} for s in skipped],
-            "total": total}, indent=2))
+            "total": total, **({"prepared": prepared} if prepared else {})}, indent=2))
     else:
         print(f"tokenizer: {counter.name}" + (f"  ({counter.note})" if counter.note else ""))
         width = max([len(n) for n, _ in rows] + [10])
@@ -91,6 +102,8 @@ def run(args) -> int:
         for name, found in list(sup.items()) + ([("total", total["supervision"])] if sup else []):
             print(f"{name}: {found['supervised']:,} supervised of {found['tokens']:,} templated tokens "
                   f"(every assistant turn), {found['lost']:,} lost past {args.max_seq_length:,}")
+        for line in _kind_lines(prefs, prepared):
+            print(line)
         if counter.kind == "words":
             print("(estimated: pass --model PATH for exact counts with a model's tokenizer)")
         for s in skipped:
@@ -115,3 +128,54 @@ def _sum(found) -> dict:
     keys = ("rows", "tokens", "supervised", "lost", "unstable")
     found = list(found)
     return {k: sum(f[k] for f in found) for k in keys}
+
+
+def _data_kinds(rows, model, counter) -> dict[str, dict]:
+    """Per ``.jsonl`` file listed: ``{"kind": ...}`` and, for preference pairs, ``{"preference": counts}``."""
+    from forgellm_tui.core.datasets import PairTokens, jsonl_kind, preference_file_stats
+
+    out, tokens = {}, None
+    for name, _ in rows:
+        if not (name.endswith(".jsonl") and Path(name).is_file()):
+            continue
+        kind, _line = jsonl_kind(Path(name))
+        if kind is None:
+            continue
+        out[name] = {"kind": kind}
+        if kind == "preference":
+            tokens = tokens or PairTokens.of(None, model, counter)
+            out[name]["preference"] = preference_file_stats(Path(name), tokens)
+    return out
+
+
+def _prepared(paths) -> list[dict]:
+    """The kind and per-split counts of every folder given that ``prepare`` wrote."""
+    from forgellm_tui.core.datasets import read_manifest
+    from forgellm_tui.core.datasets.types import MANIFEST_FORMAT
+
+    found = []
+    for path in paths:
+        manifest = read_manifest(path) if path.is_dir() else None
+        if not manifest or manifest.get("format") != MANIFEST_FORMAT:
+            continue
+        totals = manifest.get("totals") or {}
+        entry = {"path": str(path), "kind": manifest.get("kind"),
+                 **{k: totals.get(f"{k}_records", 0) for k in ("train", "valid", "test")}}
+        if manifest.get("kind") == "preference":
+            entry["splits"] = manifest.get("splits") or {}
+        found.append(entry)
+    return found
+
+
+def _kind_lines(prefs: dict[str, dict], prepared: list[dict]) -> list[str]:
+    lines = [f"{name}: preference pairs: {f['pairs']:,} pairs ({f['bad_lines']:,} bad lines), prompt / chosen / "
+             f"rejected tokens {f['prompt_tokens']:,} / {f['chosen_tokens']:,} / {f['rejected_tokens']:,} "
+             f"({f['tokens_counted']})" for name, f in prefs.items()]
+    for entry in prepared:
+        unit = "pairs" if entry["kind"] == "preference" else "records"
+        lines.append(f"{entry['path']}: prepared {entry['kind']} data: {entry['train']:,} train / "
+                     f"{entry['valid']:,} valid / {entry['test']:,} test {unit}")
+        for split, f in entry.get("splits", {}).items():
+            lines.append(f"  {split + '.jsonl':<12} prompt / chosen / rejected tokens {f['prompt_tokens']:,} / "
+                         f"{f['chosen_tokens']:,} / {f['rejected_tokens']:,}")
+    return lines

@@ -56,3 +56,24 @@ def test_data_of_the_other_kind_is_one_line_and_exit_2(workspace, capsys, kind, 
     other = "preference" if kind == "ift" else "ift"
     assert words in line and f"forgellm-tui prepare --kind {other} --input {source}" in line
     assert not (workspace / "data" / "out").exists()
+
+
+def test_stats_labels_preference_files_and_prepared_folders(workspace, capsys):
+    """The demo's pair file counts the same prompt/chosen/rejected tokens as the folder prepare made of it."""
+    source = workspace / "dataset" / "preference" / "stdlib_prefs.jsonl"
+    prepared = workspace / "data" / "demo-preference"
+    assert run(workspace, "stats", str(source), str(prepared), "--model", "forge-tiny", "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    found = next(f for f in data["files"] if f["path"] == str(source))
+    assert found["kind"] == "preference" and found["preference"]["pairs"] == len(source.read_text().splitlines())
+    assert found["preference"]["tokens_counted"] == "chat template"
+    folder = next(p for p in data["prepared"] if p["path"] == str(prepared))
+    assert folder["kind"] == "preference"
+    for key in ("pairs", "prompt_tokens", "chosen_tokens", "rejected_tokens"):
+        assert found["preference"][key] == sum(split[key] for split in folder["splits"].values()), key
+    clean = next(f for f in data["files"] if f["path"] == str(prepared / "train.jsonl"))
+    assert clean["kind"] == "preference"
+    assert run(workspace, "stats", str(workspace / "dataset" / "ift" / "stdlib_qa.jsonl"), str(prepared)) == 0
+    table = capsys.readouterr().out
+    assert f"{prepared}: prepared preference data: {folder['train']} train / {folder['valid']} valid" in table
+    assert "stdlib_qa.jsonl: preference pairs" not in table

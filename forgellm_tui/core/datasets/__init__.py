@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 #: app's first frame (whose widgets only need ``printable``) does not pay for them.
 _LAZY = {"document_chunks": "cpt", "list_documents": "cpt", "prepare_cpt": "cpt", "ROLES": "ift",
          "check_record": "ift", "prepare_ift": "ift", "PreferenceRecord": "preference", "check_preference": "preference",
-         "is_preference_line": "preference", "jsonl_kind": "kinds", "prepare_preference": "preference_prepare", "read_preference_file": "preference", "iter_preference_file": "preference",
+         "is_preference_line": "preference", "jsonl_kind": "kinds", "prepare_preference": "preference_prepare",
+         "PairTokens": "preference_prepare", "preference_file_stats": "preference_prepare", "read_preference_file": "preference", "iter_preference_file": "preference",
          "jsonl_supervision": "ift", "CategoryTotals": "scan", "DatasetScan": "scan",
          "FileEntry": "scan", "file_stats": "scan", "scan_dataset": "scan", "MANIFEST_FORMAT": "types",
          "BadLine": "types", "PrepareCancelled": "types", "PrepareOptions": "types", "PrepareResult": "types",
@@ -52,7 +53,7 @@ def __getattr__(name: str):
     return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
 
 __all__ = [
-    "BadLine", "CategoryTotals", "DatasetScan", "FileEntry", "PrepareCancelled", "PrepareOptions",
+    "BadLine", "CategoryTotals", "PairTokens", "preference_file_stats", "DatasetScan", "FileEntry", "PrepareCancelled", "PrepareOptions",
     "PrepareResult", "PreferenceRecord", "ROLES", "ROOT_CATEGORY", "SkippedFile", "check_preference", "check_record", "check_replaceable", "document_chunks",
     "file_stats", "is_preference_line", "iter_preference_file", "jsonl_kind", "jsonl_supervision", "list_documents", "normalize_text", "prepare", "prepare_preference", "printable", "read_manifest", "read_preference_file", "read_preview",
     "scan_dataset",

@@ -53,15 +53,20 @@ def prompt_key(record: PreferenceRecord) -> str:
 class PairTokens:
     """Tokens of a pair's prompt and answers: under the chat template when there is one, else as text."""
 
-    def __init__(self, options: PrepareOptions, counter: TokenCounter):
+    def __init__(self, chat, counter: TokenCounter):
         self.counter = counter
-        self.chat = None
-        if getattr(options.tokenizer, "chat_template", None) and hasattr(options.tokenizer, "apply_chat_template"):
-            self.chat = options.tokenizer
-        elif options.model_path is not None:
+        self.chat = chat  # a tokenizer with a chat template, or None
+
+    @classmethod
+    def of(cls, tokenizer, model_path: Path | None, counter: TokenCounter) -> "PairTokens":
+        """Counting with ``tokenizer`` when it has a chat template, else with ``model_path``'s chat template."""
+        if getattr(tokenizer, "chat_template", None) and hasattr(tokenizer, "apply_chat_template"):
+            return cls(tokenizer, counter)
+        if model_path is not None:
             from forgellm_tui.core.tokens import supervision
 
-            self.chat = supervision.load_chat_tokenizer(options.model_path)
+            return cls(supervision.load_chat_tokenizer(model_path), counter)
+        return cls(None, counter)
 
     @property
     def how(self) -> str:
@@ -156,7 +161,7 @@ def prepare_preference(options: PrepareOptions, progress: Progress | None = None
                            strict=options.model_path is not None)
     result = PrepareResult(options.output_dir, "preference", tokenizer_used=counter.name, row_overhead=0)
     plan = _plan(files, options, result, cancel)  # pass 1: validate, decide the split
-    tokens = PairTokens(options, counter)
+    tokens = PairTokens.of(options.tokenizer, options.model_path, counter)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     with fsio.atomic_dir(options.output_dir, replace=True) as tmp:  # pass 2: clean, shuffled splits
         _write_splits(tmp, files, options, plan, tokens, result, progress, cancel)
@@ -220,3 +225,19 @@ def _manifest(options: PrepareOptions, counter: TokenCounter, tokens: PairTokens
         "bad_lines": [{"path": str(b.path), "line": b.line, "reason": b.reason} for b in result.bad_lines],
         "bad_line_count": result.bad_line_count, "warnings": result.warnings, "seconds": result.seconds,
     }
+
+
+def preference_file_stats(path: Path, tokens: PairTokens) -> dict:
+    """Pairs, bad lines and prompt / chosen / rejected tokens of one preference JSONL file."""
+    found = {"pairs": 0, "bad_lines": 0, "prompt_tokens": 0, "chosen_tokens": 0, "rejected_tokens": 0,
+             "tokens_counted": tokens.how}
+    for _number, record, why in iter_preference_file(Path(path)):
+        if why:
+            found["bad_lines"] += 1
+            continue
+        prompt, chosen, rejected = tokens.count(record)
+        found["pairs"] += 1
+        found["prompt_tokens"] += prompt
+        found["chosen_tokens"] += chosen
+        found["rejected_tokens"] += rejected
+    return found
