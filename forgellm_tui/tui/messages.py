@@ -63,10 +63,12 @@ class PrepareFinished(Message):
 
 @dataclass
 class PreviewLoaded(Message):
-    """The start of a file, read in a thread for the preview pane."""
+    """The start of a file, read in a thread for the preview pane; ``kind`` the training data a JSONL
+    file holds ("cpt", "ift", "preference"), None when it tells none."""
 
     path: str
     text: str
+    kind: str | None = None
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, PreviewLoaded)

@@ -19,12 +19,13 @@ from .keys import form_hint
 class PrepareChoice:
     """What the user chose; the screen turns it into ``core.datasets.PrepareOptions``."""
 
-    kind: str  # "cpt" | "ift"
+    kind: str  # "cpt" | "ift" | "preference"
     model_path: str | None
     target_tokens: int
     mix_ratio: float
     valid_fraction: float
     name: str
+    input_path: str | None = None  # IFT / preference: the JSONL file or folder (None: dataset/ift, dataset/preference)
 
 
 def default_name(kind: str, model_path: str | None) -> str:
@@ -40,11 +41,13 @@ class PrepareDialog(ModalScreen[PrepareChoice | None]):
         Binding("ctrl+s", "submit", "Prepare", tooltip="Start preparing with these settings (also enter in a field)."),
     ]
 
-    def __init__(self, models: list[tuple[str, str]], model_path: str | None, kind: str = "cpt") -> None:
+    def __init__(self, models: list[tuple[str, str]], model_path: str | None, kind: str = "cpt",
+                 input_path: str | None = None) -> None:
         super().__init__()
         self._models = models
         self._model = model_path if any(v == model_path for _l, v in models) else None
         self._kind = kind
+        self._input = input_path  # a preference file highlighted in the tree: prepared instead of dataset/preference
         self._default = default_name(kind, self._model)
 
     def compose(self) -> ComposeResult:
@@ -55,6 +58,8 @@ class PrepareDialog(ModalScreen[PrepareChoice | None]):
                 with RadioSet(id="prepare-kind", compact=True):
                     yield MarkedRadioButton("CPT text chunks", value=self._kind == "cpt", id="kind-cpt")
                     yield MarkedRadioButton("IFT conversations", value=self._kind == "ift", id="kind-ift")
+                    yield MarkedRadioButton("Preference pairs", value=self._kind == "preference",
+                                            id="kind-preference")
                 yield Label("tokenizer of")
                 yield Select(self._models, value=self._model if self._model else Select.NULL,
                              prompt="word estimate (no model)", id="prepare-model", compact=True)
@@ -69,7 +74,9 @@ class PrepareDialog(ModalScreen[PrepareChoice | None]):
                 yield Input(self._default, id="prepare-name", compact=True,
                             restrict=r"[A-Za-z0-9._-]*", max_length=64)
             yield Static("CPT: text cut into chunks of the target length by the model's tokenizer; mix ratio "
-                         "0.8 = 80% domain, 20% dataset/general (1 = none). IFT: dataset/ift JSONL.",
+                         "0.8 = 80% domain, 20% dataset/general (1 = none). IFT: dataset/ift JSONL. Preference: "
+                         + (self._input.rsplit("/", 1)[-1] if self._input else "dataset/preference")
+                         + " (chosen/rejected pairs).",
                          classes="dialog-hint")
             yield Static("", id="prepare-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
@@ -83,7 +90,10 @@ class PrepareDialog(ModalScreen[PrepareChoice | None]):
     # ------------------------------------------------------------------ defaults follow the choices
 
     def _kind_value(self) -> str:
-        return "ift" if self.query_one("#kind-ift", RadioButton).value else "cpt"
+        for kind in ("ift", "preference"):
+            if self.query_one(f"#kind-{kind}", RadioButton).value:
+                return kind
+        return "cpt"
 
     def _model_value(self) -> str | None:
         value = self.query_one("#prepare-model", Select).value
@@ -132,7 +142,9 @@ class PrepareDialog(ModalScreen[PrepareChoice | None]):
             self._error(f"output name: {problem} — use letters, digits, '.', '_' or '-' (e.g. cpt-forge-tiny)")
             self.query_one("#prepare-name", Input).focus()
             return
-        self.dismiss(PrepareChoice(self._kind_value(), self._model_value(), target, mix, valid, name))
+        kind = self._kind_value()
+        self.dismiss(PrepareChoice(kind, self._model_value(), target, mix, valid, name,
+                                   self._input if kind == "preference" else None))
 
     @on(Input.Submitted)
     def _submitted(self) -> None:

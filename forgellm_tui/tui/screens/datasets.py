@@ -43,7 +43,8 @@ class DatasetsScreen(ListingMixin, ForgeScreen):
     SCREEN_TITLE = "Datasets"
     BINDINGS = [
         Binding("r", "rescan", "Rescan", tooltip="Count files, words and tokens again."),
-        Binding("p", "prepare", "Prepare", tooltip="Prepare train/valid data (CPT or IFT) from the dataset."),
+        Binding("p", "prepare", "Prepare",
+                tooltip="Prepare train/valid data (CPT, IFT or preference pairs) from the dataset."),
         Binding("m", "model", "Model", tooltip="Choose the model whose tokenizer counts the tokens."),
         Binding("v", "tab('preview')", "Preview", show=False, tooltip="Show the preview of the highlighted file."),
         Binding("t", "tab('totals')", "Totals", show=False, tooltip="Show the totals per category."),
@@ -57,6 +58,10 @@ class DatasetsScreen(ListingMixin, ForgeScreen):
         self.scan = None
         """The last ``DatasetScan`` (None before the first scan or after an error)."""
         self._model: Path | None = None
+        self._offer: tuple[str, str | None] = ("cpt", None)
+        """What ``p`` offers to prepare: ("preference", FILE) on a file of preference pairs, ("preference",
+        None) on the dataset's preference folder (all its files), else CPT."""
+        self._previewing: str | None = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="datasets-toolbar", classes="toolbar"):
@@ -173,9 +178,11 @@ class DatasetsScreen(ListingMixin, ForgeScreen):
         preview = self.query_one(FilePreview)
         if info is None:
             return
+        self._offer = ("preference", None) if info.rel.split("/")[0] == "preference" else ("cpt", None)
         if info.kind == "file":
             preview.show_entry(info.entry)
-            self._preview_worker(str(info.entry.path))
+            self._previewing = str(info.entry.path)
+            self._preview_worker(self._previewing)
             return
         tokenizer = self.scan.tokenizer_used if self.scan else "?"
         preview.show_summary(f"{printable(info.rel or info.name)}/", [
@@ -186,16 +193,22 @@ class DatasetsScreen(ListingMixin, ForgeScreen):
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Reading preview")
     def _preview_worker(self, path: str) -> None:
-        from forgellm_tui.core.datasets import read_preview
+        from forgellm_tui.core.datasets import jsonl_kind, read_preview
 
         try:
             text = read_preview(Path(path))
         except Exception as exc:  # a file that vanished or became unreadable since the scan
             text = f"cannot preview {path}: {exc}"
-        self.post_message(PreviewLoaded(path, text))
+        kind = jsonl_kind(Path(path))[0] if path.endswith(".jsonl") else None
+        self.post_message(PreviewLoaded(path, text, kind))
 
     def on_preview_loaded(self, event: PreviewLoaded) -> None:
-        self.query_one(FilePreview).show_text(event.text)
+        preview = self.query_one(FilePreview)
+        preview.show_text(event.text)
+        if event.path == self._previewing:
+            preview.show_kind(event.kind)
+            if event.kind == "preference":
+                self._offer = ("preference", event.path)
 
     # ------------------------------------------------------------------ model for token counts
 
@@ -240,7 +253,8 @@ class DatasetsScreen(ListingMixin, ForgeScreen):
             self.notify("Preparing is already running (x stops it).", severity="warning")
             return
         models = self.query_one(ModelSelect).options()
-        self.app.push_screen(PrepareDialog(models, str(self._model) if self._model else None), self._start_prepare)
+        model = str(self._model) if self._model else None
+        self.app.push_screen(PrepareDialog(models, model, *self._offer), self._start_prepare)
 
     def _start_prepare(self, choice: PrepareChoice | None) -> None:
         if choice is None:
@@ -261,7 +275,8 @@ class DatasetsScreen(ListingMixin, ForgeScreen):
                                      output_dir=settings.data_dir / choice.name,
                                      model_path=Path(choice.model_path) if choice.model_path else None,
                                      target_tokens=choice.target_tokens, valid_fraction=choice.valid_fraction,
-                                     mix_ratio=choice.mix_ratio)
+                                     mix_ratio=choice.mix_ratio,
+                                     preference_input=Path(choice.input_path) if choice.input_path else None)
             result = prepare(options, progress=lambda d, t, m: self.post_message(PrepareProgress(d, t, m)),
                              cancel=worker.cancelled_event)
         except ForgeError as exc:

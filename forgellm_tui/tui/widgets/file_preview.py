@@ -32,6 +32,14 @@ class FilePreview(Vertical):
         )
         self.query_one("#preview-stats", Static).update(stats)
 
+    def show_kind(self, kind: str | None) -> None:
+        """Add to the numbers which training data a JSONL file holds, and how ``p`` prepares it."""
+        stats = self.query_one("#preview-stats", Static)
+        if kind and isinstance(stats.content, Text):
+            words = {"preference": "preference pairs (chosen/rejected) · p prepares them for DPO/ORPO",
+                     "ift": "IFT conversations", "cpt": "CPT text lines"}[kind]
+            stats.update(Text.assemble(stats.content, "\n", (words, "bold magenta")))
+
     def show_summary(self, title: str, lines: list[str]) -> None:
         """Show a folder or category summary instead of a file."""
         self.query_one("#preview-stats", Static).update(Text.assemble((title, "bold"), "\n", "\n".join(lines)))

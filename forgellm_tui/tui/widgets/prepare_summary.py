@@ -46,7 +46,7 @@ class PrepareSummary(Static):
 
     def show_result(self, result, workspace: Path | None = None) -> None:
         """Show ``result``; paths inside ``workspace`` are shown relative to it."""
-        unit = "chunks" if result.kind == "cpt" else "examples"
+        unit = {"cpt": "chunks", "preference": "pairs"}.get(result.kind, "examples")
         sizes = {name: _file_size(Path(result.output_dir) / f"{name}.jsonl") for name in ("train", "valid")}
         sup = getattr(result, "supervision", None) or {}
         table = Table.grid(padding=(0, 1 if sup else 2))  # the supervised column must fit a half-width pane
@@ -68,7 +68,8 @@ class PrepareSummary(Static):
         head = Text.assemble(
             ("✓ prepared ", "bold green"), (result.kind.upper(), "bold"), " data in ",
             (rel_path(result.output_dir, workspace) if workspace else short_path(result.output_dir), "bold"), "\n",
-            f"{grouped(result.documents)} documents · tokenizer {result.tokenizer_used}",
+            f"{grouped(result.documents)} {'pairs' if result.kind == 'preference' else 'documents'} · "
+            f"tokenizer {result.tokenizer_used}",
         )
         if getattr(result, "general_records", 0):
             head.append(f"\n{grouped(result.general_records)} general records mixed in")
@@ -82,6 +83,12 @@ class PrepareSummary(Static):
             parts.append(Text(f"supervised: tokens the loss sees (every assistant turn) of {grouped(rendered)} "
                               f"with the chat template; {grouped(lost)} lost past "
                               f"{grouped(result.supervision_length)} tokens", style="dim"))
+        pairs = getattr(result, "pair_tokens", None) or {}
+        if pairs:
+            parts.append(Text("prompt / chosen / rejected tokens:", style="dim"))
+        for split, found in pairs.items():
+            parts.append(Text(f"  {split:<5} {grouped(found['prompt_tokens'])} / {grouped(found['chosen_tokens'])} / "
+                              f"{grouped(found['rejected_tokens'])}", style="dim"))
         for warning in getattr(result, "warnings", []) or []:
             parts.append(Text(f"⚠ {warning}", style="yellow"))
         skipped = _count(result.skipped)
