@@ -28,11 +28,11 @@ def write_pairs(path, count: int = 30) -> None:
 
 
 def test_prepare_preference_prints_pairs_and_tokens_and_lists_bad_lines(workspace, capsys):
-    source = workspace / "dataset" / "preference" / "mine.jsonl"
+    source = workspace / "mine" / "pairs.jsonl"
     write_pairs(source)
     with open(source, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"prompt": "Q", "chosen": "same", "rejected": "same"}) + "\n")
-    assert run(workspace, "prepare", "--kind", "preference", "--name", "prefs") == 1
+    assert run(workspace, "prepare", "--kind", "preference", "--input", str(source.parent), "--name", "prefs") == 1
     captured = capsys.readouterr()
     assert f"preparing PREFERENCE data from {source.parent}" in captured.out
     assert f"{source}:31: \"chosen\" and \"rejected\" are the same answer" in captured.out
