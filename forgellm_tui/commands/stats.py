@@ -150,8 +150,7 @@ def _data_kinds(rows, model, counter) -> dict[str, dict]:
 
 def _prepared(paths) -> list[dict]:
     """The kind and per-split counts of every folder given that ``prepare`` wrote."""
-    from forgellm_tui.core.datasets import read_manifest
-    from forgellm_tui.core.datasets.types import MANIFEST_FORMAT
+    from forgellm_tui.core.datasets import MANIFEST_FORMAT, read_manifest
 
     found = []
     for path in paths:
