@@ -13,6 +13,8 @@ import glob
 import os
 import platform
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 NO_PRELOAD_VAR = "FORGELLM_NO_BLAS_PRELOAD"
@@ -175,6 +177,27 @@ def openblas_details() -> dict:
     threads = _openblas_function("openblas_get_num_threads", ctypes.c_int)
     return {"config": (config().decode(errors="replace").strip() if config and config() else None),
             "threads": threads() if threads else None}
+
+
+@contextmanager
+def blas_threads(count: int) -> Iterator[None]:
+    """OpenBLAS runs each matrix product on ``count`` threads inside the block, on its previous count after.
+
+    Nothing changes without OpenBLAS (the reference BLAS is single-threaded; Accelerate manages its own).
+    """
+    import ctypes
+
+    get = _openblas_function("openblas_get_num_threads", ctypes.c_int) if active_blas() == "OpenBLAS" else None
+    put = _openblas_function("openblas_set_num_threads", None) if get is not None else None
+    if put is None:
+        yield
+        return
+    before = int(get())
+    put(max(1, int(count)))
+    try:
+        yield
+    finally:
+        put(before)
 
 
 def blas_hint() -> str | None:
