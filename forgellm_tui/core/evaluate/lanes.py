@@ -1,4 +1,4 @@
-"""Scoring batches side by side on the CPU: one MLX stream per core ("lane"), each with its own thread.
+"""Scoring batches side by side on the CPU: one MLX stream ("lane") per core, up to two, each with its own thread.
 
 MLX's CPU backend runs a stream's operations one after the other on one thread; only the matrix
 products fan out to OpenBLAS's threads. In a forward pass of a small model much of the time goes to
@@ -21,8 +21,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: More lanes than this would hold that many batches' activations in memory at once for little gain.
-MAX_LANES = 4
+#: Each lane holds one batch's activations (the logits alone are rows x width x vocabulary floats), so
+#: memory grows with the lanes; two already take the busy-and-waiting split above to both cores, and a
+#: third measured no faster on 2 cores. More cores go to OpenBLAS's threads within the two lanes.
+MAX_LANES = 2
 
 _STREAMS: list = []          # MLX streams (and their threads) are never freed: made once, reused
 _LOCK = threading.Lock()
@@ -37,7 +39,7 @@ def cpu_cores() -> int:
 
 
 def lane_count() -> int:
-    """How many batches to score side by side: one per core (at most MAX_LANES) on the CPU, else 1."""
+    """How many batches to score side by side: one per core, at most MAX_LANES, on the CPU; else 1."""
     import mlx.core as mx
 
     if mx.default_device().type != mx.cpu:
