@@ -137,7 +137,29 @@ def test_dpo_run_records_rewards_keeps_its_reference_and_goes_under_models_dpo(w
     assert ref.shape == (24, 2) and np.all(ref < 0)
     assert np.load(run / "reference" / "valid.npy").shape == (8, 2)
     info = run_json(run)
-    assert info["training_type"] == "dpo" and info["best_validation_loss"] == min(r["validation_loss"] for r in validated[1:])
+    best = min(validated[1:], key=lambda r: r["validation_loss"])
+    assert info["training_type"] == "dpo" and info["best_validation_loss"] == best["validation_loss"]
+    assert info["best_iteration"] == best["iteration"]
+    assert info["best_val_reward_accuracy"] == best["val_reward_accuracy"]
+
+
+def test_dpo_ranking_and_model_card_report_the_validation_reward_accuracy(workspace):
+    from forgellm_tui.core.publish.fuse import publish
+    from forgellm_tui.core.runs import rank_checkpoints
+    from forgellm_tui.settings import Settings
+
+    result = train(_pref_cfg(workspace, name="dpo-card", max_iterations=3, steps_per_eval=3))
+    records = metrics_lines(result.run_dir)
+    last = records[-1]["val_reward_accuracy"]
+    ranked = rank_checkpoints(records, [3])
+    assert f"val reward accuracy {last:.2f}" in ranked[0].reason
+    published = publish(result.run_dir, workspace / "published", settings=Settings.load(workspace, env={}))
+    readme = (published.path / "README.md").read_text()
+    meta = json.loads((published.path / "metadata.json").read_text())
+    assert meta["training_type"] == "DPO" and meta["performance"]["val_reward_accuracy"] == last
+    assert f"Validation reward accuracy (pairs whose chosen answer wins): 0.00 at iteration 0 → {last:.2f}" in readme
+    assert f"val reward accuracy {last:.2f}" in readme and "| beta | `0.1` |" in readme
+    assert "orpo_lambda" not in readme
 
 
 def test_orpo_run_records_the_log_odds_ratio_and_needs_no_reference(workspace):

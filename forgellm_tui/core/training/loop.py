@@ -280,7 +280,9 @@ class Session:
             return
         weights = None if checkpoint else trainable_weights(self.model)
         path = ck.write_best(ctx.run.path, weights, ctx.adapter_config, self.state_dict("best", loss), checkpoint)
-        ctx.run.update(best_iteration=self.iteration, best_validation_loss=loss)
+        accuracy = self.val_metrics.get("val_reward_accuracy")  # preference runs: what the loss means to people
+        ctx.run.update(best_iteration=self.iteration, best_validation_loss=loss,
+                       **({"best_val_reward_accuracy": accuracy} if accuracy is not None else {}))
         ctx.log("info", f"best/ is now iteration {self.iteration} (val {loss:.4f})")
         ctx.emit(ev.CheckpointSaved(self.iteration, path, "best", loss))
 
