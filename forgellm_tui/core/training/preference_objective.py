@@ -27,20 +27,6 @@ def both_rows(pair_ids: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.concatenate([ref[:, 0], ref[:, 1]]).astype(np.float32)
 
 
-def shard_pairs(item, shard: tuple[int, int]):
-    """This rank's pairs ``rank::size`` of a validation batch (None when that leaves none)."""
-    tokens, mask, ids = item
-    rank, size = shard
-    if size == 1:
-        return item
-    b = len(ids)
-    sel = np.arange(rank, b, size)
-    if not len(sel):
-        return None
-    rows = np.concatenate([sel, sel + b])
-    return tokens[rows], mask[rows], np.asarray(ids)[sel]
-
-
 class PreferenceObjective:
     """DPO (with a reference) or ORPO (without) on a ``PairSet``; a batch's size counts pairs."""
 
@@ -80,7 +66,7 @@ class PreferenceObjective:
         if len(self.valid_data) == 0 or cfg.val_batches == 0:
             return []
         limit = None if cfg.val_batches < 0 else cfg.val_batches
-        return [shard_pairs(item, shard) for item in pair_batches(self.valid_data, cfg.batch_size, limit)]
+        return pair_batches(self.valid_data, cfg.batch_size, limit, shard)  # this rank's pairs of each group
 
     def inputs(self, item, split: str = "train") -> tuple:
         import mlx.core as mx
