@@ -89,6 +89,15 @@ class Settings:
     def ift_dir(self) -> Path:
         return self.models_dir / "ift"
 
+    def runs_dir(self, training_type: str) -> Path:
+        """Where runs of one training type (cpt, ift, dpo, orpo) go: ``models/<type>``."""
+        return self.models_dir / training_type
+
+    @property
+    def run_roots(self) -> list[Path]:
+        """Every folder that holds runs, one per training type."""
+        return [self.runs_dir(kind) for kind in ("cpt", "ift", "dpo", "orpo")]
+
     @property
     def base_models_dir(self) -> Path:
         return self.models_dir / "base"

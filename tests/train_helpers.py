@@ -67,3 +67,19 @@ def metrics_lines(run_dir: Path) -> list[dict]:
 
 def run_json(run_dir: Path) -> dict:
     return json.loads((run_dir / "run.json").read_text())
+
+
+def small_pref(ws: Path, train: int = 24, valid: int = 8, name: str = "pref-small") -> str:
+    """``data/<name>``: preference pairs made from the demo's IFT conversations (the answer is chosen, the
+    same words in reverse order are rejected), with a preference manifest."""
+    out = ws / "data" / name
+    out.mkdir(parents=True, exist_ok=True)
+    for split, count in (("train", train), ("valid", valid)):
+        lines = (ws / "data" / "ift-demo" / f"{split}.jsonl").read_text().splitlines()[:count]
+        with open(out / f"{split}.jsonl", "w") as fh:
+            for line in lines:
+                user, answer = (m["content"] for m in json.loads(line)["messages"][:2])
+                pair = {"prompt": user, "chosen": answer, "rejected": " ".join(reversed(answer.split()))}
+                fh.write(json.dumps(pair) + "\n")
+    (out / "manifest.json").write_text(json.dumps({"kind": "preference"}))
+    return f"data/{name}"

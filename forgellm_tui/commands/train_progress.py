@@ -27,6 +27,18 @@ def _loss(value: float | None) -> str:
     return f"{value:.3f}" if value is not None else "  -  "
 
 
+def _preference_parts(extra: dict) -> list[str]:
+    """DPO and ORPO: the reward accuracy and margin of the report window (ORPO's margin is the log odds
+    ratio), and the validation accuracy when the record has one."""
+    parts = []
+    if "reward_accuracy" in extra:
+        margin = extra.get("reward_margin", extra.get("log_odds_ratio"))
+        parts.append(f"acc {extra['reward_accuracy']:.2f}" + (f" margin {margin:.3f}" if margin is not None else ""))
+    if "val_reward_accuracy" in extra:
+        parts.append(f"val acc {extra['val_reward_accuracy']:.2f}")
+    return parts
+
+
 class Printer(ev.EventHandler):
     """The ``on_event`` callback of ``forgellm-tui train``: writes to stdout, flushed per line."""
 
@@ -71,7 +83,8 @@ class Printer(ev.EventHandler):
 
     def on_metrics(self, event: ev.Metrics) -> None:
         parts = [f"it {event.iteration:>6}/{event.max_iterations}", f"train {_loss(event.training_loss)}",
-                 f"val {_loss(event.validation_loss)}", f"lr {event.learning_rate:.2e}"]
+                 f"val {_loss(event.validation_loss)}", *_preference_parts(event.extra),
+                 f"lr {event.learning_rate:.2e}"]
         if event.tokens_per_second:
             per_rank = f" ({event.tokens_per_second / self.world_size:,.0f}/rank)" if self.world_size > 1 else ""
             parts.append(f"{event.tokens_per_second:,.0f} tok/s{per_rank}")

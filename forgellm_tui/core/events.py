@@ -74,10 +74,13 @@ class Metrics(Event):
     eta_seconds: float | None
     max_iterations: int = 0
     time: float = field(default_factory=_now)
+    #: the objective's own metrics (DPO, ORPO: rewards, margin, accuracy …; ``val_`` ones from validation),
+    #: written after METRIC_FIELDS on the record; empty for CPT and IFT
+    extra: dict[str, float] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """The metrics.jsonl line (the original ForgeLLM's fields plus trained_tokens, epoch, eta_seconds)."""
-        return {k: getattr(self, k) for k in METRIC_FIELDS}
+        return {**{k: getattr(self, k) for k in METRIC_FIELDS}, **self.extra}
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,9 @@ def rule_problems(cfg: Any, explicit: set[str]) -> dict[str, str]:
         errors["packing"] = ("packing is for CPT text: packed conversations would attend to each other, and "
                              "mlx-lm's models take no attention mask (Model.__call__(inputs, cache, "
                              "input_embeddings) builds its own causal one) — IFT keeps one conversation per row")
+    if cfg.training_type in ("dpo", "orpo") and cfg.packing:
+        errors["packing"] = (f"packing is for CPT text: {cfg.training_type.upper()} compares the chosen and the "
+                             "rejected answer of each pair, one pair per row (set packing: false)")
     for key in ("text_feature", "chat_feature", "prompt_feature", "completion_feature"):
         if not getattr(cfg, key):
             errors[key] = "must not be empty"

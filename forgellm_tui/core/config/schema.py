@@ -90,9 +90,10 @@ class TrainingConfig:
     # run
     name: Annotated[str | None, v.TEXT] = Field(
         None, description="run folder name (default: <model>_<type>_lr.._bs.._iter.._<date>)")
-    training_type: Annotated[Literal["cpt", "ift"], v.CHOICE] = Field(
+    training_type: Annotated[Literal["cpt", "ift", "dpo", "orpo"], v.CHOICE] = Field(
         "cpt", validation_alias=_also("training_type", "type"),
-        description="cpt: continued pre-training on text; ift: instruction tuning on chats")
+        description="cpt: continued pre-training on text; ift: instruction tuning on chats; dpo, orpo: "
+                    "preference tuning on chosen/rejected answer pairs")
     model: Annotated[str, v.PATH] = Field(
         "", validation_alias=_also("model", "model_name", "base_model"),
         description="base model: a folder (relative to the workspace), models/base/<name> or a Hugging Face "
@@ -143,6 +144,12 @@ class TrainingConfig:
     train_on: Annotated[Literal["assistant", "last", "all"] | None, v.CHOICE] = Field(
         None, description="IFT tokens the loss sees: assistant (every assistant turn, the default), last "
                           "(the last assistant turn only, as mlx-lm) or all (the whole conversation)")
+    beta: Annotated[float, v.NUMBER] = Field(
+        0.1, gt=0.0, le=1000.0, description="DPO: temperature of the preference loss (higher = stay closer to "
+                                            "the starting model)")
+    orpo_lambda: Annotated[float, v.NUMBER] = Field(
+        0.1, gt=0.0, le=1000.0, validation_alias=_also("orpo_lambda", "lambda"),
+        description="ORPO: weight of the odds-ratio term next to the chosen answers' loss")
     # optimisation
     learning_rate: Annotated[float, v.NUMBER] = Field(1e-5, gt=0.0, le=10.0, description="peak learning rate")
     lr_schedule: Annotated[Schedule, v.spelled(SCHEDULES, unset="constant")] = Field(
@@ -260,6 +267,11 @@ class TrainingConfig:
         return self.training_type == "ift"
 
     @property
+    def is_preference(self) -> bool:
+        """DPO or ORPO: trained on chosen/rejected pairs, not on rows of tokens."""
+        return self.training_type in ("dpo", "orpo")
+
+    @property
     def effective_train_on(self) -> str:
         """``train_on`` with ``mask_prompt`` folded in: CPT and ``mask_prompt: false`` train on everything."""
         if self.train_on is not None:
@@ -274,7 +286,7 @@ class TrainingConfig:
 
     @property
     def effective_early_stopping(self) -> bool:
-        return (not self.is_ift) if self.early_stopping is None else bool(self.early_stopping)
+        return (self.training_type == "cpt") if self.early_stopping is None else bool(self.early_stopping)
 
     @property
     def effective_sample_every(self) -> int:

@@ -3,7 +3,7 @@
 - ``builder.py``: the workspace: corpus, tokenizer, a tiny random llama model, configs, prepared data
 - ``corpus.py``: real English text from Python's standard-library documentation (pydoc)
 - ``preference.py``: the preference set (question, right answer, plausible wrong answer) built from the docs
-- ``configs.py``: the demo training configs (``cpt-demo.yaml``, ``ift-demo.yaml``)
+- ``configs.py``: the demo training configs (``cpt-demo.yaml``, ``ift-demo.yaml``, ``dpo-demo.yaml``)
 - ``data.py``: the demo's prepared data, ``data/cpt-demo``, ``data/ift-demo`` and ``data/demo-preference``
 """
 

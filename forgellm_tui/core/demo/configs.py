@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-DEMO_CONFIGS = ("cpt-demo.yaml", "ift-demo.yaml")
+DEMO_CONFIGS = ("cpt-demo.yaml", "ift-demo.yaml", "dpo-demo.yaml")
 
 
 def demo_config_text(name: str) -> str:
@@ -16,7 +16,8 @@ def demo_config_text(name: str) -> str:
 
 
 def write_demo_configs(folder: Path, progress) -> None:
-    """``configs/cpt-demo.yaml`` and ``configs/ift-demo.yaml``; a file the user edited is kept."""
+    """``configs/cpt-demo.yaml``, ``configs/ift-demo.yaml`` and ``configs/dpo-demo.yaml``; a file the user
+    edited is kept."""
     from forgellm_tui.core import fsio
 
     written = []

@@ -218,7 +218,7 @@ def discover_run(run_dir: Path, settings: Settings, label: str) -> list[ModelRef
 
 def discover_runs(settings: Settings) -> list[ModelRef]:
     found = []
-    for kind_dir in (settings.cpt_dir, settings.ift_dir):
+    for kind_dir in settings.run_roots:
         try:
             runs = sorted(p for p in kind_dir.iterdir() if p.is_dir() and not is_temp_name(p.name))
         except OSError:

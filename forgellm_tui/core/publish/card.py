@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from forgellm_tui.core.runs import BEST_WORDS, RANK_WORDS, CheckpointScore, split_series
+from forgellm_tui.core.runs import BEST_WORDS, RANK_WORDS, CheckpointScore, split_series, val_reward_accuracy
 
 HYPER_KEYS = ("fine_tune_type", "num_layers", "batch_size", "learning_rate", "lr_schedule", "max_iterations",
               "iters", "max_seq_length", "warmup_steps", "grad_accumulation_steps", "optimizer", "lora_parameters",
               "lora_rank", "lora_scale", "lora_dropout", "lora_keys", "packing", "mask_prompt", "train_on", "seed",
               "epochs")
+#: the keys of one training type only (each is in every config file, with its default)
+TYPE_KEYS = {"beta": "DPO", "orpo_lambda": "ORPO"}
 
 
 def _get(cfg: dict, *keys, default=None):
@@ -25,6 +27,11 @@ def build_metadata(*, name: str, base_model: str, cfg: dict, checkpoint_iteratio
     tokens = max((r.get("trained_tokens") or 0 for r in records if isinstance(r.get("trained_tokens"), (int, float))),
                  default=0)
     training_type = str(_get(cfg, "training_type", default="cpt")).upper()
+    accuracy = val_reward_accuracy(records)
+    performance = {"final_loss": train[-1][1] if train else None,
+                   "best_validation_loss": min((v for _, v in val), default=None), "tokens_trained": int(tokens)}
+    if accuracy:  # DPO, ORPO: the validation reward accuracy of the fused checkpoint (None: not validated there)
+        performance["val_reward_accuracy"] = accuracy.get(checkpoint_iteration)
     return {
         "model_name": name,
         "base_model": base_model,
@@ -38,11 +45,7 @@ def build_metadata(*, name: str, base_model: str, cfg: dict, checkpoint_iteratio
             "fine_tune_type": _get(cfg, "fine_tune_type"),
             "max_seq_length": _get(cfg, "max_seq_length"),
         },
-        "performance": {
-            "final_loss": train[-1][1] if train else None,
-            "best_validation_loss": min((v for _, v in val), default=None),
-            "tokens_trained": int(tokens),
-        },
+        "performance": performance,
         "dequantized": dequantized,
         "published_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "published_with": "forgellm-tui",
@@ -106,7 +109,7 @@ def _about_lines(meta: dict, cfg: dict, why: str, run_name: str, data: str | Non
         "| hyper-parameter | value |",
         "|---|---|",
     ]
-    for key in HYPER_KEYS:
+    for key in HYPER_KEYS + tuple(k for k, kind in TYPE_KEYS.items() if kind == meta["training_type"]):
         if cfg.get(key) is not None:
             lines.append(f"| {key} | `{cfg[key]}` |")
     return lines
@@ -161,9 +164,22 @@ def _loss_lines(meta: dict, records: list[dict]) -> list[str]:
         f"- Lowest validation loss: {_fmt(meta['performance']['best_validation_loss'])}"
         + (f" (iteration {min(val, key=lambda p: p[1])[0]})" if val else ""),
         f"- Evaluations: {len(val)}; training reports: {len(train)}",
+        *_accuracy_lines(meta, records),
         "",
         "![training dashboard](dashboard.png)",
     ]
+
+
+def _accuracy_lines(meta: dict, records: list[dict]) -> list[str]:
+    """DPO, ORPO: how often the chosen answer beat the rejected one on the validation pairs."""
+    accuracy = val_reward_accuracy(records)
+    if not accuracy:
+        return []
+    first, last = min(accuracy), max(accuracy)
+    fused = meta["performance"].get("val_reward_accuracy")
+    return [f"- Validation reward accuracy (pairs whose chosen answer wins): {_fmt(accuracy[first], 2)} at "
+            f"iteration {first} → {_fmt(accuracy[last], 2)} at iteration {last}; the fused checkpoint: "
+            f"{_fmt(fused, 2)}"]
 
 
 def _usage_lines(model_name: str) -> list[str]:

@@ -44,7 +44,7 @@ from forgellm_tui.core.runs.lock import RunLock, RunLocked, check_free
 from forgellm_tui.core.runs.lookup import (Checkpoint, best_checkpoint, check_adapter, list_checkpoints, ranked_checkpoints, read_run_config,
                                            resolve_base_model, select_checkpoint, settings_near)
 from forgellm_tui.core.runs.ranking import (BEST_WORDS, RANK_WORDS, CheckpointScore, is_overfitting, overfitting_reason,
-                                            rank_checkpoints, split_series)
+                                            rank_checkpoints, split_series, val_reward_accuracy)
 from forgellm_tui.core.runs.reader import (UNREADABLE, is_run_folder, list_runs, metrics_warnings, process_alive,
                                            read_log, read_metrics, read_run, run_roots)
 
@@ -64,5 +64,5 @@ __all__ = [
     "register", "remove_leftovers", "request_stop", "requests", "resolve_base_model", "resumable", "run_detail",
     "run_roots",
     "SAMPLES", "at_iteration", "nearest", "newest_per_prompt", "read_samples", "sample_iterations", "truncate_samples",
-    "select_checkpoint", "settings_near", "sort_runs", "split_series", "stop_cause", "utc_now",
+    "select_checkpoint", "settings_near", "sort_runs", "split_series", "stop_cause", "utc_now", "val_reward_accuracy",
 ]

@@ -77,7 +77,7 @@ def choose_run_dir(cfg, settings) -> Path:
             raise ConfigError("run_dir is an existing folder that is not a run folder (no run.json)", path=path,
                               hint="point run_dir (adapter_path) at a new or empty folder")
         return path
-    base = Path(cfg.output_dir).expanduser() if cfg.output_dir else (settings.ift_dir if cfg.is_ift else settings.cpt_dir)
+    base = Path(cfg.output_dir).expanduser() if cfg.output_dir else settings.runs_dir(cfg.training_type)
     base = base if base.is_absolute() else settings.workspace / base
     if cfg.name:
         path = base / check_name(cfg.name)

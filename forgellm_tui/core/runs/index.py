@@ -41,7 +41,7 @@ def _read(settings) -> list[str]:
 def register(settings, run_dir: Path) -> None:
     """Remember ``run_dir`` when it is outside the folders the run listing scans (best effort)."""
     path = Path(run_dir).resolve()
-    if any(_inside(path, root) for root in (settings.cpt_dir, settings.ift_dir)):
+    if any(_inside(path, root) for root in settings.run_roots):
         return
     entries = _read(settings)
     if str(path) in entries:

@@ -58,6 +58,7 @@ class CheckpointScore:
     rank: int | None = None
     reasons: list[str] = field(default_factory=list)
     evaluation: EvalScore | None = None  # held-out perplexity, when the checkpoint was evaluated
+    reward_accuracy: float | None = None  # DPO, ORPO: fraction of validation pairs whose chosen answer won
 
     @property
     def reason(self) -> str:
@@ -135,7 +136,9 @@ def rank_checkpoints(records: Iterable[dict], iterations: Iterable[int], top: in
     ``evals`` (iteration -> held-out perplexity) puts the evaluated checkpoints first, lowest perplexity first.
     """
     evals = evals or {}
+    records = list(records)
     train, val = split_series(records)
+    accuracy = val_reward_accuracy(records)
     scores: list[CheckpointScore] = []
     slopes: list[float | None] = []
     for it in sorted(set(iterations)):
@@ -144,7 +147,7 @@ def rank_checkpoints(records: Iterable[dict], iterations: Iterable[int], top: in
         t = sum(recent) / len(recent) if recent else None
         gap = (v - t) if (v is not None and t is not None) else None
         instab = pvariance(recent) if len(recent) >= 2 else None
-        scores.append(CheckpointScore(it, v, t, gap, instab, evaluation=evals.get(it)))
+        scores.append(CheckpointScore(it, v, t, gap, instab, evaluation=evals.get(it), reward_accuracy=accuracy.get(it)))
         slopes.append(abs(_slope(recent)) if len(recent) >= 2 else None)
     if not scores:
         return []
@@ -203,6 +206,18 @@ def _explain(top: list[CheckpointScore], everyone: list[CheckpointScore]) -> Non
             s.reasons.append("most stable recent training loss")
         if s.validation_loss is None:
             s.reasons.append(NOT_VALIDATED)
+        if s.reward_accuracy is not None:
+            s.reasons.append(f"val reward accuracy {s.reward_accuracy:.2f}")
+
+
+def val_reward_accuracy(records: Iterable[dict]) -> dict[int, float]:
+    """Preference runs (DPO, ORPO): iteration -> fraction of validation pairs whose chosen answer won."""
+    out = {}
+    for rec in records:
+        it, acc = rec.get("iteration"), _finite(rec.get("val_reward_accuracy"))
+        if isinstance(it, int) and acc is not None:
+            out[it] = acc
+    return out
 
 
 def detect_overfitting(records: Iterable[dict], threshold: float = 0.3, window: int = 3) -> OverfitSignal:

@@ -217,7 +217,7 @@ def read_run(path: Path, with_metrics: bool = True) -> RunInfo | None:
 
 
 def run_roots(settings) -> list[Path]:
-    return [settings.cpt_dir, settings.ift_dir]
+    return settings.run_roots
 
 
 def list_runs(settings, with_metrics: bool = True) -> list[RunInfo]:

@@ -325,6 +325,11 @@ def tokenized_data(cfg, plan, emit: Callable[[ev.Event], None]):
         emit(ev.LogLine("info", message))
 
     tokenizer = plan.tokenizer or load_tokenizer(plan.model_path, cfg)
+    if cfg.is_preference:
+        from forgellm_tui.core.training.pair_data import tokenized_pairs
+
+        train, valid, more = tokenized_pairs(cfg, plan, tokenizer, log)
+        return train, valid, notes + more
     train, valid = load_or_tokenize(
         plan.scan.folder, plan.model_path, plan.train_rows, plan.valid_rows, plan.scan.format, tokenizer, cfg,
         progress=lambda done, total, rate, eta: emit(ev.Progress("tokenizing", done, total, "rows", rate, eta)),

@@ -76,6 +76,8 @@ def estimate(config: TrainingConfig) -> Estimate:
     """Dataset tokens, steps per epoch, epochs covered, checkpoints and validations (no model loaded)."""
     plan = preflight(config)
     cfg, scan = plan.cfg, plan.scan
+    if cfg.is_preference:
+        return _pair_estimate(plan)
     if scan.train_tokens is not None and scan.valid_tokens is not None and not cfg.packing:
         return make_estimate(plan, scan.train_rows, scan.valid_rows, scan.train_tokens, scan.valid_tokens, False, 0)
     tokenizer = load_tokenizer(plan.model_path, cfg)
@@ -86,3 +88,16 @@ def estimate(config: TrainingConfig) -> Estimate:
         train, valid = pack(train, cfg.max_seq_length), pack(valid, cfg.max_seq_length)
     return make_estimate(plan, len(train), len(valid), train.tokens, valid.tokens, True, truncated,
                          widest(train.lengths, cfg.max_seq_length))
+
+
+def _pair_estimate(plan: Plan) -> Estimate:
+    """DPO, ORPO: a row is a pair (both of its sequences are read); a batch of B pairs is 2B sequences."""
+    from dataclasses import replace
+
+    from forgellm_tui.core.training.pair_data import tokenized_pairs
+
+    cfg = plan.cfg
+    train, valid, _ = tokenized_pairs(cfg, plan, load_tokenizer(plan.model_path, cfg), lambda line: None)
+    est = make_estimate(plan, len(train), len(valid), train.tokens, valid.tokens, True, train.truncated)
+    doubled = replace(plan, cfg=replace(cfg, batch_size=2 * cfg.batch_size))
+    return replace(est, memory=memory_of(doubled, widest(train.lengths(), cfg.max_seq_length)))

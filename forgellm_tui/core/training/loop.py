@@ -26,24 +26,12 @@ from forgellm_tui.core import events as ev
 from forgellm_tui.core.training.early_stopping import BestTracker
 from forgellm_tui.core.training.live import LiveChanges
 from forgellm_tui.core.runs import utc_now
-from forgellm_tui.core.training.data import BatchStream, target_tokens, validation_batches
+from forgellm_tui.core.training.objective import make_objective, masked_loss  # noqa: F401 - the package face's
 from forgellm_tui.core.training.report import Window as _Window
 from forgellm_tui.core.training.report import last_learning_rate as _lr
 from forgellm_tui.core.training.watchdog import Watchdog
 from forgellm_tui.core.training.setup import (apply_fine_tune, build_optimizer, enable_grad_checkpoint, load_adapter_weights,
                              load_model, trainable_weights)
-
-
-def masked_loss(model, batch, mask):
-    """Mean cross-entropy over the targets ``mask`` marks (``make_batch``'s: answer tokens, never a pad)."""
-    import mlx.core as mx
-    import mlx.nn as nn
-
-    inputs, targets = batch[:, :-1], batch[:, 1:]
-    logits = model(inputs)
-    ce = nn.losses.cross_entropy(logits, targets) * mask
-    ntoks = mask.sum()
-    return ce.astype(mx.float32).sum() / mx.maximum(ntoks, 1), ntoks
 
 
 def rng_seed(seed: int, iteration: int, micro: int) -> int:
@@ -64,6 +52,7 @@ class Session:
     def __init__(self, ctx, checkpoint: Path | None):
         self.ctx = ctx
         state = ck.read_state(checkpoint) if checkpoint else {}
+        self.objective = make_objective(ctx.cfg, ctx.train_data, ctx.valid_data)
         self._build(checkpoint)
         self.live = LiveChanges(self)
         self.live.install_scale()  # before the step is compiled: the scale is one of its inputs
@@ -84,10 +73,16 @@ class Session:
         self.trainable, self.total = apply_fine_tune(self.model, cfg)
         if cfg.grad_checkpoint:
             enable_grad_checkpoint(self.model)
+        # DPO's reference is the starting model: fresh adapters (LoRA's B is zero) or the initial full weights
+        from_initial = checkpoint is None and ctx.initial_weights is not None and cfg.fine_tune_type == "full"
+        if not from_initial:
+            self.objective.prepare(self, checkpoint)
         if checkpoint is not None:
             load_adapter_weights(self.model, ck.load_weights(checkpoint), checkpoint / ck.ADAPTERS)
         elif ctx.initial_weights is not None:
             load_adapter_weights(self.model, *ctx.initial_weights)
+            if from_initial:
+                self.objective.prepare(self, checkpoint)
         self.opt = build_optimizer(cfg, ctx.schedule_steps)
         self.opt.init(self.model.trainable_parameters())
         if checkpoint is not None:
@@ -108,9 +103,8 @@ class Session:
             index = index * int(pos["batch_size"]) // cfg.batch_size
         world = self.world = ctx.world
         shard = (world.rank, world.size)
-        self.stream = BatchStream(ctx.train_data, cfg.batch_size, cfg.max_seq_length, cfg.seed,
-                                  int(pos.get("epoch", 0)), index, shard)
-        self.val = validation_batches(ctx.valid_data, cfg.batch_size, cfg.max_seq_length, cfg.val_batches, shard)
+        self.stream = self.objective.stream(int(pos.get("epoch", 0)), index, shard)
+        self.val = self.objective.validation(shard)
         self.tracker = BestTracker(cfg.early_stopping_patience, cfg.min_loss_improvement, cfg.overfitting_threshold,
                                    cfg.effective_early_stopping)
         self.tracker.load(state.get("tracker"))
@@ -120,6 +114,7 @@ class Session:
         self.window = _Window()
         self.window.load(state.get("report_window"))
         self.last_val, self.last_val_iteration = None, -1
+        self.step_metrics, self.val_metrics = {}, {}  # the objective's extra metrics (DPO, ORPO) of the last step
         self.eval_seconds = 0.0
         self.start_iteration = self.saved_at = self.iteration
 
@@ -133,19 +128,19 @@ class Session:
 
         cfg, world = self.ctx.cfg, self.world
         accum, clip, model, opt = cfg.grad_accumulation_steps, cfg.max_grad_norm, self.model, self.opt
-        loss_and_grad = nn.value_and_grad(model, masked_loss)
+        loss_and_grad = nn.value_and_grad(model, self.objective.loss)
         self.state = [model.state, opt.state, mx.random.state]
         self.loss_and_grad = loss_and_grad
 
         @partial(mx.compile, inputs=self.state, outputs=self.state)
-        def step(batch, lengths, prev, do_update, scale):
-            (loss, ntoks), grad = loss_and_grad(model, batch, lengths)
+        def step(inputs, prev, do_update, scale):
+            value, grad = loss_and_grad(model, *inputs)  # value: (loss, tokens, *metrics)
             if scale is not None:  # this rank's share of the batch's loss tokens x ranks
                 grad = tree_map(lambda g: g * scale, grad)
             if prev is not None:
                 grad = tree_map(lambda a, b: a + b, grad, prev)
             if not do_update:
-                return loss, ntoks, mx.array(0.0), grad
+                return value, mx.array(0.0), grad
             if world.size > 1:
                 grad = average_gradients(grad, world.group)
             if accum > 1:
@@ -155,7 +150,7 @@ class Session:
             else:
                 norm = mx.sqrt(sum(mx.sum(g.astype(mx.float32) ** 2) for g in _leaves(grad)))
             opt.update(model, grad)
-            return loss, ntoks, norm, None
+            return value, norm, None
 
         self.step = step
 
@@ -169,19 +164,17 @@ class Session:
         optimizer update, new weights and moments next to the old ones (3x the trainable weights).
         """
         import mlx.core as mx
-        import numpy as np
 
         from forgellm_tui.core.training.memory_guard import check_step_fits, measure_pass
-        from forgellm_tui.core.training.data import make_batch
 
-        cfg, data, world = self.ctx.cfg, self.ctx.train_data, self.world
+        cfg, world = self.ctx.cfg, self.world
         mx.eval(self.model.parameters(), self.opt.state)
         weights = sum(v.nbytes for v in _leaves(self.model.trainable_parameters()))
         extra = weights * (3 + (1 if cfg.grad_accumulation_steps > 1 else 0))
-        width = make_batch(data, np.array([int(np.argmax(data.lengths))]), cfg.max_seq_length)[0].shape[1]
+        width = self.objective.widest()
 
-        def measure(rows: int, tokens: int) -> int:
-            return measure_pass(self.model, self.loss_and_grad, rows, tokens)
+        def measure(rows: int, tokens: int) -> int:  # rows of the batch (DPO, ORPO: pairs, two sequences each)
+            return measure_pass(self.model, self.loss_and_grad, self.objective.probe_inputs(rows, tokens))
 
         rows = -(-cfg.batch_size // world.size)  # this rank's share of a batch
         return check_step_fits(measure, rows, width, extra)
@@ -194,53 +187,54 @@ class Session:
         """
         import mlx.core as mx
 
-        cfg, accum, world = self.ctx.cfg, self.ctx.cfg.grad_accumulation_steps, self.world
-        grad, losses, sizes, total_toks, norm = None, [], [], 0, 0.0
-        counts = [] if world.size > 1 else None  # loss-bearing tokens of each global micro-batch
+        cfg, accum, world, obj = self.ctx.cfg, self.ctx.cfg.grad_accumulation_steps, self.world, self.objective
+        grad, losses, sizes, total_toks, norm, extras = None, [], [], 0, 0.0, []
+        counts = [] if world.size > 1 else None  # what each global micro-batch's loss is averaged over
         for micro in range(accum):
-            batch, lengths = self.stream.next()
+            item = self.stream.next()
             if counts is not None:
-                counts.append(float(self.stream.last_tokens))
+                counts.append(obj.global_weight(self.stream))
+                total_toks += self.stream.last_tokens
             seed = rng_seed(cfg.seed, self.iteration, micro)
             mx.random.seed((seed + 104_729 * world.rank) % (2**63) if world.size > 1 else seed)
-            scale = None
+            scale = weight = None
             if counts is not None:
-                scale = mx.array(target_tokens(lengths) * world.size / max(counts[micro], 1.0), dtype=mx.float32)
-            loss, ntoks, gnorm, grad = self.step(mx.array(batch), mx.array(lengths), grad, micro == accum - 1, scale)
-            mx.eval(self.state, loss, ntoks, gnorm, grad)
-            losses.append(loss.item() * ntoks.item() if counts is not None else loss.item())
-            sizes.append(int(ntoks.item()))
-            total_toks += sizes[-1]
+                weight = obj.local_weight(item)
+                scale = mx.array(weight * world.size / max(counts[micro], 1.0), dtype=mx.float32)
+            value, gnorm, grad = self.step(obj.inputs(item), grad, micro == accum - 1, scale)
+            mx.eval(self.state, value, gnorm, grad)
+            loss, ntoks = value[0].item(), value[1].item()
+            losses.append(loss * weight if counts is not None else loss)
+            extras.append([m.item() * (weight if counts is not None else 1) for m in value[2:]])
+            sizes.append(int(ntoks))
             norm = gnorm.item()
         if cfg.clear_cache_threshold and mx.get_cache_memory() > cfg.clear_cache_threshold:
             mx.clear_cache()
         if counts is not None:  # mean loss of each global micro-batch; rank 0's control requests ride along
-            sums = world.sum_floats(losses + self.ctx.control.requests(self.ctx.max_iterations))
-            self.ctx.control.absorb(sums[accum:])
+            flat = [m for row in extras for m in row]
+            sums = world.sum_floats(losses + flat + self.ctx.control.requests(self.ctx.max_iterations))
+            self.ctx.control.absorb(sums[accum + len(flat):])
             losses = [s / max(c, 1.0) for s, c in zip(sums, counts)]
-            sizes, total_toks = counts, int(sum(counts))
+            k = len(obj.metric_names)
+            extras = [[m / max(c, 1.0) for m in sums[accum + i * k:accum + (i + 1) * k]] for i, c in enumerate(counts)]
+            sizes = counts
+        else:
+            total_toks = sum(sizes)
         counted = [loss for loss, n in zip(losses, sizes) if n > 0]
+        self.step_metrics = {name: sum(row[i] for row in extras) / len(extras)
+                             for i, name in enumerate(obj.metric_names)}
         return (sum(counted) / len(counted) if counted else None), total_toks, norm
 
     def evaluate(self) -> float | None:
         import mlx.core as mx
 
+        self.val_metrics = {}
         if not self.val:
             return None
         self.model.eval()
-        loss_sum, toks = 0.0, 0
-        for item in self.val:
-            if item is None:  # this rank's share of a small group is empty
-                continue
-            batch, lengths = item
-            loss, ntoks = masked_loss(self.model, mx.array(batch), mx.array(lengths))
-            mx.eval(loss, ntoks)
-            loss_sum += loss.item() * ntoks.item()
-            toks += int(ntoks.item())
+        loss, self.val_metrics = self.objective.evaluate(self.model, self.val, self.world)
         self.model.train()
-        if self.world.size > 1:
-            loss_sum, toks = self.world.sum_floats([loss_sum, toks])
-        return loss_sum / toks if toks > 0 else None  # no target token: no loss (never 0, never best)
+        return loss
 
     def state_dict(self, reason: str, validation_loss: float | None) -> dict:
         cfg = self.ctx.cfg
@@ -286,7 +280,9 @@ class Session:
             return
         weights = None if checkpoint else trainable_weights(self.model)
         path = ck.write_best(ctx.run.path, weights, ctx.adapter_config, self.state_dict("best", loss), checkpoint)
-        ctx.run.update(best_iteration=self.iteration, best_validation_loss=loss)
+        accuracy = self.val_metrics.get("val_reward_accuracy")  # preference runs: what the loss means to people
+        ctx.run.update(best_iteration=self.iteration, best_validation_loss=loss,
+                       **({"best_val_reward_accuracy": accuracy} if accuracy is not None else {}))
         ctx.log("info", f"best/ is now iteration {self.iteration} (val {loss:.4f})")
         ctx.emit(ev.CheckpointSaved(self.iteration, path, "best", loss))
 
@@ -295,6 +291,8 @@ class Session:
         ctx, control = self.ctx, self.ctx.control
         window = self.window
         step_times: list[float] = []
+        if self.objective.cancelled:  # stopped while the objective prepared (DPO's reference)
+            return Outcome(ev.STOPPED, control.stop_reason, self.iteration, control.stop_cause)
         self.check_memory()
         if self.iteration == 0 and self.val:
             self._validate_and_record(window, step_times)
@@ -334,7 +332,7 @@ class Session:
             self.elapsed += dt
             self.trained_tokens += toks
             step_times.append(dt)
-            window.add(loss, toks, dt, norm)
+            window.add(loss, toks, dt, norm, self.step_metrics)
             if self.watchdog.step(self.iteration, loss, norm):
                 return self._watchdog_stop()
             if loss is not None and not math.isfinite(loss):  # the watchdog is off
@@ -419,6 +417,7 @@ class Session:
         import mlx.core as mx
 
         ctx, cfg = self.ctx, self.ctx.cfg
+        extra = window.take_metrics() if train else {}
         loss, tps, norm = window.take() if train else (None, window.last_tps, window.last_norm)
         if loss is not None:
             self.last_train_loss = loss
@@ -431,7 +430,7 @@ class Session:
         metrics = ev.Metrics(self.iteration, utc_now(), loss, val, _lr(self.opt), tps,
                              round(mx.get_peak_memory() / 1e9, 4), None, norm, self.trained_tokens,
                              round(self.stream.epochs_done, 4), round(eta, 1) if eta is not None else None,
-                             ctx.max_iterations)
+                             ctx.max_iterations, extra={**extra, **(self.val_metrics if val is not None else {})})
         ctx.run.append_metrics(metrics.record())
         ctx.emit(metrics)
 

@@ -142,20 +142,16 @@ def check_step_fits(measure, rows: int, width: int, extra: int = 0) -> int | Non
     return need
 
 
-def measure_pass(model, loss_and_grad, rows: int, width: int) -> int:
-    """Peak bytes MLX allocates for one forward/backward pass on ``rows`` x ``width`` tokens, above
-    what it holds now (token 0 everywhere: the memory does not depend on the values)."""
+def measure_pass(model, loss_and_grad, inputs: tuple) -> int:
+    """Peak bytes MLX allocates for one forward/backward pass on ``inputs`` (the objective's probe of a
+    full batch: token 0 everywhere, as the memory does not depend on the values), above what it holds now."""
     import mlx.core as mx
-    import numpy as np
-
-    batch = np.zeros((rows, width), np.int32)
-    lengths = np.ones((rows, width - 1), bool)  # every position a target, as in a full row
 
     mx.synchronize()
     held = mx.get_active_memory()
     mx.reset_peak_memory()
-    (loss, ntoks), grad = loss_and_grad(model, mx.array(batch), mx.array(lengths))
-    mx.eval(loss, ntoks, grad)
+    value, grad = loss_and_grad(model, *inputs)
+    mx.eval(value, grad)
     peak = mx.get_peak_memory()
-    del loss, ntoks, grad
+    del value, grad
     return max(peak - held, 0)

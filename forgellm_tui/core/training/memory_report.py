@@ -8,6 +8,7 @@ first fix when it does not), ``measured`` (MLX's peak and the process's peak RSS
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 
@@ -31,9 +32,11 @@ def announce_estimate(ctx) -> None:
     cannot be made (an unusual model layout) is a warning, never a reason not to train."""
     from forgellm_tui.core.memory import estimate_for, reset_peak
 
+    cfg, lengths = ctx.cfg, ctx.train_data.lengths
+    if cfg.is_preference:  # a batch of B pairs is 2B sequences as long as the longer answer
+        cfg, lengths = replace(cfg, batch_size=2 * cfg.batch_size), lengths()
     try:
-        est = estimate_for(ctx.cfg, ctx.plan.model_path, widest(ctx.train_data.lengths, ctx.cfg.max_seq_length),
-                           ctx.world.size)
+        est = estimate_for(cfg, ctx.plan.model_path, widest(lengths, cfg.max_seq_length), ctx.world.size)
     except Exception as exc:  # noqa: BLE001 - the estimate is advice; training goes on without it
         ctx.log("warning", f"no memory estimate ({type(exc).__name__}: {exc})")
         return

@@ -17,6 +17,7 @@ from forgellm_tui.core.config import FIELDS, SHAPE_FIELDS, ConfigFieldError, Tra
 from forgellm_tui.core.errors import ForgeError, ModelError
 from forgellm_tui.core.runs import CONFIG, STATE, read_state
 from forgellm_tui.core.training.data import DataScan, scan_data
+from forgellm_tui.core.training.pair_data import check_data_kind, read_pairs
 from forgellm_tui.core.training.setup import is_quantized, load_tokenizer, num_model_layers
 
 
@@ -110,11 +111,21 @@ def preflight(cfg: TrainingConfig, settings=None) -> Plan:
             raise _error(cfg, {"resume_adapter_file": f"{path} does not exist"})
         _check_adapter_file(cfg, path)
     data_dir = resolve_data(cfg, settings)
-    scan, train_rows, valid_rows = scan_data(data_dir, cfg)
+    scan, train_rows, valid_rows = _scan(cfg, data_dir)
     if not cfg.packing and cfg.batch_size > scan.train_rows:
         raise _error(cfg, {"batch_size": f"{cfg.batch_size} is larger than the {scan.train_rows} training "
                                               f"examples in {data_dir / 'train.jsonl'} — use at most {scan.train_rows}"})
     return Plan(cfg, settings, model_path, data_dir, scan, train_rows, valid_rows)
+
+
+def _scan(cfg: TrainingConfig, data_dir: Path) -> tuple[DataScan, list, list]:
+    """The data folder checked for the training type: rows of text or chats, or preference pairs."""
+    if data_dir.is_dir():
+        check_data_kind(cfg, data_dir)
+    if not cfg.is_preference:
+        return scan_data(data_dir, cfg)
+    train, valid = read_pairs(data_dir)
+    return DataScan(data_dir, "preference", len(train), len(valid), None, None), train, valid
 
 
 def _check_adapter_file(cfg: TrainingConfig, path: Path) -> None:

@@ -16,24 +16,39 @@ class Window:
         self.seconds = 0.0
         self.last_tps: float | None = None
         self.last_norm: float | None = None
+        self.metrics: dict[str, list[float]] = {}  # the objective's extra metrics per step (DPO, ORPO)
 
-    def add(self, loss: float | None, tokens: int, seconds: float, norm: float) -> None:
+    def add(self, loss: float | None, tokens: int, seconds: float, norm: float, metrics: dict | None = None) -> None:
         """``loss`` None: the step had no loss-bearing token (it counts for time, not for the mean)."""
         if loss is not None:
             self.losses.append(loss)
+            for name, value in (metrics or {}).items():
+                self.metrics.setdefault(name, []).append(value)
         self.tokens += tokens
         self.seconds += seconds
         self.last_norm = norm
 
     def state(self) -> dict:
         """What a checkpoint keeps so a resumed run's next report averages the same steps."""
-        return {"losses": list(self.losses), "tokens": self.tokens}
+        state = {"losses": list(self.losses), "tokens": self.tokens}
+        if self.metrics:
+            state["metrics"] = {name: list(values) for name, values in self.metrics.items()}
+        return state
 
     def load(self, state: dict | None) -> None:
         if not isinstance(state, dict):
             return
         self.losses = [float(x) for x in state.get("losses") or []]
         self.tokens = int(state.get("tokens") or 0)
+        metrics = state.get("metrics")
+        self.metrics = ({str(k): [float(x) for x in v] for k, v in metrics.items() if isinstance(v, list)}
+                        if isinstance(metrics, dict) else {})
+
+    def take_metrics(self) -> dict[str, float]:
+        """The mean of each extra metric over the window's steps (then the window forgets them)."""
+        means = {name: sum(values) / len(values) for name, values in self.metrics.items() if values}
+        self.metrics = {}
+        return means
 
     def take(self) -> tuple[float | None, float | None, float | None]:
         if not self.losses:

@@ -50,7 +50,7 @@ class Sampler:
         self.max_tokens = cfg.sample_max_tokens
         self.tokenizer = tokenizer
         self.path = Path(run_dir) / SAMPLES
-        self._ids = [prompt_ids(tokenizer, p, cfg.is_ift) for p in self.prompts]
+        self._ids = [prompt_ids(tokenizer, p, cfg.training_type != "cpt") for p in self.prompts]
 
     def due(self, iteration: int, last: bool) -> bool:
         return bool(self.prompts) and (iteration % self.every == 0 or last)

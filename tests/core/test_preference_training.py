@@ -1,0 +1,210 @@
+"""Preference training (DPO, ORPO) in the engine: config keys, refused data, metrics, reference, exact resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forgellm_tui.core.config.model import ConfigFieldError, from_dict
+from forgellm_tui.core.training.control import TrainingControl
+from forgellm_tui.core.training.engine import train
+
+from train_helpers import MODEL, Recorder, make_cfg, metrics_lines, run_json, small_pref
+
+pytestmark = pytest.mark.usefixtures("mlx_exit")
+
+DPO_KEYS = ("rewards_chosen", "rewards_rejected", "reward_margin", "reward_accuracy")
+ORPO_KEYS = ("log_odds_ratio", "nll", "reward_accuracy")
+
+
+def _pref_cfg(ws: Path, **over):
+    raw = {"training_type": "dpo", "data": small_pref(ws), "max_seq_length": 64, "batch_size": 2, "max_iterations": 6,
+           "steps_per_report": 1, "steps_per_eval": 3, "val_batches": -1, "save_every": 3}
+    raw.update(over)
+    return make_cfg(ws, **raw)
+
+
+# --------------------------------------------------------------------------- config
+
+def test_preference_types_and_their_keys_are_accepted():
+    base = {"model": MODEL, "data": "data/x"}
+    dpo = from_dict({**base, "training_type": "dpo", "beta": 0.25})
+    orpo = from_dict({**base, "type": "orpo", "lambda": 0.5})
+    assert (dpo.training_type, dpo.beta, dpo.is_preference) == ("dpo", 0.25, True)
+    assert (orpo.training_type, orpo.orpo_lambda, orpo.is_preference) == ("orpo", 0.5, True)
+    assert not from_dict(base).is_preference
+    assert not dpo.effective_early_stopping  # like IFT: small sets, off unless asked for
+    assert "beta: 0.25" in dpo.to_yaml() and from_dict({**base, **_yaml_dict(orpo)}).orpo_lambda == 0.5
+
+
+def _yaml_dict(cfg) -> dict:
+    import yaml
+
+    return {k: v for k, v in yaml.safe_load(cfg.to_yaml()).items() if k in ("training_type", "orpo_lambda")}
+
+
+@pytest.mark.parametrize("raw, key, words", [
+    ({"training_type": "dpo", "beta": 0}, "beta", "> 0"),
+    ({"training_type": "dpo", "beta": -1.5}, "beta", "> 0"),
+    ({"training_type": "orpo", "lambda": 0}, "lambda", "> 0"),
+    ({"training_type": "dpo", "packing": True}, "packing", "set packing: false"),
+    ({"training_type": "orpo", "packing": True}, "packing", "one pair per row"),
+])
+def test_bad_preference_settings_name_the_key_and_the_fix(raw, key, words):
+    with pytest.raises(ConfigFieldError) as info:
+        from_dict({"model": MODEL, "data": "data/x", **raw})
+    line = str(info.value)
+    assert line.startswith(f"{key}:") and words in line and "\n" not in line
+
+
+# --------------------------------------------------------------------------- refused before a run folder exists
+
+def _runs(ws: Path) -> list[Path]:
+    return [p for p in (ws / "models").rglob("run.json")]
+
+
+def _write(ws: Path, raw: dict) -> Path:
+    import yaml
+
+    path = ws / "configs" / "pref-test.yaml"
+    path.write_text(yaml.safe_dump({"model": MODEL, "max_seq_length": 64, "batch_size": 2, **raw}))
+    return path
+
+
+@pytest.mark.parametrize("raw, words", [
+    ({"training_type": "dpo", "data": "data/ift-demo"}, ["data:", "ift-demo is IFT data; DPO needs preference pairs "
+                                                                 "(prepare --kind preference)"]),
+    ({"training_type": "orpo", "data": "data/cpt-demo"}, ["data:", "cpt-demo is CPT text; ORPO needs preference pairs"]),
+    ({"training_type": "ift", "data": "PREF"}, ["data:", "is preference data (chosen/rejected pairs); IFT needs "
+                                                         "conversations — use training_type: dpo or orpo"]),
+    ({"training_type": "cpt", "data": "PREF"}, ["data:", "CPT needs text"]),
+    ({"training_type": "dpo", "data": "PREF", "beta": 0}, ["beta:", "> 0"]),
+    ({"training_type": "dpo", "data": "PREF", "packing": True}, ["packing:", "set packing: false"]),
+])
+def test_wrong_data_or_settings_for_the_type_exit_2_with_one_line_and_no_run_folder(workspace, capsys, raw, words):
+    from forgellm_tui import cli
+
+    if raw["data"] == "PREF":
+        raw = {**raw, "data": small_pref(workspace)}
+    rc = cli.main(["--workspace", str(workspace), "train", str(_write(workspace, raw))])
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert "Traceback" not in captured.err + captured.out
+    assert _runs(workspace) == [] and not any((workspace / "models" / kind).exists() for kind in ("dpo", "orpo"))
+
+
+def test_pairs_without_a_manifest_are_known_by_their_lines(workspace, capsys):
+    from forgellm_tui import cli
+
+    data = small_pref(workspace)
+    (workspace / data / "manifest.json").unlink()
+    rc = cli.main(["--workspace", str(workspace), "train", str(_write(workspace, {"training_type": "ift", "data": data}))])
+    assert rc == 2 and "is preference data" in capsys.readouterr().err and _runs(workspace) == []
+
+
+# --------------------------------------------------------------------------- real runs
+
+def test_dpo_run_records_rewards_keeps_its_reference_and_goes_under_models_dpo(workspace):
+    rec = Recorder()
+    result = train(_pref_cfg(workspace, name="dpo-run"), rec)
+    assert result.status == "finished", result.error
+    run = result.run_dir
+    assert run.parent == workspace / "models" / "dpo"
+    records = metrics_lines(run)
+    first = records[0]  # the validation before the first step: policy == reference, every reward 0
+    assert first["iteration"] == 0 and first["validation_loss"] == pytest.approx(np.log(2), abs=1e-5)
+    assert first["val_reward_margin"] == pytest.approx(0.0, abs=1e-5) and first["val_reward_accuracy"] == 0.0
+    train_records = [r for r in records if r["training_loss"] is not None]
+    assert [r["iteration"] for r in train_records] == [1, 2, 3, 4, 5, 6]
+    for r in train_records:
+        assert all(isinstance(r[k], float) for k in DPO_KEYS), r
+        assert r["reward_margin"] == pytest.approx(r["rewards_chosen"] - r["rewards_rejected"], abs=1e-5)
+        assert 0.0 <= r["reward_accuracy"] <= 1.0
+    validated = [r for r in records if r["validation_loss"] is not None]
+    assert [r["iteration"] for r in validated] == [0, 3, 6]
+    assert all(f"val_{k}" in r for r in validated for k in DPO_KEYS)
+    assert not any("val_reward_accuracy" in r for r in records if r["validation_loss"] is None)
+    events = rec.by_type["Metrics"]
+    assert events[-1].extra["val_reward_accuracy"] == records[-1]["val_reward_accuracy"]
+    # the reference: one row per pair, saved in the run folder; the starting model scored it
+    ref = np.load(run / "reference" / "train.npy")
+    assert ref.shape == (24, 2) and np.all(ref < 0)
+    assert np.load(run / "reference" / "valid.npy").shape == (8, 2)
+    info = run_json(run)
+    best = min(validated[1:], key=lambda r: r["validation_loss"])
+    assert info["training_type"] == "dpo" and info["best_validation_loss"] == best["validation_loss"]
+    assert info["best_iteration"] == best["iteration"]
+    assert info["best_val_reward_accuracy"] == best["val_reward_accuracy"]
+
+
+def test_dpo_ranking_and_model_card_report_the_validation_reward_accuracy(workspace):
+    from forgellm_tui.core.publish.fuse import publish
+    from forgellm_tui.core.runs import rank_checkpoints
+    from forgellm_tui.settings import Settings
+
+    result = train(_pref_cfg(workspace, name="dpo-card", max_iterations=3, steps_per_eval=3))
+    records = metrics_lines(result.run_dir)
+    last = records[-1]["val_reward_accuracy"]
+    ranked = rank_checkpoints(records, [3])
+    assert f"val reward accuracy {last:.2f}" in ranked[0].reason
+    published = publish(result.run_dir, workspace / "published", settings=Settings.load(workspace, env={}))
+    readme = (published.path / "README.md").read_text()
+    meta = json.loads((published.path / "metadata.json").read_text())
+    assert meta["training_type"] == "DPO" and meta["performance"]["val_reward_accuracy"] == last
+    assert f"Validation reward accuracy (pairs whose chosen answer wins): 0.00 at iteration 0 → {last:.2f}" in readme
+    assert f"val reward accuracy {last:.2f}" in readme and "| beta | `0.1` |" in readme
+    assert "orpo_lambda" not in readme
+
+
+def test_orpo_run_records_the_log_odds_ratio_and_needs_no_reference(workspace):
+    result = train(_pref_cfg(workspace, name="orpo-run", training_type="orpo", max_iterations=3))
+    assert result.status == "finished", result.error
+    records = metrics_lines(result.run_dir)
+    assert result.run_dir.parent == workspace / "models" / "orpo"
+    trained = [r for r in records if r["training_loss"] is not None]
+    assert len(trained) == 3 and all(isinstance(r[k], float) for r in trained for k in ORPO_KEYS)
+    assert all(r["training_loss"] > r["nll"] for r in trained)  # nll + lambda * (a positive odds-ratio term)
+    assert all(f"val_{k}" in records[-1] for k in ORPO_KEYS)
+    assert not (result.run_dir / "reference").exists()
+
+
+def test_dpo_resumed_after_a_stop_equals_an_uninterrupted_run(workspace):
+    import mlx.core as mx
+
+    over = {"grad_accumulation_steps": 2, "lora_dropout": 0.1, "lr_schedule": "cosine", "warmup_steps": 1}
+    straight = train(_pref_cfg(workspace, name="straight", **over))
+    assert straight.status == "finished", straight.error
+
+    control = TrainingControl()
+
+    def stop_at_4(iteration: int) -> None:
+        if iteration == 4:
+            control.stop()
+
+    stopped = train(_pref_cfg(workspace, name="stopped", **over), control=control, fault_hook=stop_at_4)
+    assert stopped.status == "stopped" and stopped.iteration == 4
+    run = stopped.run_dir
+    ref_file = run / "reference" / "train.npy"
+    before = ref_file.stat().st_mtime_ns
+    resumed = train(_pref_cfg(workspace, name="stopped", **over), resume_from=run)
+    assert resumed.status == "finished" and resumed.iteration == 6
+    assert ref_file.stat().st_mtime_ns == before  # loaded, not computed again
+    logs = [json.loads(line)["message"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert sum("DPO reference: log-probs of the 24 train pairs" in m for m in logs) == 1
+
+    a = mx.load(str(straight.run_dir / "adapters.safetensors"))
+    b = mx.load(str(run / "adapters.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert mx.array_equal(a[key], b[key]).item(), key
+    rec_a, rec_b = metrics_lines(straight.run_dir), metrics_lines(run)
+    assert [r["iteration"] for r in rec_a] == [r["iteration"] for r in rec_b]
+    for x, y in zip(rec_a, rec_b):
+        for key in ("training_loss", "validation_loss", "reward_margin", "reward_accuracy", "val_reward_accuracy"):
+            assert x.get(key) == pytest.approx(y.get(key), rel=1e-6, abs=1e-9), (x["iteration"], key)
