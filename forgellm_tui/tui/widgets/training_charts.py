@@ -1,6 +1,10 @@
 """Live charts of a run (textual-plotext): loss (train + validation, best marked), learning rate, tokens/s.
 A setting changed while the run trained is a vertical line at its iteration on every chart.
 
+A preference run (DPO, ORPO: its records carry ``reward_accuracy`` / ``val_reward_accuracy``) shows reward
+accuracy and reward margin (ORPO: the log-odds ratio), training and validation, in the place of learning
+rate and tokens/s, which the status pane still gives as numbers: three rows of charts do not fit 80x24.
+
 :meth:`TrainingCharts.add` keeps every metrics record it is given (``records``) and only marks the
 charts dirty; a timer redraws them at most ``REDRAW_HZ`` times a second, and only while they are on
 screen. A long run's thousands of points are thinned to two per column (the lowest and the highest
@@ -108,7 +112,14 @@ class TrainingCharts(Vertical):
     TrainingCharts { height: 1fr; }
     TrainingCharts #chart-loss { height: 3fr; }
     TrainingCharts #chart-row { height: 2fr; }
+    TrainingCharts .-preference { display: none; }
+    TrainingCharts.-preference-run .-preference { display: block; }
+    TrainingCharts.-preference-run .-lm { display: none; }
     """
+    #: record key -> series name; the preference keys are present only on DPO / ORPO runs
+    SERIES = {"training_loss": "train", "validation_loss": "val", "learning_rate": "lr", "tokens_per_second": "tps",
+              "reward_accuracy": "acc", "val_reward_accuracy": "val_acc", "reward_margin": "margin",
+              "val_reward_margin": "val_margin", "log_odds_ratio": "odds", "val_log_odds_ratio": "val_odds"}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -118,6 +129,7 @@ class TrainingCharts(Vertical):
         self.val: Points = []
         self.lr: Points = []
         self.tps: Points = []
+        self._clear_preference()
         self.max_iterations: int | None = None
         self.changes: list[int] = []
         """Iterations at which a setting changed while the run trained (a vertical line on each chart)."""
@@ -126,8 +138,10 @@ class TrainingCharts(Vertical):
     def compose(self) -> ComposeResult:
         yield SeriesPlot("loss", id="chart-loss")
         with Horizontal(id="chart-row"):
-            yield SeriesPlot("learning rate", id="chart-lr")
-            yield SeriesPlot("tokens/s", id="chart-tps")
+            yield SeriesPlot("learning rate", id="chart-lr", classes="-lm")
+            yield SeriesPlot("tokens/s", id="chart-tps", classes="-lm")
+            yield SeriesPlot("reward accuracy", id="chart-reward-accuracy", classes="-preference")
+            yield SeriesPlot("reward margin", id="chart-reward-margin", classes="-preference")
 
     def on_mount(self) -> None:
         self.set_interval(1 / REDRAW_HZ, self._redraw_if_dirty)
@@ -136,6 +150,7 @@ class TrainingCharts(Vertical):
     # ------------------------------------------------------------------ data
     def reset(self, max_iterations: int | None = None) -> None:
         self.records, self.train, self.val, self.lr, self.tps = [], [], [], [], []
+        self._clear_preference()
         self.changes = []
         self.max_iterations = max_iterations
         self.dirty = True
@@ -162,13 +177,25 @@ class TrainingCharts(Vertical):
             it = rec.get("iteration")
             if not isinstance(it, int):
                 continue
-            for key, series in (("training_loss", self.train), ("validation_loss", self.val),
-                                ("learning_rate", self.lr), ("tokens_per_second", self.tps)):
+            for key, name in self.SERIES.items():
                 value = rec.get(key)
                 if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
-                    series.append((it, float(value)))
+                    getattr(self, name).append((it, float(value)))
         if records:
             self.dirty = True
+
+    def _clear_preference(self) -> None:
+        self.acc: Points = []
+        self.val_acc: Points = []
+        self.margin: Points = []
+        self.val_margin: Points = []
+        self.odds: Points = []
+        self.val_odds: Points = []
+
+    @property
+    def preference(self) -> bool:
+        """Whether the run is a preference run (its records carry reward accuracy)."""
+        return bool(self.acc or self.val_acc)
 
     def best_val(self) -> tuple[int, float] | None:
         """The lowest validation loss after training started (iteration 0 is the baseline)."""
@@ -196,10 +223,31 @@ class TrainingCharts(Vertical):
             loss.plt.title("loss: waiting for the first metrics")
         self._mark_changes(loss)
         loss.finish()
+        self.set_class(self.preference, "-preference-run")
+        if self.preference:
+            self._draw_preference(x_max)
+            return
         for chart_id, points, color in (("#chart-lr", self.lr, "magenta"), ("#chart-tps", self.tps, "green")):
             chart = self.query_one(chart_id, SeriesPlot)
             chart.begin(x_max)
             chart.line(points, None, color)
+            self._mark_changes(chart)
+            chart.finish()
+
+    def _draw_preference(self, x_max: int | None) -> None:
+        """Reward accuracy and reward margin (ORPO without a margin: the log-odds ratio), train and val."""
+        margin = (self.margin, self.val_margin, "reward margin") if self.margin or self.val_margin else \
+            (self.odds, self.val_odds, "log-odds ratio")
+        for chart_id, train, val, title in (("#chart-reward-accuracy", self.acc, self.val_acc, "reward accuracy"),
+                                            ("#chart-reward-margin", *margin)):
+            chart = self.query_one(chart_id, SeriesPlot)
+            chart.title = title
+            chart.begin(x_max)
+            if chart_id == "#chart-reward-accuracy":
+                chart.plt.ylim(0, 1)  # a fraction of pairs: the whole range, so 0.5 (chance) sits mid-chart
+            chart.line(train, "train", "cyan")
+            chart.line(val, None, "orange")
+            chart.marks(val, "val", "orange", "•")
             self._mark_changes(chart)
             chart.finish()
 
