@@ -14,7 +14,7 @@ from forgellm_tui.core.demo.preference import PREFERENCE_FILE
 def test_pairs_are_right_answers_and_wrong_sentences_of_the_same_docs(demo_dir):
     dataset = demo_dir / "dataset"
     lines = [json.loads(line) for line in (dataset / PREFERENCE_FILE).read_text(encoding="utf-8").splitlines()]
-    assert 300 <= len(lines) <= 500
+    assert 600 <= len(lines) <= 1000
     answers = {}
     for line in (dataset / "ift" / "stdlib_qa.jsonl").read_text(encoding="utf-8").splitlines():
         messages = json.loads(line)["messages"]
@@ -33,7 +33,7 @@ def test_pairs_are_right_answers_and_wrong_sentences_of_the_same_docs(demo_dir):
 def test_the_demo_prepares_them_split_by_prompt_with_template_token_counts(demo_dir):
     out = demo_dir / "data" / "demo-preference"
     manifest = read_manifest(out)
-    assert manifest["kind"] == "preference" and manifest["totals"]["pairs"] >= 300
+    assert manifest["kind"] == "preference" and manifest["totals"]["pairs"] >= 600
     assert manifest["totals"]["tokens_counted"] == "chat template" and not manifest["bad_line_count"]
     prompts = {}
     for split in ("train", "valid", "test"):
