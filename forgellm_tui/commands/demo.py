@@ -22,7 +22,7 @@ def run(args) -> int:
     if args.no_launch:
         print(f"open it with: forgellm-tui --workspace {result.folder}")
         return 0
-    from . import tui
+    from forgellm_tui.tui.launch import run as run_app
 
     args.workspace = str(result.folder)
-    return tui.run(args)
+    return run_app(args)

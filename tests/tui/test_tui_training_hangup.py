@@ -6,92 +6,18 @@ process exits; the next app start in the workspace offers to resume it, and resu
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
-import threading
-
 import pytest
 
 from forgellm_tui.core.runs.checkpoints import latest_checkpoint
 from forgellm_tui.tui.dialogs.resume import ResumeDialog
 from forgellm_tui.tui.hangup import HANGUP_REASON
+from terminal_helpers import Terminal
 from train_helpers import metrics_lines, run_json
 from training_tui_helpers import long_config, open_training, start_run, training_screen
 from wait_helpers import pilot_wait_until, wait_until
 from tui_helpers import SIZE, make_app, screen_text, settle
 
-pty = pytest.importorskip("pty")
-
-
 pytestmark = pytest.mark.usefixtures("mlx_exit")
-
-
-class Terminal:
-    """The app running in a pseudo-terminal of 100×30; the output is drained so the app never blocks."""
-
-    def __init__(self, workspace) -> None:
-        import fcntl
-        import struct
-        import termios
-
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:  # the child: becomes the app
-            os.execvpe(sys.executable, [sys.executable, "-m", "forgellm_tui", "--workspace", str(workspace)], env)
-        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-        self.output = bytearray()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                data = os.read(self.fd, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            self.output += data
-
-    def wait_for(self, text: bytes, timeout: float = 60) -> None:
-        wait_until(lambda: text in self.output, timeout, describe=f"{text!r} never shown")
-
-    def press(self, keys: bytes) -> None:
-        os.write(self.fd, keys)
-
-    def hang_up(self) -> None:
-        """What an SSH drop does: SIGHUP, and the terminal is gone."""
-        os.kill(self.pid, signal.SIGHUP)
-        wait_until(lambda: not _signal_pending(self.pid, signal.SIGHUP), 10)  # the app has taken it
-        os.close(self.fd)
-
-    def wait_exit(self, timeout: float) -> int:
-        statuses = []
-
-        def exited() -> bool:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                statuses.append(status)
-            return bool(pid)
-
-        try:
-            wait_until(exited, timeout, 0.2)
-        except AssertionError:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-            raise AssertionError(f"the app did not exit within {timeout}s after SIGHUP") from None
-        return os.waitstatus_to_exitcode(statuses[0])
-
-
-def _signal_pending(pid: int, signum: int) -> bool:
-    """Whether ``signum`` is still waiting to be delivered to ``pid`` (Linux's /proc; elsewhere False:
-    ``os.kill`` has queued it and there is nothing to watch)."""
-    try:
-        status = open(f"/proc/{pid}/status").read()
-    except OSError:
-        return False
-    masks = [int(line.split()[1], 16) for line in status.splitlines() if line.startswith(("SigPnd:", "ShdPnd:"))]
-    return any(mask & (1 << (signum - 1)) for mask in masks)
 
 
 def _trained(ws, at_least: int):
@@ -104,7 +30,7 @@ def _trained(ws, at_least: int):
 
 async def test_sighup_stops_with_a_checkpoint_and_the_next_start_resumes(workspace):
     long_config(workspace, iters=30)
-    term = Terminal(workspace)
+    term = Terminal(["--workspace", str(workspace)])
     term.wait_for(b"Datasets")
     term.press(b"2")
     term.wait_for(b"long.yaml")
