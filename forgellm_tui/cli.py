@@ -57,7 +57,12 @@ def main(argv: list[str] | None = None) -> int:
             from .tui.launch import run as run_tui
 
             return run_tui(args)
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        if code == 0 and getattr(args, "open_app", False):  # ``demo``: the workspace is built, now the app
+            from .tui.launch import run as run_tui
+
+            return run_tui(args)
+        return code
     except ForgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

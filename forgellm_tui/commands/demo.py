@@ -22,7 +22,6 @@ def run(args) -> int:
     if args.no_launch:
         print(f"open it with: forgellm-tui --workspace {result.folder}")
         return 0
-    from forgellm_tui.tui.launch import run as run_app
-
     args.workspace = str(result.folder)
-    return run_app(args)
+    args.open_app = True  # the command line opens the app once this command returns (commands never import it)
+    return 0
