@@ -1,0 +1,444 @@
+"""Preference training speed: our DPO vs mlx-lm-lora's, the stored reference pass, multi-turn supervision.
+
+1. dpo_ratio            - DPO training tokens/s: ``forgellm-tui`` (``training_type: dpo``) vs mlx-lm-lora's
+                          ``--train-mode dpo``, both started at the same time (same process load), median of
+                          the rounds (target >= 1.0). Tokens are the answer tokens of the pairs trained
+                          (chosen + rejected, after the prompt, the end-of-turn tokens included: what each
+                          side's loss scores); tokens/s is each tool's own report-window figure (tokens of the
+                          window / wall time of the window: batching, the step and its evaluation), the mean
+                          of the windows after the first (which includes the first compile). Validation is
+                          outside the windows on both sides.
+2. reference_pass_ratio - time of one DPO step that computes the reference log-probabilities in the step (a
+                          frozen copy of the base model, one more forward of the batch) / time of our step
+                          that reads them from the stored pass. One process, the same batches, both steps
+                          compiled as training compiles them (value_and_grad, Adam update, model and
+                          optimizer state as inputs/outputs); each batch's two steps run back to back
+                          (alternating which goes first); the median over 5 rounds of (mean step with the
+                          reference / mean step with the stored pass) (target >= 1.3).
+3. supervised_fraction  - on three-turn chats, supervised tokens with ``train_on: assistant`` / with ``last``
+                          (``bench_masking.py``'s set and count; expect about 3).
+
+How the two DPO runs are matched: the same model (the demo's forge-tiny), the same pairs (prepared once by
+``forgellm-tui prepare --kind preference``; mlx-lm-lora gets the same train/valid lines in its
+``{"prompt", "chosen", "rejected"}`` form), the same max_seq_length (128: no pair is cut), batch 4 pairs,
+LoRA rank 8 / scale 20 / dropout 0 on all 4 blocks (mlx-lm's default layer keys on both sides), Adam at a
+constant 1e-5, beta 0.1 (sigmoid loss), the same iterations, and the same OpenBLAS preload and kernel set
+(``bench_train.env``). What differs is each tool's design: mlx-lm-lora runs chosen and rejected as two
+forward passes, runs a second (reference) model over both every step, and pads each batch to its longest
+sequence (a new compile for every new width); ours runs one ``[2B, W]`` pass, reads the reference
+log-probabilities stored before the first step, and pads to 1 + a multiple of 32. The one-time
+reference pass is not in our step windows; it is in ``*_command_wall_s`` (whole commands).
+
+mlx-lm-lora goes in its own environment (its pins must not move ours)::
+
+    python -m venv VENV --system-site-packages && VENV/bin/pip install mlx-lm-lora
+
+and ``--lora-python VENV/bin/python``. Its ``train_dpo`` starts with
+``mx.set_wired_limit(mx.device_info()["max_recommended_working_set_size"])``: that key exists only on
+Metal, so on a CPU the stock command stops with ``KeyError`` before its first step. The benchmark's
+launcher adds the key (value 0; ``set_wired_limit`` does nothing on the CPU) and then runs mlx-lm-lora's
+own ``main()`` unchanged; ``mlx_lm_lora.stock_cpu_error`` in the JSON records the stock behaviour.
+
+Writes bench/results/preference.json.
+Usage: python bench/bench_preference.py [--quick] [--repeat N] [--lora-python PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / "work" / "preference"
+RESULTS = ROOT / "bench" / "results" / "preference.json"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+DATA = "bench-pref"
+BATCH, SEQ, RANK, SCALE, LR, BETA, REPORT = 4, 128, 8, 20.0, 1e-5, 0.1, 10
+#: the key mlx-lm-lora's train_dpo reads from mx.device_info(); Metal reports it, the CPU does not
+WIRED_KEY = "max_recommended_working_set_size"
+
+
+# --------------------------------------------------------------------------- data
+
+def write_pairs(ws: Path) -> Path:
+    """Raw pairs from the demo's IFT questions: chosen = the question's answer, rejected = the next
+    question's answer (a fluent but wrong answer, as in real preference data)."""
+    qa = []
+    for split in ("train", "valid", "test"):
+        for line in (ws / "data" / "ift-demo" / f"{split}.jsonl").read_text().splitlines():
+            user, assistant = json.loads(line)["messages"][:2]
+            qa.append((user["content"], assistant["content"]))
+    path = WORK / "pairs.jsonl"
+    with path.open("w") as out:
+        for i, (question, answer) in enumerate(qa):
+            other = qa[(i + 1) % len(qa)][1]
+            if other != answer:
+                out.write(json.dumps({"prompt": question, "chosen": answer, "rejected": other}) + "\n")
+    return path
+
+
+def prepare_ours(ws: Path, pairs: Path) -> Path:
+    """``data/bench-pref`` with our own prepare (its split, its cleaning); raises when it cannot."""
+    shutil.rmtree(ws / "data" / DATA, ignore_errors=True)
+    cmd = [sys.executable, "-m", "forgellm_tui", "--workspace", str(ws), "prepare", "--kind", "preference",
+           "--input", str(pairs), "--name", DATA, "--model", "models/base/forge-tiny"]
+    done = subprocess.run(cmd, cwd=ws, capture_output=True, text=True, env=child_env())
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"prepare --kind preference failed ({done.returncode}): "
+                           f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+    return ws / "data" / DATA
+
+
+def lora_data(prepared: Path) -> Path:
+    """The prepared train/valid pairs in mlx-lm-lora's ``{"prompt", "chosen", "rejected"}`` form."""
+    out = WORK / "lora-data"
+    out.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "valid"):
+        lines = []
+        for line in (prepared / f"{split}.jsonl").read_text().splitlines():
+            row = json.loads(line)
+            if len(row["messages"]) != 1 or row["messages"][0]["role"] != "user":
+                raise SystemExit(f"{prepared / split}.jsonl: expected one user message per pair")
+            lines.append(json.dumps({"prompt": row["messages"][0]["content"], "chosen": row["chosen"],
+                                     "rejected": row["rejected"]}))
+        (out / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return out
+
+
+# --------------------------------------------------------------------------- children
+
+def child_env() -> dict:
+    """Both sides' BLAS: the app's OpenBLAS preload and kernel set (``bench_train.env``)."""
+    import bench_train
+
+    return bench_train.env(True)
+
+
+def lora_launcher(argv: list[str]) -> None:
+    """Run mlx-lm-lora's own ``main()`` (in its environment) with the Metal-only key supplied."""
+    import mlx.core as mx
+
+    stock = mx.device_info
+
+    def device_info():
+        info = dict(stock())
+        info.setdefault(WIRED_KEY, 0)
+        return info
+
+    print(json.dumps({"stock_has_key": WIRED_KEY in stock()}), flush=True)
+    mx.device_info = device_info
+    sys.argv = ["mlx_lm_lora.train", *argv]
+    from mlx_lm_lora.train import main as lora_main
+
+    lora_main()
+
+
+def lora_probe(python: str) -> dict:
+    """mlx-lm-lora's version, the mlx/mlx-lm it runs with, and the stock command's CPU failure."""
+    code = ("import json, mlx.core as mx, mlx_lm, importlib.metadata as m\n"
+            "info = {'mlx_lm_lora': m.version('mlx-lm-lora'), 'mlx': mx.__version__, 'mlx_lm': mlx_lm.__version__}\n"
+            "try:\n    mx.set_wired_limit(mx.device_info()['%s'])\n    info['stock_cpu_error'] = None\n"
+            "except Exception as e:\n    info['stock_cpu_error'] = f'{type(e).__name__}: {e}'\n"
+            "print(json.dumps(info))" % WIRED_KEY)
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, env=child_env())
+    if done.returncode:
+        return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def spawn(cmd: list[str], cwd: Path, tag: str) -> dict:
+    out, err = open(WORK / f"{tag}.out", "w+"), open(WORK / f"{tag}.err", "w+")
+    proc = subprocess.Popen(cmd, env=child_env(), cwd=cwd, stdout=out, stderr=err, text=True)
+    return {"proc": proc, "out": out, "err": err, "started": time.perf_counter(), "ended": None, "tag": tag}
+
+
+def wait(*jobs: dict, timeout: float = 1800) -> None:
+    """Wait for every job, noting when each one ends (jobs started together end at different times)."""
+    deadline = time.perf_counter() + timeout
+    while any(job["ended"] is None for job in jobs):
+        for job in jobs:
+            if job["ended"] is None and job["proc"].poll() is not None:
+                job["ended"] = time.perf_counter()
+        if time.perf_counter() > deadline:
+            raise RuntimeError("a benchmark command ran for more than 30 minutes")
+        time.sleep(0.05)
+
+
+def finish(job: dict) -> tuple[str, float]:
+    wait(job)
+    job["out"].seek(0)
+    job["err"].seek(0)
+    text, errors = ANSI.sub("", job["out"].read()), job["err"].read()
+    if job["proc"].returncode:
+        raise RuntimeError(f"{job['tag']} failed ({job['proc'].returncode}):\n{text[-1500:]}\n{errors[-1500:]}")
+    return text, job["ended"] - job["started"]
+
+
+# --------------------------------------------------------------------------- 1. DPO vs mlx-lm-lora
+
+def start_ours(ws: Path, iters: int, tag: str) -> dict:
+    import yaml
+
+    config = {"training_type": "dpo", "beta": BETA, "model": "models/base/forge-tiny", "data": f"data/{DATA}",
+              "name": tag, "max_iterations": iters, "batch_size": BATCH, "max_seq_length": SEQ,
+              "fine_tune_type": "lora", "num_layers": -1,
+              "lora_parameters": {"rank": RANK, "scale": SCALE, "dropout": 0.0}, "optimizer": "adam",
+              "learning_rate": LR, "lr_schedule": "constant", "steps_per_report": REPORT, "steps_per_eval": 100000,
+              "val_batches": 1, "save_every": 100000, "early_stopping": False, "seed": 0}
+    path = WORK / f"{tag}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    shutil.rmtree(ws / "models" / "dpo" / tag, ignore_errors=True)
+    return spawn([sys.executable, __file__, "--child", str(path), str(ws)], ws, tag)
+
+
+def finish_ours(job: dict) -> dict:
+    import bench_train
+
+    text, wall = finish(job)
+    data = json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
+    if data["status"] != "completed" or not data["tps"]:
+        raise RuntimeError(f"our DPO run {job['tag']} ended {data['status']} with {len(data['tps'])} reports")
+    return {"tps": data["tps"], "tokens_per_second": bench_train.steady(data["tps"]), "command_wall_s": wall,
+            "trained_tokens": data["trained_tokens"]}
+
+
+def start_lora(ws: Path, python: str, data: Path, iters: int, tag: str) -> dict:
+    config = WORK / "lora.yaml"  # what the command line cannot say: no fusing, LoRA scale and dropout
+    config.write_text(json.dumps({"fuse": False, "lora_parameters": {"rank": RANK, "scale": SCALE, "dropout": 0.0}}))
+    cmd = [python, __file__, "--lora-child", "-c", str(config), "--model", "models/base/forge-tiny", "--train",
+           "--train-mode", "dpo", "--data", str(data), "--train-type", "lora", "--num-layers", "-1",
+           "--batch-size", str(BATCH), "--iters", str(iters), "--max-seq-length", str(SEQ), "--optimizer", "adam",
+           "--learning-rate", str(LR), "--beta", str(BETA), "--dpo-cpo-loss-type", "sigmoid", "--seed", "0",
+           "--steps-per-report", str(REPORT), "--steps-per-eval", "100000", "--val-batches", "1",
+           "--save-every", "100000", "--adapter-path", str(WORK / f"{tag}-adapters")]
+    return spawn(cmd, ws, tag)
+
+
+LORA_REPORT = re.compile(r"Iter (\d+): loss [-0-9.naif]+,.*? it/s ([0-9.]+), tok/s ([0-9.]+)")
+
+
+def finish_lora(job: dict) -> dict:
+    import bench_train
+
+    text, wall = finish(job)
+    windows = [(float(m.group(2)), float(m.group(3))) for m in LORA_REPORT.finditer(text)]
+    if not windows:
+        raise RuntimeError(f"mlx-lm-lora printed no training report:\n{text[-1500:]}")
+    tps = [tok for _, tok in windows]
+    trained = sum(tok * REPORT / its for its, tok in windows)  # the last window may be shorter: close enough
+    return {"tps": tps, "tokens_per_second": bench_train.steady(tps), "command_wall_s": wall,
+            "trained_tokens": round(trained)}
+
+
+def measure_dpo(ws: Path, python: str, data: Path, iters: int, repeat: int) -> dict:
+    print(f"1. DPO tokens/s, {iters} iterations of {BATCH} pairs: forgellm-tui vs mlx-lm-lora, started together")
+    rounds = []
+    for k in range(repeat):
+        a, b = start_ours(ws, iters, f"bench-dpo-{k}"), start_lora(ws, python, data, iters, f"lora-dpo-{k}")
+        wait(a, b)
+        ours, lora = finish_ours(a), finish_lora(b)
+        ratio = ours["tokens_per_second"] / lora["tokens_per_second"]
+        best = max(ours["tps"][1:] or ours["tps"]) / max(lora["tps"][1:] or lora["tps"])
+        rounds.append({"ours": ours, "mlx_lm_lora": lora, "ratio": ratio, "best_window_ratio": best})
+        print(f"   round {k + 1}: ours {ours['tokens_per_second']:,.0f} tok/s   mlx-lm-lora "
+              f"{lora['tokens_per_second']:,.0f} tok/s   ratio {ratio:.2f}   (fastest windows: {best:.2f}; "
+              f"whole commands {ours['command_wall_s']:.0f} s / {lora['command_wall_s']:.0f} s)")
+    ratio = statistics.median(r["ratio"] for r in rounds)
+    print(f"   median ratio {ratio:.2f} (target >= 1.0)")
+    return {"dpo_ratio": round(ratio, 3),
+            "dpo_best_window_ratio": round(statistics.median(r["best_window_ratio"] for r in rounds), 3),
+            "dpo_rounds": rounds}
+
+
+# --------------------------------------------------------------------------- 2. stored reference pass
+
+def child_reference(ws: str, pairs: str, batches: int, rounds: int) -> None:
+    """Time both compiled steps on the same batches; print one JSON line."""
+    from functools import partial
+
+    import mlx.core as mx
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+    from mlx_lm.tuner.utils import linear_to_lora_layers
+    from mlx_lm.utils import load
+
+    from forgellm_tui.core.datasets import read_preference_file
+    from forgellm_tui.core.preference import PairStream, dpo_loss, sequence_logps, tokenize_pairs
+
+    folder, data = Path(ws) / "models" / "base" / "forge-tiny", Path(pairs)
+    model, tokenizer = load(folder)
+    reference, _ = load(folder)
+    reference.freeze()
+    model.freeze()
+    mx.random.seed(0)
+    linear_to_lora_layers(model, len(model.layers), {"rank": RANK, "scale": SCALE, "dropout": 0.0})
+    stream = PairStream(tokenize_pairs(read_preference_file(data), tokenizer, SEQ, data), BATCH, seed=0)
+    work = [tuple(mx.array(a) for a in stream.next()[:2]) for _ in range(batches)]
+    stored = [sequence_logps(reference, tokens, mask)[0] for tokens, mask in work]  # what the stored pass holds
+    mx.eval(stored)
+    opt = optim.Adam(learning_rate=LR)
+    state = [model.state, opt.state, mx.random.state]
+
+    def loss_stored(model, tokens, mask, ref_logps):
+        return dpo_loss(sequence_logps(model, tokens, mask)[0], ref_logps, BETA)[0]
+
+    def loss_every(model, tokens, mask):
+        ref_logps = mx.stop_gradient(sequence_logps(reference, tokens, mask)[0])
+        return dpo_loss(sequence_logps(model, tokens, mask)[0], ref_logps, BETA)[0]
+
+    def compiled(loss_fn):
+        loss_and_grad = nn.value_and_grad(model, loss_fn)
+
+        @partial(mx.compile, inputs=state, outputs=state)
+        def step(*batch):
+            loss, grad = loss_and_grad(model, *batch)
+            opt.update(model, grad)
+            return loss
+        return step
+
+    steps = {"stored": (compiled(loss_stored), lambda i: (*work[i], stored[i])),
+             "every_step": (compiled(loss_every), lambda i: work[i])}
+
+    def once(name: str, i: int) -> float:
+        step, inputs = steps[name]
+        tic = time.perf_counter()
+        mx.eval(step(*inputs(i)), state)
+        return time.perf_counter() - tic
+
+    for name in steps:  # compile every width once, outside the timing
+        for i in range(batches):
+            once(name, i)
+    # Per batch, both steps back to back in alternating order: a burst of load from elsewhere falls
+    # on both alike. A round is one pass over the batches; its time is the mean step.
+    times: dict[str, list[float]] = {"stored": [], "every_step": []}
+    for k in range(rounds):
+        spent = {"stored": 0.0, "every_step": 0.0}
+        for i in range(batches):
+            for name in (("stored", "every_step") if (i + k) % 2 == 0 else ("every_step", "stored")):
+                spent[name] += once(name, i)
+        for name, total in spent.items():
+            times[name].append(total / batches)
+    widths = sorted({int(tokens.shape[1]) for tokens, _ in work})
+    print(json.dumps({"times": times, "widths": widths, "pairs_per_batch": BATCH}))
+
+
+def measure_reference(ws: Path, pairs: Path, batches: int, rounds: int) -> dict:
+    print(f"2. DPO step with the reference computed in the step vs read from the stored pass "
+          f"({batches} batches of {BATCH} pairs, {rounds} rounds, compiled)")
+    cmd = [sys.executable, __file__, "--reference-child", str(ws), str(pairs), str(batches), str(rounds)]
+    try:
+        text, _ = finish(spawn(cmd, ws, "reference"))
+    except RuntimeError as exc:
+        print(f"   reference_pass_ratio: not measured ({str(exc).strip().splitlines()[-1]})")
+        return {"reference_pass_ratio": None, "reference_pass_reason": str(exc)[-3000:]}
+    found = json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
+    every, stored = (statistics.median(found["times"][k]) for k in ("every_step", "stored"))
+    ratio = statistics.median(e / s for e, s in zip(found["times"]["every_step"], found["times"]["stored"]))
+    print(f"   step {every * 1e3:.1f} ms (reference every step) vs {stored * 1e3:.1f} ms (stored)   "
+          f"ratio {ratio:.2f} (target >= 1.3); widths {found['widths']}")
+    return {"reference_pass_ratio": round(ratio, 3), "reference_step_ms": round(every * 1e3, 2),
+            "stored_step_ms": round(stored * 1e3, 2),
+            "reference_rounds_ms": {k: [round(t * 1e3, 2) for t in v] for k, v in found["times"].items()},
+            "reference_batch_widths": found["widths"]}
+
+
+# --------------------------------------------------------------------------- 3. multi-turn supervision
+
+def measure_supervision(ws: Path) -> dict:
+    """``bench_masking``'s three-turn chats and count, on its tokenizers and the demo model's."""
+    import bench_masking
+
+    rows = bench_masking.three_turn_chats()
+    folders = [bench_masking.FIXTURES / name for name in bench_masking.TOKENIZERS]
+    folders.append(ws / "models" / "base" / "forge-tiny")
+    per = {folder.name: bench_masking.measure(folder, rows)["supervised_fraction"] for folder in folders}
+    mean = sum(per.values()) / len(per)
+    print(f"3. supervised tokens, train_on assistant / last, {len(rows)} three-turn chats: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in per.items()) + f"; mean {mean:.2f} (expect about 3)")
+    return {"supervised_fraction": round(mean, 3), "supervised_fraction_per_tokenizer": per,
+            "supervised_conversations": len(rows)}
+
+
+# --------------------------------------------------------------------------- main
+
+def lora_side(ws: Path, python: str, pairs: Path, iters: int, repeat: int) -> dict:
+    """Measurement 1, or ``dpo_ratio`` None with the reason when a side cannot run here."""
+    probe = lora_probe(python)
+    if "error" in probe:
+        return {"dpo_ratio": None, "dpo_ratio_reason": f"mlx-lm-lora does not load with {python}: {probe['error']}",
+                "mlx_lm_lora": probe}
+    try:
+        prepared = prepare_ours(ws, pairs)
+        result = measure_dpo(ws, python, lora_data(prepared), iters, repeat)
+    except RuntimeError as exc:
+        print(f"   dpo_ratio: not measured ({str(exc).splitlines()[0]})")
+        return {"dpo_ratio": None, "dpo_ratio_reason": str(exc)[:3000], "mlx_lm_lora": probe}
+    return {**result, "mlx_lm_lora": probe}
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--lora-child"]:  # mlx-lm-lora's arguments follow: not ours to parse
+        lora_launcher(sys.argv[2:])
+        return 0
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child", nargs=2, metavar=("CONFIG", "WORKSPACE"), help=argparse.SUPPRESS)
+    ap.add_argument("--reference-child", nargs=4, metavar=("WORKSPACE", "PAIRS", "BATCHES", "ROUNDS"),
+                    help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="fewer iterations and rounds (noisier)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of measurement 1 (the median ratio is kept)")
+    ap.add_argument("--lora-python", default=os.environ.get("MLX_LM_LORA_PYTHON", sys.executable), metavar="PATH",
+                    help="python of the environment that has mlx-lm-lora (default: $MLX_LM_LORA_PYTHON or this one)")
+    args = ap.parse_args()
+    if args.child:
+        import bench_train
+
+        bench_train.child_ours(*args.child)
+        return 0
+    if args.reference_child:
+        ws, pairs, batches, rounds = args.reference_child
+        child_reference(ws, pairs, int(batches), int(rounds))
+        return 0
+    import bench_train
+    from forgellm_tui.core.demo.builder import build_demo
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    ws = build_demo(WORK / "ws").folder
+    core, _ = bench_train.kernel_sets()
+    load_before = os.getloadavg()
+    print(f"demo workspace: {ws}; cores: {os.cpu_count()}; load average {load_before[0]:.2f}; kernel set {core}")
+    pairs = write_pairs(ws)
+    result = lora_side(ws, args.lora_python, pairs, 30 if args.quick else 100, 1 if args.quick else args.repeat)
+    result.update(measure_reference(ws, pairs, 6 if args.quick else 16, 3 if args.quick else 5))
+    result.update(measure_supervision(ws))
+    import mlx_lm
+
+    result.update({
+        "settings": {"model": "forge-tiny (llama, 4 layers, hidden 256)", "batch_pairs": BATCH, "max_seq_length": SEQ,
+                     "lora": {"rank": RANK, "scale": SCALE, "dropout": 0.0, "layers": "all 4"}, "optimizer": "adam",
+                     "learning_rate": LR, "beta": BETA, "iterations": 30 if args.quick else 100,
+                     "mlx_lm": mlx_lm.__version__, "cores": os.cpu_count(), "blas_kernel_set": core,
+                     "quick": args.quick},
+        "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
+        "notes": "dpo_ratio: tokens = answer tokens (chosen + rejected) of the pairs trained, per second of each "
+                 "tool's report windows after the first; both commands run at the same time. "
+                 "dpo_best_window_ratio: fastest window of each side (mlx-lm-lora recompiles its step for every new "
+                 "batch width; its fastest window is the one with the fewest new widths). Other processes on the "
+                 "machine change absolute numbers: see load_average.",
+    })
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())
