@@ -1,16 +1,17 @@
 """Preference training speed: our DPO vs mlx-lm-lora's, the stored reference pass, multi-turn supervision.
 
 1. dpo_ratio            - DPO training tokens/s: ``forgellm-tui`` (``training_type: dpo``) vs mlx-lm-lora's
-                          ``--train-mode dpo``, both started at the same time (same process load), median of
-                          the rounds (target >= 1.0). Tokens are the answer tokens of the pairs trained
-                          (chosen + rejected, after the prompt, the end-of-turn tokens included: what each
-                          side's loss scores); tokens/s is each tool's own report-window figure (tokens of the
-                          window / wall time of the window: batching, the step and its evaluation), the mean
-                          of the windows between the first (which includes the first compile) and the last:
-                          mlx-lm-lora validates before its last step and restarts its window clock after
-                          that, so its last window divides the tokens of all its ten steps by the time of
-                          the last step alone (it reads 10-20 times the others). Validation is outside the
-                          windows on both sides.
+                          ``--train-mode dpo``, the two training loops running at the same time
+                          (same process load), median of the rounds (target >= 1.0). Tokens are the
+                          answer tokens of the pairs trained (chosen + rejected, after the prompt, the
+                          end-of-turn tokens included: what each side's loss scores). Tokens/s is each
+                          tool's own report-window figure: ours, the window's tokens / the sum of its step
+                          times (batch, step, evaluation); mlx-lm-lora's, the window's tokens / the wall
+                          time since its previous report. The mean of the windows between the first
+                          (which includes the first compile) and the last: mlx-lm-lora validates before
+                          its last step and restarts its window clock after that, so its last window
+                          divides the tokens of all its ten steps by the time of the last step alone (it
+                          reads 10-20 times the others). Validation is outside the windows on both sides.
 2. reference_pass_ratio - time of one DPO step that computes the reference log-probabilities in the step (a
                           frozen copy of the base model, one more forward of the batch) / time of our step
                           that reads them from the stored pass. One process, the same batches, both steps
@@ -28,10 +29,12 @@ LoRA rank 8 / scale 20 / dropout 0 on all 4 blocks (mlx-lm's default layer keys 
 constant 1e-5, beta 0.1 (sigmoid loss), the same iterations, and the same OpenBLAS preload and kernel set
 (``bench_train.env``). What differs is each tool's design: mlx-lm-lora runs chosen and rejected as two
 forward passes, runs a second (reference) model over both every step, and pads each batch to its longest
-sequence; ours runs one ``[2B, W]`` pass, reads the reference
-log-probabilities stored before the first step, and pads to 1 + a multiple of 32 (fewer shapes to
-compile). The one-time
-reference pass is not in our step windows; it is in ``*_command_wall_s`` (whole commands).
+sequence; ours runs one ``[2B, W]`` pass, reads the reference log-probabilities stored before the
+first step, and pads to 1 + a multiple of 32 (fewer shapes to compile). Ours starts first;
+mlx-lm-lora starts when our run has its reference pass and begins its first step (our ``RunStarted``
+event), so the two training loops overlap; the last windows of whichever ends later run beside one
+process fewer (the rounds record both commands' wall times). The one-time reference pass is not in
+our step windows; it is in ``*_command_wall_s`` (whole commands).
 
 mlx-lm-lora goes in its own environment (its pins must not move ours)::
 
@@ -126,6 +129,28 @@ def child_env() -> dict:
     return bench_train.env(True)
 
 
+def child_ours(config: str, workspace: str) -> None:
+    """Train with our engine. One JSON line when the first step is about to run (the reference pass is
+    done), one at the end: the tokens/s of every report window."""
+    from forgellm_tui.core import events as ev
+    from forgellm_tui.core.config.model import load_config
+    from forgellm_tui.core.training.engine import train
+    from forgellm_tui.settings import Settings
+
+    tps: list[float] = []
+
+    def on_event(event):
+        if isinstance(event, ev.RunStarted):
+            print(json.dumps({"training_from": time.time()}), flush=True)
+        if isinstance(event, ev.Metrics) and event.training_loss is not None and event.tokens_per_second:
+            tps.append(event.tokens_per_second)
+
+    tic = time.perf_counter()
+    result = train(load_config(config, settings=Settings.load(workspace)), on_event)
+    print(json.dumps({"tps": tps, "status": result.status, "wall": time.perf_counter() - tic,
+                      "trained_tokens": result.trained_tokens}))
+
+
 def lora_launcher(argv: list[str]) -> None:
     """Run mlx-lm-lora's own ``main()`` (in its environment) with the Metal-only key supplied."""
     import mlx.core as mx
@@ -209,10 +234,19 @@ def start_ours(ws: Path, iters: int, tag: str) -> dict:
     return spawn([sys.executable, __file__, "--child", str(path), str(ws)], ws, tag)
 
 
+def wait_training(job: dict, timeout: float = 1800) -> None:
+    """Until our run has its reference pass and begins its first step (or has ended)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline and job["proc"].poll() is None:
+        if '"training_from"' in (WORK / f"{job['tag']}.out").read_text():
+            return
+        time.sleep(0.2)
+
+
 def finish_ours(job: dict) -> dict:
     text, wall = finish(job)
-    data = json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
-    if data["status"] != "completed" or not data["tps"]:
+    data = json.loads([line for line in text.splitlines() if line.startswith('{"tps"')][-1])
+    if data["status"] != "finished" or not data["tps"]:
         raise RuntimeError(f"our DPO run {job['tag']} ended {data['status']} with {len(data['tps'])} reports")
     return {"tps": data["tps"], "tokens_per_second": steady(data["tps"]), "command_wall_s": wall,
             "trained_tokens": data["trained_tokens"]}
@@ -245,10 +279,12 @@ def finish_lora(job: dict) -> dict:
 
 
 def measure_dpo(ws: Path, python: str, data: Path, iters: int, repeat: int) -> dict:
-    print(f"1. DPO tokens/s, {iters} iterations of {BATCH} pairs: forgellm-tui vs mlx-lm-lora, started together")
+    print(f"1. DPO tokens/s, {iters} iterations of {BATCH} pairs: forgellm-tui vs mlx-lm-lora, training together")
     rounds = []
     for k in range(repeat):
-        a, b = start_ours(ws, iters, f"bench-dpo-{k}"), start_lora(ws, python, data, iters, f"lora-dpo-{k}")
+        a = start_ours(ws, iters, f"bench-dpo-{k}")
+        wait_training(a)  # its reference pass alone; then both training loops share the machine
+        b = start_lora(ws, python, data, iters, f"lora-dpo-{k}")
         wait(a, b)
         ours, lora = finish_ours(a), finish_lora(b)
         ratio = ours["tokens_per_second"] / lora["tokens_per_second"]
@@ -401,9 +437,7 @@ def main() -> int:
                     help="python of the environment that has mlx-lm-lora (default: $MLX_LM_LORA_PYTHON or this one)")
     args = ap.parse_args()
     if args.child:
-        import bench_train
-
-        bench_train.child_ours(*args.child)
+        child_ours(*args.child)
         return 0
     if args.reference_child:
         ws, pairs, batches, rounds = args.reference_child
@@ -418,7 +452,7 @@ def main() -> int:
     load_before = os.getloadavg()
     print(f"demo workspace: {ws}; cores: {os.cpu_count()}; load average {load_before[0]:.2f}; kernel set {core}")
     pairs = write_pairs(ws)
-    result = lora_side(ws, args.lora_python, pairs, 30 if args.quick else 100, 1 if args.quick else args.repeat)
+    result = lora_side(ws, args.lora_python, pairs, 40 if args.quick else 100, 1 if args.quick else args.repeat)
     result.update(measure_reference(ws, pairs, 6 if args.quick else 16, 3 if args.quick else 5))
     result.update(measure_supervision(ws))
     import mlx_lm
@@ -426,13 +460,14 @@ def main() -> int:
     result.update({
         "settings": {"model": "forge-tiny (llama, 4 layers, hidden 256)", "batch_pairs": BATCH, "max_seq_length": SEQ,
                      "lora": {"rank": RANK, "scale": SCALE, "dropout": 0.0, "layers": "all 4"}, "optimizer": "adam",
-                     "learning_rate": LR, "beta": BETA, "iterations": 30 if args.quick else 100,
+                     "learning_rate": LR, "beta": BETA, "iterations": 40 if args.quick else 100,
                      "mlx_lm": mlx_lm.__version__, "cores": os.cpu_count(), "blas_kernel_set": core,
                      "quick": args.quick},
         "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
         "notes": "dpo_ratio: tokens = answer tokens (chosen + rejected) of the pairs trained, per second of each "
                  "tool's report windows without the first (compile) and the last (mlx-lm-lora restarts its window "
-                 "clock after its final validation); both commands run at the same time. *_command_wall_s: whole "
+                 "clock after its final validation); the two training loops run at the same time (mlx-lm-lora starts "
+                 "when our reference pass is done). *_command_wall_s: whole "
                  "commands (start-up, model load, our stored reference pass, validation). Other processes on the "
                  "machine change absolute numbers: see load_average.",
     })
