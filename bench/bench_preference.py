@@ -22,15 +22,17 @@
 3. supervised_fraction  - on three-turn chats, supervised tokens with ``train_on: assistant`` / with ``last``
                           (``bench_masking.py``'s set and count; expect about 3).
 
-How the two DPO runs are matched: the same model (the demo's forge-tiny), the same pairs (prepared once by
-``forgellm-tui prepare --kind preference``; mlx-lm-lora gets the same train/valid lines in its
-``{"prompt", "chosen", "rejected"}`` form), the same max_seq_length (128: no pair is cut), batch 4 pairs,
+How the two DPO runs are matched: the same model (the demo's forge-tiny), the same pairs (the demo's
+preference set, ``data/demo-preference`` as the demo builder prepares it; mlx-lm-lora gets the same
+train/valid lines in its ``{"prompt", "chosen", "rejected"}`` form), the same max_seq_length (128: no
+pair is cut), batch 4 pairs,
 LoRA rank 8 / scale 20 / dropout 0 on all 4 blocks (mlx-lm's default layer keys on both sides), Adam at a
 constant 1e-5, beta 0.1 (sigmoid loss), the same iterations, and the same OpenBLAS preload and kernel set
 (``bench_train.env``). What differs is each tool's design: mlx-lm-lora runs chosen and rejected as two
 forward passes, runs a second (reference) model over both every step, and pads each batch to its longest
 sequence; ours runs one ``[2B, W]`` pass, reads the reference log-probabilities stored before the
-first step, and pads to 1 + a multiple of 32 (fewer shapes to compile). Ours starts first;
+first step, and pads to 1 + a multiple of 32 (fewer shapes to compile; ``padding`` in the JSON
+gives both sides' mean padded width over an epoch of these pairs). Ours starts first;
 mlx-lm-lora starts when our run has its reference pass and begins its first step (our ``RunStarted``
 event), so the two training loops overlap; the last windows of whichever ends later run beside one
 process fewer (the rounds record both commands' wall times). The one-time reference pass is not in
@@ -67,42 +69,13 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "work" / "preference"
 RESULTS = ROOT / "bench" / "results" / "preference.json"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-DATA = "bench-pref"
+DATA = "demo-preference"  # the demo's preference pairs, as the demo builder prepares them
 BATCH, SEQ, RANK, SCALE, LR, BETA, REPORT = 4, 128, 8, 20.0, 1e-5, 0.1, 10
 #: the key mlx-lm-lora's train_dpo reads from mx.device_info(); Metal reports it, the CPU does not
 WIRED_KEY = "max_recommended_working_set_size"
 
 
 # --------------------------------------------------------------------------- data
-
-def write_pairs(ws: Path) -> Path:
-    """Raw pairs from the demo's IFT questions: chosen = the question's answer, rejected = the next
-    question's answer (a fluent but wrong answer, as in real preference data)."""
-    qa = []
-    for split in ("train", "valid", "test"):
-        for line in (ws / "data" / "ift-demo" / f"{split}.jsonl").read_text().splitlines():
-            user, assistant = json.loads(line)["messages"][:2]
-            qa.append((user["content"], assistant["content"]))
-    path = WORK / "pairs.jsonl"
-    with path.open("w") as out:
-        for i, (question, answer) in enumerate(qa):
-            other = qa[(i + 1) % len(qa)][1]
-            if other != answer:
-                out.write(json.dumps({"prompt": question, "chosen": answer, "rejected": other}) + "\n")
-    return path
-
-
-def prepare_ours(ws: Path, pairs: Path) -> Path:
-    """``data/bench-pref`` with our own prepare (its split, its cleaning); raises when it cannot."""
-    shutil.rmtree(ws / "data" / DATA, ignore_errors=True)
-    cmd = [sys.executable, "-m", "forgellm_tui", "--workspace", str(ws), "prepare", "--kind", "preference",
-           "--input", str(pairs), "--name", DATA, "--model", "models/base/forge-tiny"]
-    done = subprocess.run(cmd, cwd=ws, capture_output=True, text=True, env=child_env())
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"prepare --kind preference failed ({done.returncode}): "
-                           f"{(done.stderr or done.stdout).strip().splitlines()[-1:]}")
-    return ws / "data" / DATA
-
 
 def lora_data(prepared: Path) -> Path:
     """The prepared train/valid pairs in mlx-lm-lora's ``{"prompt", "chosen", "rejected"}`` form."""
@@ -299,6 +272,27 @@ def measure_dpo(ws: Path, python: str, data: Path, iters: int, repeat: int) -> d
 
 # --------------------------------------------------------------------------- 2. stored reference pass
 
+def padded_widths(pairs) -> dict:
+    """Mean padded row width over one epoch of training batches: ours (``PairStream``) and mlx-lm-lora's
+    rule (pairs sorted by the length of the chosen sequence, batches in that order, each padded to its
+    longest chosen or rejected sequence), next to the mean sequence length."""
+    import numpy as np
+
+    from forgellm_tui.core.preference import PairStream
+
+    stream = PairStream(pairs, BATCH, seed=0)
+    ours = [stream.next()[0].shape[1] for _ in range(stream.batches_per_epoch)]
+    chosen = np.array([len(pairs.sequence(i)[0]) for i in range(len(pairs))])
+    rejected = np.array([len(pairs.sequence(i, rejected=True)[0]) for i in range(len(pairs))])
+    order = sorted(range(len(pairs)), key=lambda i: chosen[i])
+    theirs = [min(max(chosen[g].max(), rejected[g].max()), SEQ)
+              for g in (order[i:i + BATCH] for i in range(0, len(order) - BATCH + 1, BATCH))]
+    return {"ours_mean_width": round(float(np.mean(ours)), 1),
+            "mlx_lm_lora_mean_width": round(float(np.mean(theirs)), 1),
+            "mean_sequence_length": round(float(np.mean(np.concatenate([chosen, rejected]))), 1),
+            "ours_widths": sorted({int(w) for w in ours}), "mlx_lm_lora_distinct_widths": len(set(theirs))}
+
+
 def child_reference(ws: str, pairs: str, batches: int, rounds: int) -> None:
     """Time both compiled steps on the same batches; print one JSON line."""
     from functools import partial
@@ -319,7 +313,8 @@ def child_reference(ws: str, pairs: str, batches: int, rounds: int) -> None:
     model.freeze()
     mx.random.seed(0)
     linear_to_lora_layers(model, len(model.layers), {"rank": RANK, "scale": SCALE, "dropout": 0.0})
-    stream = PairStream(tokenize_pairs(read_preference_file(data), tokenizer, SEQ, data), BATCH, seed=0)
+    pair_set = tokenize_pairs(read_preference_file(data), tokenizer, SEQ, data)
+    stream = PairStream(pair_set, BATCH, seed=0)
     work = [tuple(mx.array(a) for a in stream.next()[:2]) for _ in range(batches)]
     stored = [sequence_logps(reference, tokens, mask)[0] for tokens, mask in work]  # what the stored pass holds
     mx.eval(stored)
@@ -366,7 +361,7 @@ def child_reference(ws: str, pairs: str, batches: int, rounds: int) -> None:
         for name, total in spent.items():
             times[name].append(total / batches)
     widths = sorted({int(tokens.shape[1]) for tokens, _ in work})
-    print(json.dumps({"times": times, "widths": widths, "pairs_per_batch": BATCH}))
+    print(json.dumps({"times": times, "widths": widths, "padding": padded_widths(pair_set)}))
 
 
 def measure_reference(ws: Path, pairs: Path, batches: int, rounds: int) -> dict:
@@ -383,10 +378,14 @@ def measure_reference(ws: Path, pairs: Path, batches: int, rounds: int) -> dict:
     ratio = statistics.median(e / s for e, s in zip(found["times"]["every_step"], found["times"]["stored"]))
     print(f"   step {every * 1e3:.1f} ms (reference every step) vs {stored * 1e3:.1f} ms (stored)   "
           f"ratio {ratio:.2f} (target >= 1.3); widths {found['widths']}")
+    pad = found["padding"]
+    print(f"   padded width over an epoch of training batches: ours {pad['ours_mean_width']} (widths "
+          f"{pad['ours_widths']}), mlx-lm-lora {pad['mlx_lm_lora_mean_width']} ({pad['mlx_lm_lora_distinct_widths']} "
+          f"widths); mean sequence {pad['mean_sequence_length']} tokens")
     return {"reference_pass_ratio": round(ratio, 3), "reference_step_ms": round(every * 1e3, 2),
             "stored_step_ms": round(stored * 1e3, 2),
             "reference_rounds_ms": {k: [round(t * 1e3, 2) for t in v] for k, v in found["times"].items()},
-            "reference_batch_widths": found["widths"]}
+            "reference_batch_widths": found["widths"], "padding": found["padding"]}
 
 
 # --------------------------------------------------------------------------- 3. multi-turn supervision
@@ -408,15 +407,14 @@ def measure_supervision(ws: Path) -> dict:
 
 # --------------------------------------------------------------------------- main
 
-def lora_side(ws: Path, python: str, pairs: Path, iters: int, repeat: int) -> dict:
+def lora_side(ws: Path, python: str, iters: int, repeat: int) -> dict:
     """Measurement 1, or ``dpo_ratio`` None with the reason when a side cannot run here."""
     probe = lora_probe(python)
     if "error" in probe:
         return {"dpo_ratio": None, "dpo_ratio_reason": f"mlx-lm-lora does not load with {python}: {probe['error']}",
                 "mlx_lm_lora": probe}
     try:
-        prepared = prepare_ours(ws, pairs)
-        result = measure_dpo(ws, python, lora_data(prepared), iters, repeat)
+        result = measure_dpo(ws, python, lora_data(ws / "data" / DATA), iters, repeat)
     except RuntimeError as exc:
         print(f"   dpo_ratio: not measured ({str(exc).splitlines()[0]})")
         return {"dpo_ratio": None, "dpo_ratio_reason": str(exc)[:3000], "mlx_lm_lora": probe}
@@ -451,9 +449,11 @@ def main() -> int:
     core, _ = bench_train.kernel_sets()
     load_before = os.getloadavg()
     print(f"demo workspace: {ws}; cores: {os.cpu_count()}; load average {load_before[0]:.2f}; kernel set {core}")
-    pairs = write_pairs(ws)
-    result = lora_side(ws, args.lora_python, pairs, 40 if args.quick else 100, 1 if args.quick else args.repeat)
-    result.update(measure_reference(ws, pairs, 6 if args.quick else 16, 3 if args.quick else 5))
+    if not (ws / "data" / DATA / "train.jsonl").exists():
+        raise SystemExit(f"this build's demo has no preference set ({ws / 'data' / DATA}): nothing to measure")
+    result = lora_side(ws, args.lora_python, 40 if args.quick else 100, 1 if args.quick else args.repeat)
+    result.update(measure_reference(ws, ws / "data" / DATA / "train.jsonl", 6 if args.quick else 16,
+                                    3 if args.quick else 5))
     result.update(measure_supervision(ws))
     import mlx_lm
 
