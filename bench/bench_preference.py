@@ -156,6 +156,20 @@ def lora_probe(python: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def lora_answer_tokens(python: str, ws: Path, data: Path) -> int | None:
+    """Answer tokens (chosen + rejected) of the train pairs as mlx-lm-lora's DPODataset masks them."""
+    code = ("import json, sys\nfrom pathlib import Path\nfrom mlx_lm.tokenizer_utils import load\n"
+            "from mlx_lm_lora.trainer.datasets import DPODataset\n"
+            "rows = [json.loads(line) for line in open(sys.argv[2])]\n"
+            "ds = DPODataset(rows, load(Path(sys.argv[1])))\n"
+            "print(sum(len(d['chosen']) - d['chosen_prompt_length'] + len(d['rejected']) - d['rejected_prompt_length']"
+            " for d in (ds[i] for i in range(len(ds)))))")
+    done = subprocess.run([python, "-c", code, str(ws / "models" / "base" / "forge-tiny"), str(data / "train.jsonl")],
+                          capture_output=True, text=True, env=child_env())
+    lines = done.stdout.strip().splitlines()
+    return int(lines[-1]) if done.returncode == 0 and lines and lines[-1].isdigit() else None
+
+
 def spawn(cmd: list[str], cwd: Path, tag: str) -> dict:
     out, err = open(WORK / f"{tag}.out", "w+"), open(WORK / f"{tag}.err", "w+")
     proc = subprocess.Popen(cmd, env=child_env(), cwd=cwd, stdout=out, stderr=err, text=True)
@@ -290,6 +304,7 @@ def padded_widths(pairs) -> dict:
     return {"ours_mean_width": round(float(np.mean(ours)), 1),
             "mlx_lm_lora_mean_width": round(float(np.mean(theirs)), 1),
             "mean_sequence_length": round(float(np.mean(np.concatenate([chosen, rejected]))), 1),
+            "ours_answer_tokens": int(pairs.answer_tokens),
             "ours_widths": sorted({int(w) for w in ours}), "mlx_lm_lora_distinct_widths": len(set(theirs))}
 
 
@@ -414,7 +429,9 @@ def lora_side(ws: Path, python: str, iters: int, repeat: int) -> dict:
         return {"dpo_ratio": None, "dpo_ratio_reason": f"mlx-lm-lora does not load with {python}: {probe['error']}",
                 "mlx_lm_lora": probe}
     try:
-        result = measure_dpo(ws, python, lora_data(ws / "data" / DATA), iters, repeat)
+        data = lora_data(ws / "data" / DATA)
+        result = measure_dpo(ws, python, data, iters, repeat)
+        result["mlx_lm_lora_answer_tokens"] = lora_answer_tokens(python, ws, data)
     except RuntimeError as exc:
         print(f"   dpo_ratio: not measured ({str(exc).splitlines()[0]})")
         return {"dpo_ratio": None, "dpo_ratio_reason": str(exc)[:3000], "mlx_lm_lora": probe}
@@ -454,6 +471,9 @@ def main() -> int:
     result = lora_side(ws, args.lora_python, 40 if args.quick else 100, 1 if args.quick else args.repeat)
     result.update(measure_reference(ws, ws / "data" / DATA / "train.jsonl", 6 if args.quick else 16,
                                     3 if args.quick else 5))
+    if result.get("padding") and result.get("mlx_lm_lora_answer_tokens") is not None:
+        print(f"   answer tokens of the train pairs (the tokens both sides count): ours "
+              f"{result['padding']['ours_answer_tokens']:,}, mlx-lm-lora {result['mlx_lm_lora_answer_tokens']:,}")
     result.update(measure_supervision(ws))
     import mlx_lm
 
