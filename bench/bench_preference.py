@@ -135,7 +135,6 @@ def lora_launcher(argv: list[str]) -> None:
         info.setdefault(WIRED_KEY, 0)
         return info
 
-    print(json.dumps({"stock_has_key": WIRED_KEY in stock()}), flush=True)
     mx.device_info = device_info
     sys.argv = ["mlx_lm_lora.train", *argv]
     from mlx_lm_lora.train import main as lora_main
