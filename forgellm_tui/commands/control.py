@@ -37,7 +37,7 @@ def _run_dir(text: str, args) -> Path:
     path = Path(text).expanduser()
     if not is_run_folder(path):
         settings = settings_from(args)
-        for root in (settings.cpt_dir, settings.ift_dir):
+        for root in settings.run_roots:
             if is_run_folder(root / text):
                 return root / text
         raise ForgeError("not a run folder (no run.json)", path=path, hint="give a run folder, e.g. models/cpt/NAME")

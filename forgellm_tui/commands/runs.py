@@ -69,7 +69,7 @@ def run(args) -> int:
         print(json.dumps([r.to_dict() for r in runs], indent=2, default=str))
         return 0
     if not runs:
-        print(f"no runs in {settings.cpt_dir} or {settings.ift_dir}")
+        print(f"no runs in {', '.join(str(root) for root in settings.run_roots)}")
         return 0
     rows = [("NAME", "TYPE", "STATUS", "ITER", "BEST VAL", "AT", "LAST TRAIN", "STARTED")]
     for r in runs:

@@ -30,3 +30,5 @@ def test_dpo_progress_lines_show_reward_accuracy_and_margin_and_runs_lists_it(wo
     assert cli.main(["--workspace", str(workspace), "runs"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[1].split()[:3] == ["dpo-cli", "dpo", "finished"]
+    assert cli.main(["--workspace", str(workspace), "control", "dpo-cli"]) == 0  # found by name under models/dpo
+    assert "max_iterations = 2" in capsys.readouterr().out

@@ -102,7 +102,7 @@ class TrainingConfig:
         "", validation_alias=_also("data", "data_dir", "input_dir", "data_path"),
         description="prepared data folder with train.jsonl (+ valid.jsonl), e.g. data/cpt-demo")
     output_dir: Annotated[str | None, v.PATH] = Field(
-        None, description="where run folders go (default models/cpt or models/ift)")
+        None, description="where run folders go (default models/<training_type>: cpt, ift, dpo or orpo)")
     run_dir: Annotated[str | None, v.PATH] = Field(
         None, validation_alias=_also("run_dir", "adapter_path"),
         description="exact run folder (overrides output_dir/name)")

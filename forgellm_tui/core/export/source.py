@@ -79,7 +79,7 @@ def _trained_on(folder: Path) -> str | None:
 def _run_folder(name, settings) -> Path | None:
     if not isinstance(name, str) or not name:
         return None
-    for folder in (settings.cpt_dir / name, settings.ift_dir / name):
+    for folder in (root / name for root in settings.run_roots):
         if folder.is_dir():
             return folder
     return None
