@@ -67,31 +67,42 @@ async def arena_round(app, pilot) -> None:
     await settle()
 
 
-async def training_mid_run(app, pilot) -> None:
-    """Training screen mid-run (saved here, not after the workers): the demo config started with ctrl+r,
-    shot after a few validations, then stopped. Last, so its run is in no other screenshot."""
+async def shoot_live_run(app, pilot, config: str, run_name: str, at_iteration: int, shot: str) -> None:
+    """The Training screen mid-run: ``config`` started with ctrl+r as ``run_name``, shot once the run has
+    passed ``at_iteration`` (after a few validations), then stopped."""
     await app.switch_mode("training")
     screen = app.screen
-    while (draft := screen.setup.draft) is None or draft.path is None or draft.path.name != "cpt-demo.yaml":
+    while (draft := screen.setup.draft) is None or draft.path is None or draft.path.name != config:
         await pilot.press("down" if screen.setup.draft is not None else "r")
         await pilot.pause(0.3)
     import shutil
 
-    shutil.rmtree(app.settings.cpt_dir / "cpt-demo-live", ignore_errors=True)  # ours, from an earlier run
-    screen.form.set_text("name", "cpt-demo-live")
+    for runs in app.settings.run_roots():  # ours, from an earlier run
+        shutil.rmtree(runs / run_name, ignore_errors=True)
+    screen.form.set_text("name", run_name)
     await pilot.press("ctrl+r")
-    while screen.view is None or screen.view.iteration < 90:
+    while screen.view is None or screen.view.iteration < at_iteration:
         if screen.view is not None and screen.view.state == "failed":
-            raise SystemExit(f"the demo run failed: {screen.view.error}")
+            raise SystemExit(f"the {config} run failed: {screen.view.error}")
         await asyncio.sleep(0.5)
     screen.charts.draw()
     await pilot.pause(0.6)
     app.clear_notifications()
     await pilot.pause(0.1)
-    print(f"wrote {app.save_screenshot('training.svg', path=str(OUT[0]))}")
+    print(f"wrote {app.save_screenshot(shot, path=str(OUT[0]))}")
     screen.controller.control.stop("screenshot taken")
     while not screen.controller.run_done.is_set():
         await asyncio.sleep(0.2)
+
+
+async def training_mid_run(app, pilot) -> None:
+    """The demo CPT config mid-run. Last but one, so its run is in no other screenshot."""
+    await shoot_live_run(app, pilot, "cpt-demo.yaml", "cpt-demo-live", 90, "training.svg")
+
+
+async def dpo_mid_run(app, pilot) -> None:
+    """The demo DPO config mid-run: reward accuracy and margin in place of learning rate and tokens/s."""
+    await shoot_live_run(app, pilot, "dpo-demo.yaml", "dpo-demo-live", 45, "training-dpo.svg")
 
 
 OUT: list[Path] = []
@@ -106,7 +117,7 @@ SHOTS = (  # (file name, keys pressed before the shot; "mode:NAME" switches mode
     ("publish.svg", ["p", "tab", "enter", "down", "enter"]),  # the publish dialog: format "MLX quantized"
     (None, ["escape"]),
     ("help.svg", ["mode:datasets", "question_mark"]),
-    (None, ["escape", training_mid_run]),
+    (None, ["escape", training_mid_run, dpo_mid_run]),
 )
 DEMO_RUN = {"name": "cpt-demo-short", "max_iterations": 40, "batch_size": 4, "steps_per_report": 2,
             "steps_per_eval": 10, "val_batches": 4, "save_every": 10, "warmup_steps": 4, "early_stopping": False}

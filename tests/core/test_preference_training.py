@@ -108,6 +108,42 @@ def test_pairs_without_a_manifest_are_known_by_their_lines(workspace, capsys):
     assert rc == 2 and "is preference data" in capsys.readouterr().err and _runs(workspace) == []
 
 
+def _train_line_error(workspace, capsys, raw) -> str:
+    from forgellm_tui import cli
+
+    rc = cli.main(["--workspace", str(workspace), "train", str(_write(workspace, raw))])
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and "Traceback" not in captured.err + captured.out, captured.err
+    assert _runs(workspace) == [] and not (workspace / "models" / raw["training_type"]).exists()
+    return lines[0]
+
+
+def test_a_prompt_longer_than_max_seq_length_names_the_file_line_and_fix(workspace, capsys):
+    data = small_pref(workspace)
+    train = workspace / data / "train.jsonl"
+    lines = train.read_text().splitlines()
+    long = json.loads(lines[2])
+    long["prompt"] = " ".join(["the json module reads and writes files"] * 40)
+    lines[2] = json.dumps(long)
+    train.write_text("\n".join(lines) + "\n")
+    line = _train_line_error(workspace, capsys, {"training_type": "dpo", "data": data})
+    assert str(train) in line and "line 3" in line and "both answers are truncated away" in line
+    assert "raise max_seq_length or shorten the prompt" in line
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"prompt": "What is it?", "chosen": "The same.", "rejected": "The same."}, "the same answer"),
+    ({"prompt": "What is it?", "chosen": "An answer."}, '"rejected" is missing'),
+])
+def test_a_bad_pair_in_prepared_data_names_the_file_and_line(workspace, capsys, bad, words):
+    data = small_pref(workspace)
+    train = workspace / data / "train.jsonl"
+    train.write_text(train.read_text() + json.dumps(bad) + "\n")
+    line = _train_line_error(workspace, capsys, {"training_type": "orpo", "data": data})
+    assert str(train) in line and "line 25" in line and words in line
+
+
 # --------------------------------------------------------------------------- real runs
 
 def test_dpo_run_records_rewards_keeps_its_reference_and_goes_under_models_dpo(workspace):
@@ -227,3 +263,24 @@ def test_demo_dpo_config_learns_to_prefer_the_docstring_answers(workspace):
     last = validated[-1]
     assert last["val_reward_accuracy"] >= 0.6, last
     assert last["validation_loss"] < np.log(2) - 0.05 and last["val_reward_margin"] > 0
+
+
+def test_out_of_memory_in_a_dpo_run_halves_the_batch_and_continues(workspace):
+    """An injected out-of-memory error at iteration 5: the run restarts from its last checkpoint with half the
+    pairs per micro-batch and twice the accumulation, keeps its stored reference, and finishes."""
+    fired = []
+
+    def oom_once(iteration):
+        if iteration == 5 and not fired:
+            fired.append(iteration)
+            raise RuntimeError("[METAL] Command buffer execution failed: Insufficient Memory "
+                               "(00000008:kIOGPUCommandBufferCallbackErrorOutOfMemory)")
+
+    result = train(_pref_cfg(workspace, name="dpo-oom", batch_size=4), Recorder(), fault_hook=oom_once)
+    assert result.status == "finished" and result.iteration == 6
+    assert result.oom_recoveries[0]["batch_size"] == 2 and result.oom_recoveries[0]["grad_accumulation_steps"] == 2
+    records = metrics_lines(result.run_dir)
+    iterations = [r["iteration"] for r in records]
+    assert iterations == sorted(set(iterations)) and iterations[-1] == 6
+    assert all(r.get("reward_accuracy") is not None for r in records if r.get("training_loss") is not None)
+    assert (result.run_dir / "reference" / "train.npy").is_file()

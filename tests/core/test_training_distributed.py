@@ -263,3 +263,36 @@ def test_ctrl_c_stops_every_rank_after_the_same_step(dist):
     assert info["status"] == "stopped" and 3 <= info["iteration"] < 400
     state = ck.read_state(run / "checkpoints" / f"{info['iteration']:07d}")
     assert state["reason"] == "stop" and len(set(state["rank_weights_sha256"])) == 1
+
+
+def test_two_ranks_train_dpo_like_one_process(workspace):
+    """A DPO run on two ranks (each with its share of every batch's pairs) equals the single-process run:
+    the same preference losses and reward metrics, the same weights, one run folder."""
+    import mlx.core as mx
+
+    from train_helpers import small_pref
+
+    data = small_pref(workspace, train=16, valid=8)
+    over = {"training_type": "dpo", "data": data, "max_seq_length": 64, "max_iterations": 4, "steps_per_eval": 2,
+            "save_every": 2, "val_batches": -1}
+    single = train(load_config(_config(workspace, "dpo-single", **over), settings=Settings.load(workspace)))
+    assert single.status == "finished"
+    out = subprocess.run([sys.executable, "-m", "forgellm_tui", "--workspace", str(workspace), "train",
+                          str(_config(workspace, "dpo-two", **over)), "--hosts", LOCAL2],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    two = workspace / "models" / "dpo" / "dpo-two"
+    assert sorted(p.name for p in (workspace / "models" / "dpo").iterdir()) == ["dpo-single", "dpo-two"]
+    a, b = metrics_lines(single.run_dir), metrics_lines(two)
+    assert [r["iteration"] for r in a] == [r["iteration"] for r in b]
+    keys = COMPARED + ("reward_accuracy", "reward_margin", "val_reward_accuracy", "val_reward_margin")
+    compared = 0
+    for x, y in zip(a, b):
+        for key in keys:
+            assert (x.get(key) is None) == (y.get(key) is None), (x["iteration"], key)
+            if x.get(key) is not None:
+                assert y[key] == pytest.approx(x[key], rel=1e-4, abs=1e-6), (x["iteration"], key)
+                compared += 1
+    assert compared > 10
+    wa, wb = _weights(single.run_dir), _weights(two)
+    assert all(mx.allclose(wa[k], wb[k], rtol=0, atol=1e-4).item() for k in wa)

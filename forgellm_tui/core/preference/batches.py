@@ -16,9 +16,9 @@ import numpy as np
 
 from forgellm_tui.core.errors import DataError
 from forgellm_tui.core.preference.pairs import PairSet
+from forgellm_tui.core.tokens import epoch_order
 
 PAD_TO = 32   # widths are 1 + a multiple of this (few distinct shapes to compile)
-BUCKET = 16   # batches per length-sorting bucket
 VALID_SEED = 12345
 
 
@@ -37,24 +37,6 @@ def make_pair_batch(pairs: PairSet, idx: np.ndarray) -> tuple[np.ndarray, np.nda
             tokens[row, :len(ids)] = ids
             targets[row, start:len(ids)] = 1.0
     return tokens, targets[:, 1:], idx
-
-
-def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
-    """The batches of one epoch. Pairs left over (fewer than a batch) differ per epoch; the first epoch
-    starts with its widest batch, so a run that cannot fit in memory fails at its first step."""
-    rng = np.random.RandomState((seed * 1_000_003 + epoch * 7919) % (2**32))
-    usable = (len(lengths) // batch_size) * batch_size
-    perm = rng.permutation(len(lengths))[:usable]
-    batches: list[np.ndarray] = []
-    for i in range(0, usable, batch_size * BUCKET):
-        chunk = perm[i:i + batch_size * BUCKET]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size))
-    order = [batches[i] for i in rng.permutation(len(batches))]
-    if epoch == 0 and order:
-        widest = int(np.argmax([int(lengths[b].max()) for b in order]))
-        order = [order[widest], *order[:widest], *order[widest + 1:]]
-    return order
 
 
 class PairStream:

@@ -22,10 +22,9 @@ from forgellm_tui.core.config import ConfigFieldError
 from forgellm_tui.core.errors import DataError
 from forgellm_tui.core.tokens import load_or_tokenize
 from forgellm_tui.core.training.setup import load_tokenizer
-from forgellm_tui.core.tokens import TokenRows
+from forgellm_tui.core.tokens import TokenRows, epoch_order, widest_first  # noqa: F401 - served here too
 
 PAD_TO = 32
-BUCKET = 16  # batches per length-sorting bucket
 
 
 @dataclass
@@ -172,36 +171,6 @@ def pack(data: TokenRows, seq_len: int) -> TokenRows:
 
 
 # --------------------------------------------------------------------------- batches
-
-def epoch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
-    """The batches of one epoch: shuffled, length-sorted within buckets, then shuffled again.
-
-    A pure function of ``(seed, epoch)``. Rows left over (fewer than a batch) differ per epoch. The
-    first epoch starts with its widest batch (the rest keep their order), so a run that cannot fit
-    in memory fails at its first step, not hours in.
-    """
-    n = len(lengths)
-    rng = np.random.RandomState((seed * 1_000_003 + epoch * 7919) % (2**32))
-    perm = rng.permutation(n)
-    bucket = batch_size * BUCKET
-    batches: list[np.ndarray] = []
-    usable = (n // batch_size) * batch_size
-    perm = perm[:usable]
-    for i in range(0, usable, bucket):
-        chunk = perm[i:i + bucket]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size))
-    order = [batches[i] for i in rng.permutation(len(batches))]
-    return widest_first(order, lengths) if epoch == 0 else order
-
-
-def widest_first(batches: list[np.ndarray], lengths: np.ndarray) -> list[np.ndarray]:
-    """The batch holding the longest row first, then the others in their order."""
-    if not batches:
-        return batches
-    widest = int(np.argmax([int(lengths[b].max()) for b in batches]))
-    return [batches[widest], *batches[:widest], *batches[widest + 1:]]
-
 
 def make_batch(data: TokenRows, idx: np.ndarray, max_seq_length: int) -> tuple[np.ndarray, np.ndarray]:
     """``(tokens[B, W] int32, targets[B, W - 1] bool)`` zero-padded like mlx-lm; ``targets[b, j]``: the
