@@ -72,12 +72,14 @@ async def shoot_live_run(app, pilot, config: str, run_name: str, at_iteration: i
     passed ``at_iteration`` (after a few validations), then stopped."""
     await app.switch_mode("training")
     screen = app.screen
+    screen.action_focus_configs()  # the setup view, with the list of configs focused (a run leaves the run view)
+    await pilot.pause(0.3)
     while (draft := screen.setup.draft) is None or draft.path is None or draft.path.name != config:
         await pilot.press("down" if screen.setup.draft is not None else "r")
         await pilot.pause(0.3)
     import shutil
 
-    for runs in app.settings.run_roots():  # ours, from an earlier run
+    for runs in app.settings.run_roots:  # ours, from an earlier run
         shutil.rmtree(runs / run_name, ignore_errors=True)
     screen.form.set_text("name", run_name)
     await pilot.press("ctrl+r")

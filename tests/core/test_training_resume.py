@@ -101,6 +101,50 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(workspace, capsys):
         train(make_cfg(workspace, lora_rank=16, name="x"), resume_from=killed)
 
 
+def test_dpo_resume_after_kill_9_equals_an_uninterrupted_run(workspace, capsys):
+    """kill -9 of a DPO run after its checkpoint at 4: the resume loads the stored reference (it is not
+    computed again) and ends with the uninterrupted run's weights and reward metrics."""
+    import mlx.core as mx
+
+    from train_helpers import small_pref
+
+    def config(name: str) -> Path:
+        path = _config(workspace, name)
+        raw = yaml.safe_load(path.read_text())
+        raw.update(training_type="dpo", data=small_pref(workspace, train=16, valid=8), max_seq_length=64)
+        path.write_text(yaml.safe_dump(raw))
+        return path
+
+    straight = train(load_config(config("dpo-straight"), settings=Settings.load(workspace)))
+    assert straight.status == "finished"
+    proc = subprocess.Popen([sys.executable, "-c", HANGING_RUN, str(config("dpo-killed")), str(workspace)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "HANGING" in line, proc.stderr.read()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed = workspace / "models" / "dpo" / "dpo-killed"
+    reference = (killed / "reference" / "train.npy").stat().st_mtime_ns
+    assert run_json(killed)["status"] == "running"
+    rc = cli.main(["--workspace", str(workspace), "train", "--resume", str(killed)])
+    assert rc == 0 and "iterations 4->8" in capsys.readouterr().out
+    assert run_json(killed)["status"] == "finished"
+    assert (killed / "reference" / "train.npy").stat().st_mtime_ns == reference   # loaded, not computed again
+    a = mx.load(str(straight.run_dir / "adapters.safetensors"))
+    b = mx.load(str(killed / "adapters.safetensors"))
+    assert a.keys() == b.keys() and all(mx.allclose(a[k], b[k], rtol=0, atol=1e-7).item() for k in a)
+    rec_a, rec_b = metrics_lines(straight.run_dir), metrics_lines(killed)
+    assert [r["iteration"] for r in rec_b] == [r["iteration"] for r in rec_a]
+    for x, y in zip(rec_a, rec_b):
+        for key in ("training_loss", "validation_loss", "reward_accuracy", "reward_margin", "val_reward_margin"):
+            if x.get(key) is not None:
+                assert y[key] == pytest.approx(x[key], rel=1e-6, abs=1e-9), (x["iteration"], key)
+
+
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
 def test_signal_to_a_headless_run_saves_and_stops(workspace, signame):
     config = _config(workspace, f"sig-{signame.lower()}")
