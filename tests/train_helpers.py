@@ -83,3 +83,16 @@ def small_pref(ws: Path, train: int = 24, valid: int = 8, name: str = "pref-smal
                 fh.write(json.dumps(pair) + "\n")
     (out / "manifest.json").write_text(json.dumps({"kind": "preference"}))
     return f"data/{name}"
+
+
+def oom_once(at: int):
+    """A fault hook that raises Metal's out-of-memory error once, before iteration ``at``."""
+    fired = []
+
+    def hook(iteration):
+        if iteration == at and not fired:
+            fired.append(iteration)
+            raise RuntimeError("[METAL] Command buffer execution failed: Insufficient Memory "
+                               "(00000008:kIOGPUCommandBufferCallbackErrorOutOfMemory)")
+
+    return hook

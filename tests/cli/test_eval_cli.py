@@ -8,20 +8,9 @@ import shutil
 import pytest
 import yaml
 
-from forgellm_tui.cli import main
+from cli_helpers import one_line_error, run
 
 from publish_helpers import clone, run_dir, trained_workspace
-
-
-def run(ws, *argv):
-    return main(["--workspace", str(ws), *argv])
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.strip().splitlines() if line]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture

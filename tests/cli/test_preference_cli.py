@@ -6,18 +6,7 @@ import json
 
 import pytest
 
-from forgellm_tui.cli import main
-
-
-def run(ws, *argv):
-    return main(["--workspace", str(ws), *argv])
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.strip().splitlines() if line]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    return lines[0]
+from cli_helpers import one_line_error, run
 
 
 def write_pairs(path, count: int = 30) -> None:

@@ -8,18 +8,7 @@ import sys
 
 import pytest
 
-from forgellm_tui.cli import main
-
-
-def run(ws, *argv):
-    return main(["--workspace", str(ws), *argv])
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.strip().splitlines() if line]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    return lines[0]
+from cli_helpers import one_line_error, run
 
 
 def test_prepare_cpt_writes_data_and_summary(workspace, capsys):

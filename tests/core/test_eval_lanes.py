@@ -53,3 +53,18 @@ def test_the_cpu_gets_a_lane_per_core_and_blas_gets_its_threads_back():
     assert backend.openblas_details().get("threads") == before
     if backend.active_blas() == "OpenBLAS":  # each lane's products run on its share of the cores
         assert inside == max(1, cpu_cores() // 2)
+
+
+def test_a_worker_thread_scores_after_the_main_thread_used_the_lanes(scored):
+    """The app scores in worker threads. MLX streams belong to the thread that made them, so a worker
+    must not reuse the main thread's lanes ("There is no Stream(cpu, 1) in current thread"): it scores on
+    its own default stream, with the same numbers, and returns."""
+    import threading
+
+    model, rows = scored
+    main = split_loss(model, rows, 128, 8, lane_count=2)   # makes the main thread's lanes
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(split_loss(model, rows, 128, 8, lane_count=2)))
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive() and result == [main]

@@ -12,7 +12,7 @@ from forgellm_tui.core.config.model import ConfigFieldError, from_dict
 from forgellm_tui.core.training.control import TrainingControl
 from forgellm_tui.core.training.engine import train
 
-from train_helpers import MODEL, Recorder, make_cfg, metrics_lines, run_json, small_pref
+from train_helpers import MODEL, Recorder, make_cfg, metrics_lines, oom_once, run_json, small_pref
 
 pytestmark = pytest.mark.usefixtures("mlx_exit")
 
@@ -268,15 +268,7 @@ def test_demo_dpo_config_learns_to_prefer_the_docstring_answers(workspace):
 def test_out_of_memory_in_a_dpo_run_halves_the_batch_and_continues(workspace):
     """An injected out-of-memory error at iteration 5: the run restarts from its last checkpoint with half the
     pairs per micro-batch and twice the accumulation, keeps its stored reference, and finishes."""
-    fired = []
-
-    def oom_once(iteration):
-        if iteration == 5 and not fired:
-            fired.append(iteration)
-            raise RuntimeError("[METAL] Command buffer execution failed: Insufficient Memory "
-                               "(00000008:kIOGPUCommandBufferCallbackErrorOutOfMemory)")
-
-    result = train(_pref_cfg(workspace, name="dpo-oom", batch_size=4), Recorder(), fault_hook=oom_once)
+    result = train(_pref_cfg(workspace, name="dpo-oom", batch_size=4), Recorder(), fault_hook=oom_once(5))
     assert result.status == "finished" and result.iteration == 6
     assert result.oom_recoveries[0]["batch_size"] == 2 and result.oom_recoveries[0]["grad_accumulation_steps"] == 2
     records = metrics_lines(result.run_dir)

@@ -13,7 +13,7 @@ from forgellm_tui.core.runs.reader import list_runs, read_metrics, read_run
 from forgellm_tui.core.training import estimate, train
 from forgellm_tui.settings import Settings
 
-from train_helpers import Recorder, make_cfg, metrics_lines, run_json, small_ift
+from train_helpers import Recorder, make_cfg, metrics_lines, oom_once, run_json, small_ift
 
 pytestmark = pytest.mark.slow
 
@@ -172,15 +172,7 @@ def test_failure_is_recorded_and_earlier_files_stay_readable(workspace):
 
 def test_out_of_memory_halves_the_batch_and_continues(workspace):
     rec = Recorder()
-    fired = []
-
-    def oom_once(iteration):
-        if iteration == 5 and not fired:
-            fired.append(iteration)
-            raise RuntimeError("[METAL] Command buffer execution failed: Insufficient Memory "
-                               "(00000008:kIOGPUCommandBufferCallbackErrorOutOfMemory)")
-
-    result = train(make_cfg(workspace, name="oom", batch_size=4, max_iterations=6), rec, fault_hook=oom_once)
+    result = train(make_cfg(workspace, name="oom", batch_size=4, max_iterations=6), rec, fault_hook=oom_once(5))
     assert result.status == "finished" and result.iteration == 6
     assert result.oom_recoveries == [{"iteration": 4, "error": result.oom_recoveries[0]["error"], "batch_size": 2,
                                       "grad_accumulation_steps": 2, "restarted_from": "0000003"}]

@@ -50,14 +50,9 @@ def _config(ws: Path, name: str) -> Path:
     return path
 
 
-def test_resume_after_kill_9_equals_an_uninterrupted_run(workspace, capsys):
-    import mlx.core as mx
-
-    settings = Settings.load(workspace)
-    straight = train(load_config(_config(workspace, "straight"), settings=settings))
-    assert straight.status == "finished"
-
-    proc = subprocess.Popen([sys.executable, "-c", HANGING_RUN, str(_config(workspace, "killed")), str(workspace)],
+def kill_9_at_iteration_6(config: Path, workspace: Path) -> None:
+    """Train ``config`` in a child process and kill -9 it before iteration 6 (checkpoint 4 is on disk)."""
+    proc = subprocess.Popen([sys.executable, "-c", HANGING_RUN, str(config), str(workspace)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
@@ -67,6 +62,16 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(workspace, capsys):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_resume_after_kill_9_equals_an_uninterrupted_run(workspace, capsys):
+    import mlx.core as mx
+
+    settings = Settings.load(workspace)
+    straight = train(load_config(_config(workspace, "straight"), settings=settings))
+    assert straight.status == "finished"
+
+    kill_9_at_iteration_6(_config(workspace, "killed"), workspace)
     killed = workspace / "models" / "cpt" / "killed"
     assert run_json(killed)["status"] == "running"                   # died without a chance to say so
     assert [r["iteration"] for r in metrics_lines(killed)][-1] == 5  # written after checkpoint 4
@@ -117,16 +122,7 @@ def test_dpo_resume_after_kill_9_equals_an_uninterrupted_run(workspace, capsys):
 
     straight = train(load_config(config("dpo-straight"), settings=Settings.load(workspace)))
     assert straight.status == "finished"
-    proc = subprocess.Popen([sys.executable, "-c", HANGING_RUN, str(config("dpo-killed")), str(workspace)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert "HANGING" in line, proc.stderr.read()[-2000:]
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_9_at_iteration_6(config("dpo-killed"), workspace)
     killed = workspace / "models" / "dpo" / "dpo-killed"
     reference = (killed / "reference" / "train.npy").stat().st_mtime_ns
     assert run_json(killed)["status"] == "running"

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 #: third measured no faster on 2 cores. More cores go to OpenBLAS's threads within the two lanes.
 MAX_LANES = 2
 
-_STREAMS: list = []          # MLX streams (and their threads) are never freed: made once, reused
+_STREAMS: list = []          # the main thread's MLX streams (and their threads), never freed: made once, reused
 _LOCK = threading.Lock()
 
 
@@ -56,6 +56,11 @@ def lanes(count: int | None = None) -> Iterator[list]:
     from forgellm_tui.core.runtime import backend
 
     count = max(1, lane_count() if count is None else int(count))
+    if threading.current_thread() is not threading.main_thread():
+        # MLX streams belong to the thread that made them ("There is no Stream(cpu, 1) in current
+        # thread" elsewhere), and one made per worker thread would never be freed: the app's workers
+        # score on the default stream; the command line (main thread) gets the lanes.
+        count = 1
     if count == 1:
         yield [mx.default_stream(mx.default_device())]
         return

@@ -11,6 +11,7 @@ from textual import work
 from textual.widgets import TabbedContent
 
 from forgellm_tui.core.errors import ForgeError
+from ..controllers.workers import error_line
 from ..dialogs import CommandsDialog, ConfirmDialog, PublishDialog, PublishRequest
 from ..messages import (CompareLoaded, DeleteFinished, EvalFinished, EvalProgress, OpenInChat, PublishFinished,
                         PublishProgress, ResumeRun)
@@ -158,6 +159,9 @@ class CheckpointActions:
         except ForgeError as exc:
             self.post_message(PublishFinished(error=str(exc)))
             return
+        except Exception as exc:  # noqa: BLE001 - unexpected: said in one line, and the bar stops
+            self.post_message(PublishFinished(error=error_line(exc)))
+            return
         self.post_message(PublishFinished(result=result))
 
     def on_publish_progress(self, event: PublishProgress) -> None:
@@ -223,6 +227,9 @@ class CheckpointActions:
             return
         except ForgeError as exc:
             self.post_message(EvalFinished(str(run_dir), label, error=str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - unexpected: said in one line, and the bar stops
+            self.post_message(EvalFinished(str(run_dir), label, error=error_line(exc)))
             return
         self.post_message(EvalFinished(str(run_dir), label, cancelled=worker.is_cancelled))
 
