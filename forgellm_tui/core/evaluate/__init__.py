@@ -3,7 +3,7 @@
 ``evaluate(EvalRequest(target, ...), settings)`` loads the model once, measures the base model, then
 each requested checkpoint of a run with its adapter weights swapped in (in memory), on the same token
 rows and task items. Perplexity is ``exp`` of the token-weighted mean loss with training's masking
-(IFT: the answers only); on the CPU the split's batches are scored side by side, one MLX stream
+(IFT: the answers only); on the CPU the split's batches are scored side by side, one lane thread
 per core (``lanes``), with the same numbers. Results go to ``<run>/eval/<checkpoint>.json`` (a model's to
 ``<workspace>/eval/<model>.json``), written atomically once every number is known, and are reused
 when the data, task files, model and adapter are unchanged.

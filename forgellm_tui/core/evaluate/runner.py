@@ -14,8 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from forgellm_tui.core.errors import DataError, ModelError
+from forgellm_tui.core.errors import DataError
 from forgellm_tui.core.evaluate import results as res
+from forgellm_tui.core.evaluate.adapters import attach, check_fit, load_adapter
 from forgellm_tui.core.evaluate.scoring import check_cancel, choice_logliks, split_loss
 from forgellm_tui.core.evaluate.targets import Target, adapter_file, resolve_target, split_file, workspace_path
 from forgellm_tui.core.evaluate.tasks import TaskFile, load_tasks, score_items
@@ -141,10 +142,10 @@ def _compute(target: Target, inputs: _Inputs, checkpoints: list, progress: Progr
         out["models"].append(first)
     else:
         out["base"] = first
-        _attach(model, checkpoints[0].path)
+        attach(model, checkpoints[0].path)
         for chosen in checkpoints:
             state["round"] += 1
-            _load_adapter(model, chosen.path)
+            load_adapter(model, chosen.path)
             out["models"].append(_measure(model, inputs, tick, cancel, f"checkpoint {chosen.label}"))
     out["seconds"] = round(time.perf_counter() - started, 3)
     return out
@@ -167,70 +168,6 @@ def _measure(model, inputs: _Inputs, tick, cancel, name: str) -> dict:
             tick(done, f"{name}: {task.name}")
         numbers["tasks"][task.name] = score_items(task.items, logliks)
     return numbers
-
-
-def _attach(model, folder: Path) -> None:
-    """Build the adapter's layers on the base model, as its ``adapter_config.json`` says (weights come later)."""
-    import json
-
-    import mlx.core as mx
-    from mlx_lm.tuner.utils import linear_to_lora_layers
-
-    from forgellm_tui.core.runs import checkpoints as ck
-
-    config = json.loads((folder / ck.ADAPTER_CONFIG).read_text(encoding="utf-8"))
-    kind, layers = config.get("fine_tune_type", "lora"), int(config.get("num_layers", -1))
-    model.freeze()
-    if kind == "full":
-        for layer in model.layers[-max(layers, 0):]:
-            layer.unfreeze()
-        return
-    mx.random.seed(0)  # the layers' initial values are replaced by the checkpoint's
-    try:
-        linear_to_lora_layers(model, layers, config.get("lora_parameters") or {}, use_dora=kind == "dora")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"the adapter does not fit the base model ({exc})", path=folder / ck.ADAPTER_CONFIG,
-                         hint="evaluate it over the base model it was trained on (`model:` in the run's config.yaml)")
-
-
-def check_fit(model_path: Path, checkpoints: list, cfg) -> None:
-    """ModelError when a checkpoint's adapter weights do not fit the base model, before anything is measured.
-
-    Uses the model built with its weights mapped lazily (nothing read) and the adapters' file headers.
-    """
-    from mlx.utils import tree_flatten
-    from mlx_lm.utils import load_model as build
-
-    from forgellm_tui.core.models import tensor_shapes
-
-    model, _ = build(Path(model_path), lazy=True, trust_remote_code=cfg.trust_remote_code)
-    _attach(model, checkpoints[0].path)
-    expected = {k: tuple(v.shape) for k, v in tree_flatten(model.trainable_parameters())}
-    for chosen in checkpoints:
-        found = tensor_shapes(adapter_file(chosen))
-        problems = [f"{k}: not in the model" for k in found if k not in expected]
-        problems += [f"{k}: shape {tuple(found[k])} vs {expected[k]} in the model" for k in found
-                     if k in expected and tuple(found[k]) != expected[k]]
-        problems += [f"{k}: missing" for k in expected if k not in found]
-        if problems:
-            raise ModelError(f"adapter weights do not match the base model ({problems[0]}; {len(problems)} "
-                             "problem(s))", path=adapter_file(chosen),
-                             hint="the base model is not the one it was trained on: restore it, or fix `model:` "
-                                  "in the run's config.yaml")
-
-
-def _load_adapter(model, folder: Path) -> None:
-    from forgellm_tui.core.errors import ConfigError
-    from forgellm_tui.core.runs import checkpoints as ck
-    from forgellm_tui.core.training import load_adapter_weights
-
-    try:
-        load_adapter_weights(model, ck.load_weights(folder), folder / ck.ADAPTERS)
-    except ConfigError as exc:
-        raise ModelError(exc.message.replace("this config", "the base model"), path=folder / ck.ADAPTERS,
-                         hint="the base model is not the one it was trained on: restore it, or fix `model:` "
-                              "in the run's config.yaml") from None
-    model.eval()
 
 
 def _result(target: Target, label: str, iteration, key: dict, inputs: _Inputs, numbers: dict, base: dict | None,

@@ -6,7 +6,6 @@ Both run the model forward only (no gradients). MLX is imported inside the funct
 from __future__ import annotations
 
 import threading
-from collections import deque
 from typing import Callable
 
 import numpy as np
@@ -33,42 +32,38 @@ def split_loss(model, data: TokenRows, max_seq_length: int, batch_size: int,
                lane_count: int | None = None) -> tuple[float, int]:
     """``(sum of the token losses, loss-bearing tokens)`` over every row of ``data``.
 
-    The loss is training's (``masked_loss`` over ``make_batch``'s targets, so IFT rows
-    count their answer only); rows are grouped by length so little is padded, and none is dropped.
-    On the CPU, consecutive batches are scored side by side on ``lane_count`` streams (default: one
-    per core, see ``lanes``); their losses are still added up in batch order, so the sum is the same.
+    The loss is training's cross-entropy over ``make_batch``'s targets (IFT rows count their answer
+    only; see ``token_loss``); rows are grouped by length so little is padded, and none is dropped.
+    On the CPU, batches are scored side by side in ``lane_count`` lanes (default: one per core, see
+    ``lanes``); their losses are still added up in batch order, so the sum is the same.
     """
     import mlx.core as mx
 
-    from forgellm_tui.core.evaluate.lanes import lanes
-    from forgellm_tui.core.training import masked_loss
+    from forgellm_tui.core.evaluate.lanes import map_in_lanes
+    from forgellm_tui.core.evaluate.token_loss import batch_loss
 
     order = np.argsort(data.lengths, kind="stable")
-    sums = {"loss": 0.0, "tokens": 0}
-    pending: deque = deque()
+    starts = range(0, len(order), batch_size)
+    mx.eval(model.parameters())  # weights still lazy (just loaded) are read here, not in every lane
 
-    def collect() -> None:
-        loss, ntoks, done = pending.popleft()
-        # masked_loss is the mean over the batch's target tokens: times their count gives the sum back
-        sums["loss"] += float(loss.item()) * int(ntoks.item())
-        sums["tokens"] += int(ntoks.item())
-        if tick is not None:
-            tick(done)
+    def score(start: int) -> tuple[float, int]:
+        if cancel is not None and cancel.is_set():
+            return 0.0, 0  # the caller raises EvalCancelled before using it
+        batch, targets = make_batch(data, order[start:start + batch_size], max_seq_length)
+        return batch_loss(model, batch, targets)
 
-    with lanes(lane_count) as streams:
-        mx.eval(model.parameters())  # weights still lazy (just loaded) are read once, not by every lane
-        for n, start in enumerate(range(0, len(order), batch_size)):
+    total, tokens = 0.0, 0
+    scored = map_in_lanes(score, starts, lane_count)
+    try:
+        for start, (loss, count) in zip(starts, scored):
             check_cancel(cancel)
-            batch, lengths = make_batch(data, order[start:start + batch_size], max_seq_length)
-            with mx.stream(streams[n % len(streams)]):  # that lane's previous batch was collected below
-                loss, ntoks = masked_loss(model, mx.array(batch), mx.array(lengths))
-            mx.async_eval(loss, ntoks)
-            pending.append((loss, ntoks, min(start + batch_size, len(order))))
-            if len(pending) == len(streams):
-                collect()
-        while pending:
-            collect()
-    return sums["loss"], sums["tokens"]
+            total += loss
+            tokens += count
+            if tick is not None:
+                tick(min(start + batch_size, len(order)))
+    finally:
+        scored.close()  # a cancel or an error: the lanes stop before the model is touched again
+    return total, tokens
 
 
 def choice_sequences(tokenizer, query: str, choices: tuple[str, ...]) -> list[tuple[list[int], int]]:

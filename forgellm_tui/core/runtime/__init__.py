@@ -4,6 +4,7 @@
 - ``blas_cores.py``: the OpenBLAS kernel set to use when OpenBLAS does not recognise the CPU
 - ``blas_probe.py``: which kernel set an OpenBLAS library runs with, and whether its sgemm is right here
 - ``diagnostics.py``: what ``forgellm-tui doctor`` reports
+- ``mlx_thread.py``: a long-lived thread that runs MLX work submitted from any thread (chat, evaluation lanes)
 
 Callers use ``backend`` as a namespace (``from forgellm_tui.core.runtime import backend as runtime``):
 it reads MLX lazily, so importing this package stays cheap. The other names are served on first use:
@@ -18,9 +19,10 @@ import importlib
 from forgellm_tui.core.runtime import backend
 from forgellm_tui.core.runtime.backend import shutdown_mlx
 
-__all__ = ["CORE_VAR", "DETECTED_VAR", "backend", "collect", "shutdown_mlx"]
+__all__ = ["CORE_VAR", "DETECTED_VAR", "MLXThread", "backend", "collect", "shutdown_mlx"]
 
-_LAZY = {"CORE_VAR": "blas_cores", "DETECTED_VAR": "blas_cores", "collect": "diagnostics"}
+_LAZY = {"CORE_VAR": "blas_cores", "DETECTED_VAR": "blas_cores", "MLXThread": "mlx_thread",
+         "collect": "diagnostics"}
 
 
 def __getattr__(name: str):
