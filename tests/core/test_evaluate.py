@@ -66,6 +66,8 @@ def test_the_demo_has_a_test_split_and_a_task_file(demo_dir):
     tasks = load_tasks(demo_dir / DEMO_TASKS)
     assert len(tasks.items) >= 50 and all(len(item.choices) == 4 for item in tasks.items)
     assert {item.gold for item in tasks.items} == {0, 1, 2, 3}
+    # choices of one length: the length-normalised accuracy cannot favour a choice for its length alone
+    assert all(len({len(choice) for choice in item.choices}) == 1 for item in tasks.items)
 
 
 def test_choice_log_likelihood_equals_a_hand_computed_one(demo_model):

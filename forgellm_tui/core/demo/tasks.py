@@ -3,8 +3,10 @@
 Built from the corpus (the documentation text of the domain categories), deterministically: a prose
 line's first words are the query, its next words the right choice, and as many words drawn at random
 from the docs' vocabulary (every distinct word alike, so mostly rare ones) the wrong ones. Each wrong
-choice has as many tokens of the demo model as the right one, so a model that has not learnt the docs
-(the random one) is at chance (25%), and one that has learnt which words they use does better, which
+choice has as many tokens of the demo model and as many characters as the right one, so a model that has
+not learnt the docs (the random one) is at chance (25%) on both ``acc`` and the length-normalised
+``acc_norm`` (with choices of unequal length, ``acc_norm`` favours the longer ones whatever the model
+learnt), and one that has learnt which words they use does better, which
 ``forgellm-tui eval RUN --tasks tasks/doc-continuations.jsonl`` shows.
 """
 
@@ -68,7 +70,7 @@ def build_task_file(folder: str | Path, model_dir: str | Path, seed: int = 7, pr
         wrong: list[str] = []
         for _ in range(DRAWS):  # a choice whose token count is rarely drawn: that line is left out
             drawn = " " + " ".join(rng.choice(vocabulary) for _ in range(CHOICE_WORDS))
-            if count(drawn) == count(right) and drawn != right and drawn not in wrong:
+            if len(drawn) == len(right) and count(drawn) == count(right) and drawn != right and drawn not in wrong:
                 wrong.append(drawn)
             if len(wrong) == CHOICES - 1:
                 break
