@@ -55,6 +55,12 @@ def notify_mode(env: Mapping[str, str]) -> str:
     return mode
 
 
+#: The training types, each with its folder of runs under ``models/``.
+RUN_TYPES = ("cpt", "ift", "dpo", "orpo")
+#: Where run folders live, for messages: "models/cpt, models/ift, models/dpo or models/orpo".
+RUN_FOLDERS = ", ".join(f"models/{kind}" for kind in RUN_TYPES[:-1]) + f" or models/{RUN_TYPES[-1]}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved folders of one workspace."""
@@ -96,7 +102,7 @@ class Settings:
     @property
     def run_roots(self) -> list[Path]:
         """Every folder that holds runs, one per training type."""
-        return [self.runs_dir(kind) for kind in ("cpt", "ift", "dpo", "orpo")]
+        return [self.runs_dir(kind) for kind in RUN_TYPES]
 
     @property
     def base_models_dir(self) -> Path:

@@ -18,7 +18,7 @@ ACTIONS = ("pause", "resume", "stop", "save")
 
 def register(sub) -> None:
     p = sub.add_parser("control", help="change a running run's settings, or pause/resume/stop/save it")
-    p.add_argument("run", metavar="RUN", help="the run folder (models/cpt/NAME or models/ift/NAME)")
+    p.add_argument("run", metavar="RUN", help="the run folder (models/<cpt|ift|dpo|orpo>/NAME)")
     p.add_argument("action", nargs="?", choices=ACTIONS, help="pause, resume, stop, or save a checkpoint now")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="change a live setting between two steps (repeatable); keys: lr_scale, max_iterations, "

@@ -13,7 +13,7 @@ from . import settings_from
 
 def register(sub) -> None:
     p = sub.add_parser("publish", help="fuse a run's checkpoint into a standalone model (published/NAME)")
-    p.add_argument("run_dir", help="the run folder (models/cpt/<run> or models/ift/<run>)")
+    p.add_argument("run_dir", help="the run folder (models/<cpt|ift|dpo|orpo>/<run>)")
     p.add_argument("--checkpoint", default="best",
                    help="best (default: the lowest validation loss, best/), recommended (rank 1 on the "
                         "Checkpoints screen), latest, or an iteration number")

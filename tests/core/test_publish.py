@@ -182,7 +182,8 @@ def test_cli_publish_exit_codes(ws, capsys):
     assert cli.main(["-w", str(ws), "publish", str(run), "--checkpoint", "7"]) == 2
     assert "available: 4, 8, 12" in capsys.readouterr().err
     assert cli.main(["-w", str(ws), "publish", "models/cpt/nope"]) == 2
-    assert "run folder not found" in capsys.readouterr().err
+    err = capsys.readouterr().err  # the hint names every folder runs live in, preference runs' too
+    assert "run folder not found" in err and "models/cpt, models/ift, models/dpo or models/orpo" in err
     assert leftovers(ws / "published") == ["cli"]
 
 

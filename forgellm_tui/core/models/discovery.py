@@ -1,7 +1,7 @@
 """Model discovery without network: workspace base models, runs and checkpoints, published models,
 any folder path, and the local Hugging Face hub cache. Each entry is a :class:`ModelRef`.
 
-Run layout: ``models/{cpt,ift}/<run>/`` holds ``adapters.safetensors`` +
+Run layout: ``models/{cpt,ift,dpo,orpo}/<run>/`` holds ``adapters.safetensors`` +
 ``adapter_config.json`` + ``config.yaml`` (``model``/``model_name`` names the base model), ``best/``
 and ``checkpoints/<iter>/`` (adapters + adapter_config.json + state.json). mlx-lm style
 ``0000100_adapters.safetensors`` files in a run folder are listed as checkpoints too.

@@ -2,7 +2,7 @@
 
 - ``folder.py``: one run's folder: ``config.yaml``, ``run.json`` (status), ``metrics.jsonl``, ``log.jsonl``
 - ``lock.py``: one writer per run folder, an exclusive lock held for the life of a run
-- ``index.py``: the workspace's index of run folders outside ``models/cpt`` and ``models/ift``
+- ``index.py``: the workspace's index of run folders outside ``models/<training type>/``
 - ``checkpoints.py``: checkpoint folders: written atomically, the newest complete one, ``best/``
 - ``reader.py``: read run folders (list, status, metrics, log) without MLX
 - ``ranking.py``: rank a run's checkpoints and spot overfitting from its metrics

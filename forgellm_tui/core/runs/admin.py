@@ -17,6 +17,7 @@ from forgellm_tui.core.runs import checkpoints as ck
 from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import ForgeError
 from forgellm_tui.core.runs.reader import read_run
+from forgellm_tui.settings import RUN_FOLDERS
 
 ACTIVE = ("starting", "running", "paused", "stopping")
 
@@ -76,7 +77,7 @@ def delete_run(run_dir: str | Path) -> Path:
         raise ForgeError("run folder not found", path=run_dir, hint="refresh the list (r)")
     if not ((run_dir / "run.json").exists() or (run_dir / "checkpoints").is_dir() or (run_dir / "config.yaml").exists()):
         raise ForgeError("not a run folder (no run.json, config.yaml or checkpoints/)", path=run_dir,
-                         hint="only run folders under models/cpt or models/ift can be deleted here")
+                         hint=f"only run folders under {RUN_FOLDERS} can be deleted here")
     if run_is_active(run_dir):
         raise ForgeError("cannot delete a run that is still training", path=run_dir,
                          hint="stop it first (Training screen, or Ctrl-C in its terminal)")

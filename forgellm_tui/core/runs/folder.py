@@ -1,6 +1,6 @@
 """One run's folder: ``config.yaml``, ``run.json`` (status), ``metrics.jsonl`` and ``log.jsonl``.
 
-Layout: ``models/cpt/<run>/`` or ``models/ift/<run>/``. ``run.json`` is rewritten
+Layout: ``models/<training type>/<run>/`` (cpt, ift, dpo or orpo). ``run.json`` is rewritten
 atomically on every state change; metrics and log lines are appended and flushed as they happen.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 
 from forgellm_tui.core import fsio
 from forgellm_tui.core.errors import ConfigError, ForgeError
+from forgellm_tui.settings import RUN_FOLDERS
 
 RUN_JSON = "run.json"
 CONFIG = "config.yaml"
@@ -157,7 +158,7 @@ class RunFolder:
         info = read_run_json(path)
         if info is None:
             raise ConfigError("not a run folder (no readable run.json)", path=path,
-                              hint="pick a folder under models/cpt or models/ift")
+                              hint=f"pick a folder under {RUN_FOLDERS}")
         run = cls(path, info)
         try:
             run.reserve_space()

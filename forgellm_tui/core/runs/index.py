@@ -1,4 +1,4 @@
-"""The workspace's index of run folders that live outside ``models/cpt`` and ``models/ift``.
+"""The workspace's index of run folders that live outside ``models/<training type>/`` (cpt, ift, dpo, orpo).
 
 A config may put a run anywhere (``run_dir`` / mlx-lm's ``adapter_path``, ``output_dir``). Such a
 run is listed in ``models/run-index.json`` (a JSON list of absolute folder paths, written

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from forgellm_tui.core.runs import checkpoints as ck
 from forgellm_tui.core.errors import ForgeError, ModelError
+from forgellm_tui.settings import RUN_FOLDERS
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def select_checkpoint(run_dir: str | Path, which: str | int = "best") -> Checkpo
     (rank 1 of :func:`ranked_checkpoints`), ``latest``, or an iteration number."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise ForgeError("run folder not found", path=run_dir, hint="pick a folder under models/cpt or models/ift")
+        raise ForgeError("run folder not found", path=run_dir, hint=f"pick a folder under {RUN_FOLDERS}")
     checkpoints = list_checkpoints(run_dir)
     which = str(which).strip().lower()
     if which == "best":

@@ -221,7 +221,8 @@ def run_roots(settings) -> list[Path]:
 
 
 def list_runs(settings, with_metrics: bool = True) -> list[RunInfo]:
-    """Every run under models/cpt and models/ift, and those the run index lists elsewhere, newest first."""
+    """Every run under models/<training type>/ (cpt, ift, dpo, orpo) and those the run index lists
+    elsewhere, newest first."""
     from forgellm_tui.core.runs.index import indexed_runs
 
     folders = []

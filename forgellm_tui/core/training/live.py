@@ -16,6 +16,7 @@ from dataclasses import fields, replace
 from forgellm_tui.core import events as ev
 from forgellm_tui.core.config import FIELDS, ConfigFieldError, from_dict, normalize
 from forgellm_tui.core.runs import requests, utc_now
+from forgellm_tui.settings import RUN_FOLDERS
 
 LR_SCALE = "lr_scale"
 #: what each live key changes; a config key listed here that the config does not have is left out,
@@ -255,7 +256,7 @@ def ask(run_dir, action: str, values: dict | None = None, timeout: float = 30.0)
     info = read_run_json(run_dir)
     if info is None:
         raise ForgeError("not a run folder (no run.json)", path=run_dir,
-                         hint="give a run folder under models/cpt or models/ift")
+                         hint=f"give a run folder under {RUN_FOLDERS}")
     status, pid = info.get("status"), info.get("pid")
     if status not in ("running", "paused") or process_alive(pid, info.get("host")) is False:
         raise ForgeError(f"the run is not training now (status {status})", path=run_dir,

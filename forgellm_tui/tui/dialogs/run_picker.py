@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from forgellm_tui.settings import RUN_FOLDERS
+
 from ..widgets.run_status import STATE_STYLE
 
 
@@ -23,7 +25,7 @@ def run_problem(path: Path) -> str | None:
     if not path.is_dir():
         return f"{path}: not a folder — type the path of a run folder (models/cpt/<run>)"
     if not is_run_folder(path):
-        return f"{path}: not a run folder (no run.json) — pick a folder under models/cpt or models/ift"
+        return f"{path}: not a run folder (no run.json) — pick a folder under {RUN_FOLDERS}"
     return None
 
 
