@@ -246,6 +246,58 @@ def test_dpo_resumed_after_a_stop_equals_an_uninterrupted_run(workspace):
             assert x.get(key) == pytest.approx(y.get(key), rel=1e-6, abs=1e-9), (x["iteration"], key)
 
 
+def test_a_stop_during_the_reference_pass_ends_the_run_before_its_first_step_and_writes_no_reference(workspace):
+    """The reference pass of a real model takes minutes, and Stop must work during it: the run ends
+    "stopped" at iteration 0 with no reference file (half a pass is never kept), and a resume computes it."""
+    control = TrainingControl()
+
+    def stop_on_reference_progress(event) -> None:
+        if type(event).__name__ == "Progress" and event.task.startswith("reference"):
+            control.stop()
+
+    rec = Recorder(stop_on_reference_progress)
+    stopped = train(_pref_cfg(workspace, name="ref-stop"), rec, control=control)
+    assert stopped.status == "stopped" and stopped.iteration == 0, stopped.error
+    run = stopped.run_dir
+    assert not (run / "reference").exists() and not list(run.glob("checkpoints/*"))
+    assert run_json(run)["status"] == "stopped" and "Metrics" not in rec.by_type
+    resumed = train(_pref_cfg(workspace, name="ref-stop"), resume_from=run)
+    assert resumed.status == "finished" and resumed.iteration == 6, resumed.error
+    assert np.load(run / "reference" / "train.npy").shape == (24, 2)
+
+
+def test_pause_save_now_and_extend_work_on_a_dpo_run(workspace):
+    import threading
+
+    from forgellm_tui.core import events as ev
+
+    control = TrainingControl()
+    done: set[int] = set()
+
+    def hook(event) -> None:
+        if not isinstance(event, ev.Metrics) or event.iteration in done:
+            return
+        done.add(event.iteration)
+        if event.iteration == 2:
+            control.save_now()
+            control.pause()
+            threading.Timer(0.3, control.resume).start()
+        if event.iteration == 4:
+            control.extend(2)  # 6 -> 8
+
+    rec = Recorder(hook)
+    result = train(_pref_cfg(workspace, name="dpo-controls", save_every=100, steps_per_eval=4), rec, control)
+    assert result.status == "finished" and result.iteration == 8, result.error
+    assert "paused" in rec.states()
+    reasons = [(e.iteration, e.reason) for e in rec.by_type["CheckpointSaved"]]
+    assert (2, "manual") in reasons and (8, "final") in reasons
+    trained = [r for r in metrics_lines(result.run_dir) if r["training_loss"] is not None]
+    assert [r["iteration"] for r in trained] == list(range(1, 9))
+    assert all(isinstance(r[k], float) for r in trained for k in DPO_KEYS)
+    logs = (result.run_dir / "log.jsonl").read_text()
+    assert logs.count("DPO reference: log-probs of the 24 train pairs") == 1  # a pause does not recompute it
+
+
 def test_demo_dpo_config_learns_to_prefer_the_docstring_answers(workspace):
     """configs/dpo-demo.yaml on data/demo-preference, shortened to 20 iterations: on the held-out pairs the
     chosen answer (the asked object's docstring) clearly wins more often than chance, and the loss falls."""
