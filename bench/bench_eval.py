@@ -38,15 +38,17 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+import processes
+from processes import finish, wait
+from results_io import load_average, write_results
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "work" / "eval"
 RESULTS = ROOT / "bench" / "results" / "eval.json"
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 BATCH = 8
 SEQ = 128
 #: The demo CPT config's sampling: its two prompts, 48 tokens, at every validation (``sample_every`` unset).
@@ -68,31 +70,7 @@ def env() -> dict:
 
 
 def spawn(cmd: list[str], cwd: Path, tag: str) -> dict:
-    out, err = open(WORK / f"{tag}.out", "w+"), open(WORK / f"{tag}.err", "w+")
-    proc = subprocess.Popen(cmd, env=env(), cwd=cwd, stdout=out, stderr=err, text=True)
-    return {"proc": proc, "out": out, "err": err, "started": time.perf_counter(), "ended": None}
-
-
-def wait(*jobs: dict, timeout: float = 1800) -> None:
-    """Wait for every job, noting when each one ends (jobs run at the same time end at different times)."""
-    deadline = time.perf_counter() + timeout
-    while any(job["ended"] is None for job in jobs):
-        for job in jobs:
-            if job["ended"] is None and job["proc"].poll() is not None:
-                job["ended"] = time.perf_counter()
-        if time.perf_counter() > deadline:
-            raise SystemExit("a benchmark command ran for more than 30 minutes")
-        time.sleep(0.02)
-
-
-def finish(job: dict, what: str) -> tuple[str, float]:
-    wait(job)
-    job["out"].seek(0)
-    job["err"].seek(0)
-    text, errors = ANSI.sub("", job["out"].read()), job["err"].read()
-    if job["proc"].returncode:
-        raise SystemExit(f"{what} failed ({job['proc'].returncode}):\n{text[-2000:]}\n{errors[-2000:]}")
-    return text, job["ended"] - job["started"]
+    return processes.spawn(cmd, cwd, WORK, tag, env())
 
 
 # --------------------------------------------------------------------------- set-up
@@ -297,10 +275,8 @@ def main() -> int:
         result = json.loads(RESULTS.read_text())
         load_before = os.getloadavg()
         result.update(measure_sampling(ws, 50 if args.quick else 100))
-        result["load_average_sampling"] = {"before": [round(x, 2) for x in load_before],
-                                           "after": [round(x, 2) for x in os.getloadavg()]}
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"updated sample_overhead in {RESULTS}")
+        result["load_average_sampling"] = load_average(load_before)
+        write_results(RESULTS, result)
         return 0
     rows = 32 if args.quick else 256
     data = test_rows(ws, rows)
@@ -326,15 +302,13 @@ def main() -> int:
         "settings": {"model": "forge-tiny (llama, 4 layers, hidden 256)", "batch_size": BATCH, "max_seq_length": SEQ,
                      "test_rows": rows, "checkpoints": [p.name for p in checkpoints], "mlx_lm": mlx_lm.__version__,
                      "cores": os.cpu_count(), "quick": args.quick},
-        "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
+        "load_average": load_average(load_before),
         "notes": "Wall time of whole commands (start-up and model load included). eval_ratio: ours scores base + "
                  "checkpoint in its one command, mlx-lm the checkpoint only; tokens/s counts every scored token. "
                  "Inputs chosen so both perplexity definitions coincide (see bench_eval.py). Other processes on "
                  "the machine change absolute numbers: see load_average.",
     })
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, result)
     return 0
 
 

@@ -65,10 +65,13 @@ import sys
 import time
 from pathlib import Path
 
+import processes
+from processes import finish, wait
+from results_io import load_average, write_results
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "work" / "preference"
 RESULTS = ROOT / "bench" / "results" / "preference.json"
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 DATA = "demo-preference"  # the demo's preference pairs, as the demo builder prepares them
 BATCH, SEQ, RANK, SCALE, LR, BETA, REPORT = 4, 128, 8, 20.0, 1e-5, 0.1, 10
 #: the key mlx-lm-lora's train_dpo reads from mx.device_info(); Metal reports it, the CPU does not
@@ -170,31 +173,7 @@ def lora_answer_tokens(python: str, ws: Path, data: Path) -> int | None:
 
 
 def spawn(cmd: list[str], cwd: Path, tag: str) -> dict:
-    out, err = open(WORK / f"{tag}.out", "w+"), open(WORK / f"{tag}.err", "w+")
-    proc = subprocess.Popen(cmd, env=child_env(), cwd=cwd, stdout=out, stderr=err, text=True)
-    return {"proc": proc, "out": out, "err": err, "started": time.perf_counter(), "ended": None, "tag": tag}
-
-
-def wait(*jobs: dict, timeout: float = 1800) -> None:
-    """Wait for every job, noting when each one ends (jobs started together end at different times)."""
-    deadline = time.perf_counter() + timeout
-    while any(job["ended"] is None for job in jobs):
-        for job in jobs:
-            if job["ended"] is None and job["proc"].poll() is not None:
-                job["ended"] = time.perf_counter()
-        if time.perf_counter() > deadline:
-            raise RuntimeError("a benchmark command ran for more than 30 minutes")
-        time.sleep(0.05)
-
-
-def finish(job: dict) -> tuple[str, float]:
-    wait(job)
-    job["out"].seek(0)
-    job["err"].seek(0)
-    text, errors = ANSI.sub("", job["out"].read()), job["err"].read()
-    if job["proc"].returncode:
-        raise RuntimeError(f"{job['tag']} failed ({job['proc'].returncode}):\n{text[-1500:]}\n{errors[-1500:]}")
-    return text, job["ended"] - job["started"]
+    return processes.spawn(cmd, cwd, WORK, tag, child_env())
 
 
 # --------------------------------------------------------------------------- 1. DPO vs mlx-lm-lora
@@ -482,7 +461,7 @@ def main() -> int:
                      "learning_rate": LR, "beta": BETA, "iterations": 40 if args.quick else 100,
                      "mlx_lm": mlx_lm.__version__, "cores": os.cpu_count(), "blas_kernel_set": core,
                      "quick": args.quick},
-        "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
+        "load_average": load_average(load_before),
         "notes": "dpo_ratio: tokens = answer tokens (chosen + rejected) of the pairs trained, per second of each "
                  "tool's report windows without the first (compile) and the last (mlx-lm-lora restarts its window "
                  "clock after its final validation); the two training loops run at the same time (mlx-lm-lora starts "
@@ -490,9 +469,7 @@ def main() -> int:
                  "commands (start-up, model load, our stored reference pass, validation). Other processes on the "
                  "machine change absolute numbers: see load_average.",
     })
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, result)
     return 0
 
 

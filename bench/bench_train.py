@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_io import load_average, write_results
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "work" / "train"
 RESULTS = ROOT / "bench" / "results" / "train.json"
@@ -370,15 +372,13 @@ def main() -> int:
         "stock_no_blas_tokens_per_second": round(stock["tokens_per_second"], 1),
         "settings": {"model": "forge-tiny (llama, 4 layers, hidden 256)", "batch_size": 4, "iterations": iters,
                      "fine_tune_type": "lora", "rank": 8, "cores": os.cpu_count(), "blas": runtime.find_openblas()},
-        "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
+        "load_average": load_average(load_before),
         "notes": "tokens/s = mean of report windows after the first (compile). Measurements 1-2 run ours and "
                  "mlx_lm concurrently (same CPU load, each gets about half); 3-5 run alone. Other processes "
                  "on the machine change absolute numbers: see load_average. coretype_ratio is 1.0 by "
                  "definition when OpenBLAS detects the kernel set the app would choose (no runs).",
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, result)
     return 0
 
 
