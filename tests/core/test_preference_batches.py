@@ -94,3 +94,15 @@ def test_validation_shards_split_every_group():
     for k, batch in enumerate(whole):
         got = [r[k][2].tolist() for r in ranks if r[k] is not None]
         assert sorted(sum(got, [])) == sorted(batch[2].tolist())
+
+
+def test_widths_pad_little_and_come_in_few_shapes():
+    from forgellm_tui.core.preference.batches import padded_width
+
+    assert [padded_width(n, 2048) for n in (1, 8, 9, 39, 97, 127, 128, 129)] == [9, 9, 17, 41, 105, 129, 129, 145]
+    widths = {padded_width(n, 4096) for n in range(1, 4097)}
+    for n in range(1, 4097):
+        width = padded_width(n, 4096)
+        assert width >= n and (n < 64 or width - 1 - n <= n / 8)  # at most 12.5% padding past 64 tokens
+    assert len(widths) <= 8 * 10  # about eight widths per doubling: few shapes for the compiled step
+    assert padded_width(300, 256) == 300 and padded_width(250, 256) == 256  # never cut; capped when it fits
