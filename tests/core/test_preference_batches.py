@@ -97,7 +97,7 @@ def test_validation_shards_split_every_group():
 
 
 def test_widths_pad_little_and_come_in_few_shapes():
-    from forgellm_tui.core.preference.batches import padded_width
+    from forgellm_tui.core.tokens import padded_width
 
     assert [padded_width(n, 2048) for n in (1, 8, 9, 39, 97, 127, 128, 129)] == [9, 9, 17, 41, 105, 129, 129, 145]
     widths = {padded_width(n, 4096) for n in range(1, 4097)}

@@ -16,21 +16,9 @@ import numpy as np
 
 from forgellm_tui.core.errors import DataError
 from forgellm_tui.core.preference.pairs import PairSet
-from forgellm_tui.core.tokens import epoch_order
+from forgellm_tui.core.tokens import epoch_order, padded_width
 
 VALID_SEED = 12345
-#: Widths are rounded up to a multiple of this below 128 tokens; above, to an eighth of the power of two
-#: at or below the longest sequence (at most 12.5% padding, about eight widths per doubling of length,
-#: so the compiled step is traced for few shapes). A fixed multiple of 32 (mlx-lm's) padded the demo's
-#: pairs (39 tokens on average) to 66 on average and made a DPO step 1.7x slower than a multiple of 8.
-MIN_PAD_STEP = 8
-
-
-def padded_width(longest: int, max_seq_length: int) -> int:
-    """The batch width for sequences of at most ``longest`` tokens: 1 + ``longest`` rounded up (see
-    MIN_PAD_STEP), at most ``max_seq_length`` unless a sequence is longer (it is never cut here)."""
-    step = max(MIN_PAD_STEP, (1 << (max(longest, 1).bit_length() - 1)) // 8)
-    return min(1 + step * ((longest + step - 1) // step), max(max_seq_length, longest))
 
 
 def make_pair_batch(pairs: PairSet, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

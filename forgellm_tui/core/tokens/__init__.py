@@ -7,6 +7,7 @@
 - ``store.py``: token ids stored with prepared CPT data, so that a run starts without tokenizing again
 - ``turns.py``: the token spans of every assistant turn, from the chat template rendered turn by turn
 - ``order.py``: the seeded, length-bucketed order of training batches (rows or preference pairs)
+- ``widths.py``: how wide a batch is padded (``padded_width``)
 - ``supervision.py``: how many tokens of chat data the IFT loss sees (``Supervision``, ``count``)
 
 ``prepare`` writes the stored ids through ``store`` as a namespace (``from forgellm_tui.core.tokens
@@ -19,9 +20,10 @@ import importlib
 
 from forgellm_tui.core.tokens.stats import (WORDS_PER_PAGE, TokenCounter, count_lines, count_words,
                                             has_tokenizer_files)
+from forgellm_tui.core.tokens.widths import padded_width
 
 __all__ = ["TokenCounter", "TokenRows", "WORDS_PER_PAGE", "count_lines", "count_words", "epoch_order", "has_tokenizer_files",
-           "load_or_tokenize", "store", "supervision", "tokenize", "turns", "widest_first"]
+           "load_or_tokenize", "padded_width", "store", "supervision", "tokenize", "turns", "widest_first"]
 
 #: Names served from modules that import numpy: loaded on first use, so that importing this package (as
 #: the app does at start, through the datasets package) stays cheap.

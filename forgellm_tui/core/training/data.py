@@ -22,9 +22,8 @@ from forgellm_tui.core.config import ConfigFieldError
 from forgellm_tui.core.errors import DataError
 from forgellm_tui.core.tokens import load_or_tokenize
 from forgellm_tui.core.training.setup import load_tokenizer
-from forgellm_tui.core.tokens import TokenRows, epoch_order, widest_first  # noqa: F401 - served here too
+from forgellm_tui.core.tokens import TokenRows, epoch_order, padded_width, widest_first  # noqa: F401 - served here too
 
-PAD_TO = 32
 
 
 @dataclass
@@ -173,10 +172,10 @@ def pack(data: TokenRows, seq_len: int) -> TokenRows:
 # --------------------------------------------------------------------------- batches
 
 def make_batch(data: TokenRows, idx: np.ndarray, max_seq_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(tokens[B, W] int32, targets[B, W - 1] bool)`` zero-padded like mlx-lm; ``targets[b, j]``: the
+    """``(tokens[B, W] int32, targets[B, W - 1] bool)`` zero-padded to ``padded_width``; ``targets[b, j]``: the
     loss counts token ``j + 1`` of row b (an answer token within its length)."""
     lens = np.minimum(data.lengths[idx], max_seq_length)
-    width = min(1 + PAD_TO * ((int(lens.max()) + PAD_TO - 1) // PAD_TO), max_seq_length)
+    width = padded_width(int(lens.max()), max_seq_length)
     out = np.zeros((len(idx), width), np.int32)
     targets = np.zeros((len(idx), width), bool)
     for row, i in enumerate(idx):

@@ -12,13 +12,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from forgellm_tui.core.training.data import PAD_TO
+from forgellm_tui.core.tokens import padded_width
 
 
 def batch_width(longest: int, max_seq_length: int) -> int:
     """The width ``make_batch`` gives a batch whose longest row has ``longest`` tokens."""
-    longest = min(int(longest), max_seq_length)
-    return min(1 + PAD_TO * ((longest + PAD_TO - 1) // PAD_TO), max_seq_length)
+    return padded_width(min(int(longest), max_seq_length), max_seq_length)
 
 
 def widest(lengths: np.ndarray, max_seq_length: int) -> int | None:
