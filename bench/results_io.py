@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
+
+from forgellm_tui.core import fsio
 
 
 def load_average(before: tuple[float, float, float]) -> dict:
@@ -13,9 +14,6 @@ def load_average(before: tuple[float, float, float]) -> dict:
 
 
 def write_results(path: Path, result: dict) -> None:
-    """``result`` as indented JSON at ``path`` (written whole: a temp file renamed over it), then say where."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(temp, path)
+    """``result`` as indented JSON at ``path``, written atomically, then say where."""
+    fsio.atomic_write_json(path, result)
     print(f"wrote {path}")

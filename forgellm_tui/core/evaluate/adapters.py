@@ -2,9 +2,7 @@
 
 Nothing is fused: the base weights stay as loaded and each LoRA layer adds its low-rank product to the
 base layer's output at every forward pass, as in training. For scoring, a plain LoRA layer over float
-weights adds that product with one fused matrix product (``addmm``: output + scale * (x A) B) instead of
-a product, a scaling and an addition over the whole output - the same sum, two passes over the
-activations fewer per layer.
+weights adds that product with one fused matrix product (``lora_scoring.ScoringLoRALinear``).
 """
 
 from __future__ import annotations
@@ -43,40 +41,12 @@ def _score_with_addmm(model) -> None:
     from mlx.utils import tree_unflatten
     from mlx_lm.tuner.lora import LoRALinear
 
-    scoring = _scoring_lora_class()
-    swaps = [(name, scoring.of(layer)) for name, layer in model.named_modules() if type(layer) is LoRALinear]
+    from forgellm_tui.core.evaluate.lora_scoring import ScoringLoRALinear
+
+    swaps = [(name, ScoringLoRALinear.of(layer)) for name, layer in model.named_modules()
+             if type(layer) is LoRALinear]
     if swaps:
         model.update_modules(tree_unflatten(swaps))
-
-
-_SCORING_LORA = None
-
-
-def _scoring_lora_class():
-    """mlx-lm's ``LoRALinear`` with the fused forward pass (defined on first use: mlx-lm loads lazily)."""
-    global _SCORING_LORA
-    if _SCORING_LORA is not None:
-        return _SCORING_LORA
-    import mlx.core as mx
-    import mlx.nn as nn
-    from mlx_lm.tuner.lora import LoRALinear
-
-    class ScoringLoRALinear(LoRALinear):
-        @classmethod
-        def of(cls, layer: LoRALinear) -> "ScoringLoRALinear":
-            new = cls.__new__(cls)
-            nn.Module.__init__(new)
-            new.linear, new.dropout, new.scale = layer.linear, layer.dropout, layer.scale
-            new.lora_a, new.lora_b = layer.lora_a, layer.lora_b
-            return new
-
-        def __call__(self, x):
-            if self.training or x.dtype != self.lora_b.dtype:  # dropout, or a cast to the input's type
-                return super().__call__(x)
-            return mx.addmm(self.linear(x), x @ self.lora_a, self.lora_b, alpha=self.scale)
-
-    _SCORING_LORA = ScoringLoRALinear
-    return _SCORING_LORA
 
 
 def check_fit(model_path: Path, checkpoints: list, cfg) -> None:
