@@ -49,10 +49,18 @@ async def _workers_done(app, tries: int = 10) -> None:
 
 
 async def settle_without_notifications(pilot) -> None:
-    """Settle, then clear the notifications: a snapshot must not depend on which toasts are still up."""
+    """Settle, clear the notifications and stop cursors blinking: a snapshot must not depend on which
+    toasts are still up, nor on whether a focused field's cursor is in the on or off half of its blink."""
     await settle(pilot.app, pilot)
     pilot.app.clear_notifications()
+    steady_cursors(pilot.app)
     await pilot.pause()
+
+
+def steady_cursors(app) -> None:
+    """Every text field on the screen draws its cursor steadily (shown while focused) instead of blinking."""
+    for widget in app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False
 
 
 def after_keys(*presses: str | tuple[str, ...]):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from training_tui_helpers import status_redrawn
-from tui_helpers import make_app, settle, snapshot_textual_only
+from tui_helpers import make_app, settle, snapshot_textual_only, steady_cursors
 
 pytestmark = snapshot_textual_only
 RUN = "forge-tiny_cpt_demo"
@@ -75,6 +75,7 @@ async def _follow(pilot) -> None:
     screen.charts.draw()  # what the 4 Hz redraw timer does, without waiting for it
     await status_redrawn(pilot, screen)
     pilot.app.clear_notifications()
+    steady_cursors(pilot.app)
     await pilot.pause()
 
 
